@@ -1,0 +1,56 @@
+"""The few HTML pages a person sees during an install, and the headers every page carries."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+
+SECURITY_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    # Inline CSS only; no scripts, frames, forms or plugins on these pages.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # The callback URL carries the OAuth code: never send it on as a Referer.
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;"
+          "color:#213343}h1{font-size:1.6rem}.ok{color:#00a4bd}.err{color:#d9534f}"
+          "code{background:#f5f8fa;padding:0 .3rem}a.button{display:inline-block;margin-top:1rem;"
+          "padding:.6rem 1rem;background:#ff7a59;color:#fff;border-radius:4px;text-decoration:none}")
+
+
+@dataclass
+class Page:
+    status: int
+    body: str
+    headers: dict = field(default_factory=dict)
+
+    def all_headers(self) -> dict:
+        return {**SECURITY_HEADERS, **self.headers}
+
+
+def _html(title: str, inner: str) -> str:
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+            f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+            f"<body><main>{inner}</main></body></html>")
+
+
+def success_page(hub_id: int, hub_domain: str | None, user: str) -> Page:
+    where = escape(hub_domain or f"account {hub_id}")
+    inner = (f"<h1 class=\"ok\" id=\"result\" data-hub-id=\"{hub_id}\">HubSpot connected</h1>"
+             f"<p>The app is installed in <strong>{where}</strong> (hub {hub_id}) by "
+             f"{escape(user)}.</p><p>We are setting up the data sync now; the first data usually "
+             f"arrives within the hour. You can close this page.</p>")
+    return Page(200, _html("HubSpot connected", inner))
+
+
+def error_page(status: int, title: str, detail: str, install_path: str = "/install") -> Page:
+    inner = (f"<h1 class=\"err\" id=\"result\" data-error=\"{status}\">{escape(title)}</h1>"
+             f"<p>{escape(detail)}</p>"
+             f"<a class=\"button\" href=\"{escape(install_path)}\">Start the install again</a>")
+    return Page(status, _html(title, inner))

@@ -1,0 +1,34 @@
+"""Messages between the functions: the provision queue's message shape and sending it."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from functools import lru_cache
+
+import boto3
+
+
+@lru_cache(maxsize=16)
+def queue_url(queue_name: str) -> str:
+    return boto3.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+
+
+def provision_message(hub_id: int, idempotency_key: str, reason: str) -> dict:
+    """The provisioner re-reads the account, so the message carries only what names the work."""
+    return {
+        "type": "provision",
+        "hub_id": int(hub_id),
+        "idempotency_key": idempotency_key,
+        "reason": reason,
+        "sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def send_provision_message(queue_name: str, hub_id: int, idempotency_key: str, reason: str) -> str:
+    body = provision_message(hub_id, idempotency_key, reason)
+    response = boto3.client("sqs").send_message(
+        QueueUrl=queue_url(queue_name),
+        MessageBody=json.dumps(body),
+        MessageAttributes={"hub_id": {"DataType": "Number", "StringValue": str(int(hub_id))}},
+    )
+    return response["MessageId"]

@@ -1,0 +1,43 @@
+"""Run the local stack: `python -m local_stack main` (the whole flow) or `up` (serve)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_stack",
+        description="The HubSpot pipeline on one machine: moto (AWS), the HubSpot sandbox and "
+                    "the Chalice app, on 127.0.0.1.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("main", help="run the main job: install into every sandbox account and "
+                                      "follow the flow end to end, printing what happens")
+    run.add_argument("--accounts", type=int, default=3, help="sandbox accounts (default 3)")
+    run.add_argument("--seed", type=int, default=7, help="sandbox data seed (default 7)")
+    up = sub.add_parser("up", help="start the stack on the stage's fixed ports and serve until "
+                                   "Ctrl-C; open http://127.0.0.1:8000/install in a browser")
+    up.add_argument("--accounts", type=int, default=3)
+    up.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--verbose", action="store_true", help="show the app's JSON logs")
+    args = parser.parse_args(argv)
+    if not args.verbose:
+        logging.disable(logging.WARNING)  # keep the main job's output readable
+    if args.command == "main":
+        from .main_job import run as run_main
+        return run_main(accounts=args.accounts, seed=args.seed)
+    from .stack import LocalStack, Ports
+    with LocalStack(ports=Ports(), accounts=args.accounts, seed=args.seed) as stack:
+        print(f"AWS (moto): {stack.aws_url}\nHubSpot sandbox: {stack.hubspot_url}\n"
+              f"App: {stack.app_url}/install  (Ctrl-C to stop)", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

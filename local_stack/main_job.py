@@ -1,0 +1,81 @@
+"""The main job: the whole flow on the local stack, printed step by step.
+
+Today: install the app into every sandbox account through the real routes, then show the
+accounts as stored (tokens masked) and the provision messages queued.
+"""
+from __future__ import annotations
+
+import json
+
+import boto3
+import requests
+
+from hubspot_app.config import get_settings
+from hubspot_app.logs import mask_token
+from hubspot_app.models import Account, bind_tables
+from hubspot_app.token_crypto import decrypt_token
+
+from .browser import install_account
+from .stack import LocalStack
+
+
+def _heading(text: str) -> None:
+    print(f"\n== {text} " + "=" * max(0, 70 - len(text)), flush=True)
+
+
+def install_all(stack: LocalStack) -> list[int]:
+    _heading("1. Installing the app into every sandbox account (browser flow)")
+    accounts = requests.get(f"{stack.hubspot_url}/_sandbox/accounts", timeout=10).json()
+    accounts = accounts.get("accounts", accounts) if isinstance(accounts, dict) else accounts
+    installed = []
+    for acct in accounts:
+        page = install_account(stack.app_url, acct["hub_id"])
+        ok = page.status_code == 200 and "HubSpot connected" in page.text
+        print(f"  hub {acct['hub_id']:>10}  {acct.get('hub_domain', ''):<32} -> "
+              f"HTTP {page.status_code} {'installed' if ok else 'FAILED'}")
+        if not ok:
+            raise SystemExit(f"install into hub {acct['hub_id']} failed: HTTP {page.status_code}")
+        installed.append(int(acct["hub_id"]))
+    return installed
+
+
+def show_accounts() -> None:
+    _heading("2. Accounts as stored in DynamoDB")
+    settings = get_settings()
+    bind_tables(settings.accounts_table, settings.states_table)
+    for acct in sorted(Account.scan(), key=lambda a: a.hub_id):
+        token = decrypt_token(acct.refresh_token_encrypted, acct.hub_id)
+        print(f"  hub {acct.hub_id:>10}  user={acct.user:<28} domain={acct.hub_domain:<28} "
+              f"status={acct.status:<12} installs={acct.install_count} scopes={len(acct.scopes)} "
+              f"refresh_token={mask_token(token)} (stored KMS-encrypted, "
+              f"{len(acct.refresh_token_encrypted)} chars)")
+
+
+def show_provision_queue() -> None:
+    _heading("3. Provision messages queued")
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=get_settings().provision_queue_name)["QueueUrl"]
+    seen = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                                    WaitTimeSeconds=0).get("Messages", [])
+        if not batch:
+            break
+        seen += batch
+    for msg in seen:  # put them back for the provisioner
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"],
+                                      VisibilityTimeout=0)
+    for msg in sorted(seen, key=lambda m: json.loads(m["Body"])["hub_id"]):
+        print(f"  {msg['Body']}")
+    print(f"  {len(seen)} message(s) on {get_settings().provision_queue_name}")
+
+
+def run(accounts: int = 3, seed: int = 7) -> int:
+    with LocalStack(accounts=accounts, seed=seed) as stack:
+        print(f"Local stack up: AWS (moto) {stack.aws_url}, HubSpot sandbox {stack.hubspot_url}, "
+              f"app {stack.app_url}")
+        install_all(stack)
+        show_accounts()
+        show_provision_queue()
+    print("\nMain job finished: every account installed and queued for provisioning.")
+    return 0

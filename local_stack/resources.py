@@ -1,0 +1,87 @@
+"""Create, on the moto server, the AWS resources the stage config names.
+
+The names come from the same environment variables the functions read, so the local stack
+exercises exactly the names a deployed stage uses.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import boto3
+from botocore.exceptions import ClientError
+
+
+def _ensure(call, *already_exists_codes):
+    try:
+        return call()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in already_exists_codes:
+            return None
+        raise
+
+
+def create_tables(env: dict) -> None:
+    ddb = boto3.client("dynamodb")
+    _ensure(lambda: ddb.create_table(
+        TableName=env["ACCOUNTS_TABLE"], BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "hub_id", "AttributeType": "N"}],
+        KeySchema=[{"AttributeName": "hub_id", "KeyType": "HASH"}]), "ResourceInUseException")
+    _ensure(lambda: ddb.create_table(
+        TableName=env["STATES_TABLE"], BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "state", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "state", "KeyType": "HASH"}]), "ResourceInUseException")
+    ddb.update_time_to_live(TableName=env["STATES_TABLE"], TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": "expires_at"})
+
+
+def create_queues(env: dict) -> dict:
+    sqs = boto3.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=env["PROVISION_DLQ_NAME"], Attributes={
+        "MessageRetentionPeriod": str(14 * 24 * 3600)})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName=env["PROVISION_QUEUE_NAME"], Attributes={
+        "VisibilityTimeout": "360",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                     "maxReceiveCount": env.get("PROVISION_MAX_RECEIVES", "5")}),
+    })["QueueUrl"]
+    return {"provision": queue_url, "provision_dlq": dlq_url}
+
+
+def create_key(env: dict) -> str:
+    kms = boto3.client("kms")
+    alias = env["KMS_KEY_ID"]
+    for existing in kms.list_aliases()["Aliases"]:
+        if existing["AliasName"] == alias and existing.get("TargetKeyId"):
+            return existing["TargetKeyId"]
+    key_id = kms.create_key(Description="hubspot-pipeline refresh tokens")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    return key_id
+
+
+def put_app_secret(env: dict, client_id: str, client_secret: str) -> None:
+    sm = boto3.client("secretsmanager")
+    value = json.dumps({"client_id": client_id, "client_secret": client_secret})
+    try:
+        sm.create_secret(Name=env["APP_SECRET_NAME"], SecretString=value)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceExistsException":
+            raise
+        sm.put_secret_value(SecretId=env["APP_SECRET_NAME"], SecretString=value)
+
+
+def create_bucket(env: dict) -> None:
+    s3 = boto3.client("s3")
+    _ensure(lambda: s3.create_bucket(Bucket=env["LAKE_BUCKET"]),
+            "BucketAlreadyOwnedByYou", "BucketAlreadyExists")
+
+
+def create_all(env: dict | None = None, client_id: str = "", client_secret: str = "") -> dict:
+    env = env or dict(os.environ)
+    create_tables(env)
+    queues = create_queues(env)
+    key_id = create_key(env)
+    put_app_secret(env, client_id, client_secret)
+    create_bucket(env)
+    return {"queues": queues, "kms_key_id": key_id}

@@ -1,0 +1,158 @@
+"""The local stack: moto (AWS), the HubSpot sandbox and the Chalice app on one machine.
+
+Everything runs in this process on 127.0.0.1: moto's threaded server, the sandbox's werkzeug
+server and Chalice's own local dev server. The app reads the same environment variables as in
+Lambda, taken from the stage's `.chalice/config.json`, with only the local endpoints replaced
+by the ports actually used.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_CLIENT_ID = "local-hubspot-app"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stage_environment(stage: str = "local") -> dict[str, str]:
+    """The environment variables Chalice gives the functions of `stage`."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    env = dict(config.get("environment_variables", {}))
+    env.update(config["stages"][stage].get("environment_variables", {}))
+    return env
+
+
+@dataclass
+class Ports:
+    aws: int = 5100
+    hubspot: int = 5101
+    airbyte: int = 5102
+    app: int = 8000
+
+    @classmethod
+    def free(cls) -> "Ports":
+        return cls(free_port(), free_port(), free_port(), free_port())
+
+
+@dataclass
+class LocalStack:
+    ports: Ports = field(default_factory=Ports.free)
+    accounts: int = 3
+    seed: int = 7
+    records_per_object: int = 50
+    stage: str = "local"
+    access_log: bool = False
+    env: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self._servers: list = []
+        self.client_secret = secrets.token_urlsafe(24)  # made per run: no secret in the repo
+        self.sandbox = None
+
+    # -- URLs ---------------------------------------------------------------------------
+    @property
+    def aws_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.aws}"
+
+    @property
+    def hubspot_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.hubspot}"
+
+    @property
+    def app_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.app}"
+
+    def _environment(self) -> dict[str, str]:
+        env = stage_environment(self.stage)
+        env.update({
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "HUBSPOT_AUTHORIZE_URL": f"{self.hubspot_url}/oauth/authorize",
+            "HUBSPOT_API_URL": self.hubspot_url,
+            "HUBSPOT_REDIRECT_URI": f"{self.app_url}/oauth/callback",
+        })
+        return env
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> "LocalStack":
+        self.env = self._environment()
+        os.environ.update(self.env)
+        from hubspot_app import secrets_store
+        from hubspot_app.config import reset_settings
+        from hubspot_app.queues import queue_url
+        reset_settings()
+        secrets_store.clear_cache()
+        queue_url.cache_clear()
+        self._start_moto()
+        from . import resources
+        self.resources = resources.create_all(self.env, LOCAL_CLIENT_ID, self.client_secret)
+        self._start_sandbox()
+        self._start_app()
+        return self
+
+    def _start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.aws, verbose=False)
+        server.start()
+        self._servers.append(server)
+
+    def _start_sandbox(self) -> None:
+        from .hubspot_sandbox import RegisteredApp, SandboxServer
+
+        app = RegisteredApp(client_id=LOCAL_CLIENT_ID, client_secret=self.client_secret,
+                            redirect_uris=[self.env["HUBSPOT_REDIRECT_URI"]])
+        self.sandbox = SandboxServer(port=self.ports.hubspot, seed=self.seed, accounts=self.accounts,
+                                     apps=[app], records_per_object=self.records_per_object)
+        self.sandbox.start()
+        self._servers.append(self.sandbox)
+
+    def _start_app(self) -> None:
+        from chalice import local as chalice_local
+        from chalice.cli.factory import CLIFactory
+
+        import app as chalice_app_module
+
+        config = CLIFactory(str(ROOT), environ=os.environ).create_config_obj(
+            chalice_stage_name=self.stage)
+        if not self.access_log:
+            chalice_local.ChaliceRequestHandler.log_message = lambda *args: None
+        server = chalice_local.create_local_server(chalice_app_module.app, config, "127.0.0.1",
+                                                   self.ports.app)
+        thread = threading.Thread(target=server.server.serve_forever, name="chalice-local",
+                                  daemon=True)
+        thread.start()
+        self._servers.append(_StoppableServer(server, thread))
+
+    def stop(self) -> None:
+        while self._servers:
+            try:
+                self._servers.pop().stop()
+            except Exception:  # noqa: BLE001 - stop the rest even if one is already down
+                pass
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class _StoppableServer:
+    def __init__(self, server, thread):
+        self.server, self.thread = server, thread
+
+    def stop(self) -> None:
+        self.server.server.shutdown()
+        self.server.server.server_close()
+        self.thread.join(timeout=5)
