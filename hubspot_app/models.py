@@ -71,8 +71,9 @@ class OAuthState(Model):
     created_at = UTCDateTimeAttribute(default=utcnow)
 
 
-def bind_tables(accounts_table: str, states_table: str) -> None:
+def bind_tables(accounts_table: str, states_table: str, reconnect: bool = False) -> None:
+    """Point the models at the stage's tables (`reconnect` after the endpoint changed)."""
     for model, name in ((Account, accounts_table), (OAuthState, states_table)):
-        if model.Meta.table_name != name:
+        if reconnect or model.Meta.table_name != name:
             model.Meta.table_name = name
-            model._connection = None  # pynamodb caches the table name in its connection
+            model._connection = None  # pynamodb caches table name and endpoint per model

@@ -88,9 +88,11 @@ class LocalStack:
         self.env = self._environment()
         os.environ.update(self.env)
         from hubspot_app import secrets_store
-        from hubspot_app.config import reset_settings
+        from hubspot_app.config import get_settings, reset_settings
+        from hubspot_app.models import bind_tables
         from hubspot_app.queues import queue_url
         reset_settings()
+        bind_tables(get_settings().accounts_table, get_settings().states_table, reconnect=True)
         secrets_store.clear_cache()
         queue_url.cache_clear()
         self._start_moto()
@@ -127,12 +129,33 @@ class LocalStack:
             chalice_stage_name=self.stage)
         if not self.access_log:
             chalice_local.ChaliceRequestHandler.log_message = lambda *args: None
-        server = chalice_local.create_local_server(chalice_app_module.app, config, "127.0.0.1",
-                                                   self.ports.app)
+        app_obj = chalice_app_module.app
+        if isinstance(app_obj, chalice_local.LocalChalice):  # a second stack in this process
+            server = chalice_local.LocalDevServer(app_obj, config, "127.0.0.1", self.ports.app)
+        else:
+            server = chalice_local.create_local_server(app_obj, config, "127.0.0.1", self.ports.app)
         thread = threading.Thread(target=server.server.serve_forever, name="chalice-local",
                                   daemon=True)
         thread.start()
         self._servers.append(_StoppableServer(server, thread))
+
+    def chalice_client(self, **env_overrides: str):
+        """A `chalice.test.Client` whose functions see this stack's environment.
+
+        The client sets each function's environment from `.chalice/config.json` on every call;
+        the stage file holds the fixed local ports, so the ports in use are merged in on top.
+        It generates the same SQS, S3 and schedule events Lambda delivers.
+        """
+        from chalice.cli.factory import CLIFactory
+        from chalice.test import Client
+
+        import app as chalice_app_module
+
+        client = Client(chalice_app_module.app, stage_name=self.stage, project_dir=str(ROOT))
+        client._chalice_config_obj = CLIFactory(str(ROOT)).create_config_obj(
+            chalice_stage_name=self.stage,
+            user_provided_params={"environment_variables": {**self.env, **env_overrides}})
+        return client
 
     def stop(self) -> None:
         while self._servers:
