@@ -1,0 +1,29 @@
+"""Glue job entry (ScriptLocation): curate the raw HubSpot lake written by Airbyte.
+
+Arguments (as Glue passes them): --lake_root s3://bucket/ (file:///dir/ locally),
+--hub_ids 123,456 or ALL (what the trigger says to process), optional --run_id, --fail_at
+(tests only). The library ``hubcurate`` comes with --extra-py-files on Glue and from this
+directory locally."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from hubcurate import job  # noqa: E402
+from hubcurate.glue_compat import GlueRun  # noqa: E402
+
+DEFAULTS = {"hub_ids": "ALL", "run_id": "", "fail_at": ""}
+
+
+def main(argv=None, spark=None) -> dict:
+    g = GlueRun(argv, DEFAULTS, spark=spark)
+    report = job.run(g.spark, g.args["lake_root"], g.args["hub_ids"],
+                     run_id=g.args["run_id"] or g.args.get("JOB_RUN_ID") or None,
+                     fail_at=g.args["fail_at"] or None)
+    g.commit()  # only after the run's data, manifests and ledger are in place
+    return report
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), default=str)[:4000])

@@ -1,0 +1,1 @@
+"""Curated-layer library of the HubSpot Glue job (shipped to Glue with --extra-py-files)."""

@@ -1,0 +1,160 @@
+"""Raw Airbyte Parquet -> one fixed intermediate shape per record, whatever the file's schema.
+
+Files of a stream are read together with mergeSchema (structs that differ between accounts
+merge); if a column's type conflicts between files, Spark cannot merge them, so we fall back to
+reading per account, then per file, and report the drift instead of failing the run."""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from . import catalog, coerce
+
+CHANGES = T.ArrayType(T.StructType([T.StructField(n, T.StringType()) for n in
+                                    ("field", "change", "reason")]))
+INTERMEDIATE = [
+    ("hub_id", "string"), ("_source_stream", "string"), ("_file", "string"),
+    ("_raw_id", "string"), ("_extracted_at", "timestamp"), ("_generation_id", "bigint"),
+    ("_sync_id", "bigint"), ("_changes", CHANGES.simpleString()), ("id", "string"),
+    ("created_at", "timestamp"), ("updated_at", "timestamp"), ("archived_at", "timestamp"),
+    ("archived", "boolean"), ("props", "map<string,string>"),
+    ("assoc", "map<string,array<string>>"), ("record_json", "string")]
+
+
+def parse_key(key: str):
+    """raw/<hub_id>/<stream>/<file>.parquet -> (hub_id, stream) or None."""
+    parts = key.split("/")
+    if len(parts) == 4 and parts[0] == "raw" and parts[3].endswith(".parquet"):
+        return parts[1], parts[2]
+    return None
+
+
+def _ts(df: DataFrame, *names: str):
+    for n in names:
+        if n in df.columns:
+            dtype = df.schema[n].dataType
+            if isinstance(dtype, (T.TimestampType, T.TimestampNTZType, T.DateType)):
+                return F.col(n).cast("timestamp")
+            if isinstance(dtype, T.NumericType):
+                return F.timestamp_millis(F.col(n).cast("long"))
+            return coerce.to_timestamp(F.col(n).cast("string"))
+    return F.lit(None).cast("timestamp")
+
+
+def _as_str(c, dtype):
+    if isinstance(dtype, (T.StructType, T.ArrayType, T.MapType)):
+        return F.to_json(c)
+    return c.cast("string")
+
+
+def _props(df: DataFrame):
+    """The ``properties`` struct (or JSON) plus flattened ``properties_<name>`` root columns."""
+    pairs, seen = [], set()
+    if "properties" in df.columns:
+        dtype = df.schema["properties"].dataType
+        if isinstance(dtype, T.StructType):
+            for f in dtype.fields:
+                seen.add(f.name)
+                pairs.append((f.name, _as_str(F.col("properties").getField(f.name), f.dataType)))
+        else:  # an object without declared properties is a JSON string
+            base = F.from_json(F.col("properties").cast("string"), "map<string,string>")
+    for f in df.schema.fields:
+        name = f.name[len("properties_"):]
+        if f.name.startswith("properties_") and name not in seen:
+            pairs.append((name, _as_str(F.col(f.name), f.dataType)))
+    m = F.map_from_arrays(F.array(*[F.lit(k) for k, _ in pairs]),
+                          F.array(*[v for _, v in pairs])) if pairs else \
+        F.create_map().cast("map<string,string>")
+    if "properties" in df.columns and not isinstance(df.schema["properties"].dataType,
+                                                     T.StructType):
+        m = F.map_concat(F.coalesce(base, F.create_map().cast("map<string,string>")), m)
+    return F.map_filter(m, lambda k, v: v.isNotNull())
+
+
+def _assoc(df: DataFrame):
+    cols = []
+    for n in catalog.ASSOCIATIONS:
+        if n in df.columns:
+            dtype = df.schema[n].dataType
+            v = F.col(n).cast("array<string>") if isinstance(dtype, T.ArrayType) else \
+                F.from_json(F.col(n).cast("string"), "array<string>")
+            cols += [F.lit(n), v]
+    if not cols:
+        return F.lit(None).cast("map<string,array<string>>")
+    return F.map_filter(F.create_map(*cols), lambda k, v: v.isNotNull())
+
+
+def normalise(df: DataFrame, stream: str) -> DataFrame:
+    table = catalog.table_of(stream)
+    data_cols = [c for c in df.columns if not c.startswith("_airbyte")]
+    crm = catalog.kind_of(table, "properties" in df.columns) == "crm"
+    record = F.to_json(F.struct(*[F.col(f"`{c}`") for c in data_cols])) if data_cols \
+        else F.lit("{}")
+    id_field = catalog.ID_FIELD.get(table, "id")
+    meta = "_airbyte_meta" in df.columns
+    out = df.select(
+        F.regexp_extract(F.input_file_name(), r"/raw/([^/]+)/", 1).alias("hub_id"),
+        F.lit(stream).alias("_source_stream"),
+        F.input_file_name().alias("_file"),
+        F.col("_airbyte_raw_id").cast("string").alias("_raw_id"),
+        _ts(df, "_airbyte_extracted_at").alias("_extracted_at"),
+        (F.col("_airbyte_generation_id") if "_airbyte_generation_id" in df.columns
+         else F.lit(0)).cast("bigint").alias("_generation_id"),
+        (F.col("_airbyte_meta.sync_id") if meta else F.lit(None)).cast("bigint").alias("_sync_id"),
+        (F.col("_airbyte_meta.changes") if meta else F.lit(None)).cast(CHANGES).alias("_changes"),
+        (F.col(id_field).cast("string") if id_field in df.columns
+         else F.sha2(record, 256)).alias("id"),
+        _ts(df, "createdAt", "created_at", "created").alias("created_at"),
+        _ts(df, "updatedAt", "updated_at", "lastUpdated", "updated").alias("updated_at"),
+        _ts(df, "archivedAt").alias("archived_at"),
+        (F.col("archived").cast("boolean") if "archived" in df.columns
+         else F.lit(None).cast("boolean")).alias("archived"),
+        (_props(df) if crm else F.lit(None).cast("map<string,string>")).alias("props"),
+        (_assoc(df) if crm else F.lit(None).cast("map<string,array<string>>")).alias("assoc"),
+        (F.lit(None).cast("string") if crm else record).alias("record_json"))
+    return out.select(*[F.col(n).cast(t) for n, t in INTERMEDIATE])
+
+
+def _is_merge_error(e: Exception) -> bool:
+    text = str(e)
+    return any(s in text for s in ("CANNOT_MERGE", "Failed to merge", "Failed merging",
+                                   "incompatible", "CANNOT_READ_FILE", "cannot be converted",
+                                   "PARQUET_CONVERSION", "Parquet column cannot"))
+
+
+def read_stream(spark: SparkSession, paths_by_hub: dict[str, list[str]], stream: str,
+                drift: list):
+    """Read one stream's new files -> (intermediate rows, whether it has ``properties``).
+    Schema conflicts degrade to smaller reads, never fail the run. Merge conflicts raise at
+    schema inference, before anything is written."""
+    everything = [p for ps in paths_by_hub.values() for p in ps]
+    has_props = False
+
+    def attempt(paths):  # noqa: F811 - records whether the stream is a CRM object stream
+        nonlocal has_props
+        df = spark.read.option("mergeSchema", "true").parquet(*paths)
+        has_props = has_props or "properties" in df.columns
+        return normalise(df, stream)
+
+    try:
+        return attempt(everything), has_props
+    except Exception as e:  # noqa: BLE001 - Spark raises several types for this
+        if not _is_merge_error(e):
+            raise
+    drift.append({"event": "type_conflict", "stream": stream, "hub_ids": sorted(paths_by_hub)})
+    parts = []
+    for hub, paths in paths_by_hub.items():
+        try:
+            parts.append(attempt(paths))
+            continue
+        except Exception as e:  # noqa: BLE001
+            if not _is_merge_error(e):
+                raise
+        drift.append({"event": "type_conflict_within_account", "stream": stream,
+                      "hub_id": hub, "files": len(paths)})
+        parts += [attempt([p]) for p in paths]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out, has_props
