@@ -51,3 +51,66 @@ def register(app, st):
         body = request.get_json(silent=True) or {}
         removed = st.uninstall(hub_id, body.get("client_id"))
         return json_response({"hub_id": hub_id, "uninstalled": removed})
+
+
+FAULT_KINDS = {"429", "500", "502", "503", "slow", "drop", "malformed"}
+
+
+def register_data(app, st):
+    """Changes over time, faults and settings (rate limits, search lag)."""
+
+    @app.post("/_sandbox/accounts/<int:hub_id>/changes")
+    def changes(hub_id):
+        """Body: {"contacts": {"creates": 3, "updates": 2, "deletes": 1, "properties": 1}, ...}
+        or {"object_type": "contacts", "creates": ...}. Stamped with sandbox time."""
+        acct = st.accounts.get(hub_id)
+        if acct is None:
+            return error(404, "NOT_FOUND", "no such account")
+        body = request.get_json(silent=True) or {}
+        spec = {body.pop("object_type"): body} if "object_type" in body else body
+        from .schema import canonical
+        norm = {}
+        for name, ch in spec.items():
+            cname = canonical(name)
+            if cname is None or not isinstance(ch, dict):
+                return error(400, "BAD_REQUEST", f"unknown object type {name}")
+            norm[cname] = ch
+        return json_response({"hub_id": hub_id,
+                              "changes": acct.store.apply_changes(st.clock.now_ms(), norm)})
+
+    @app.post("/_sandbox/accounts/<int:hub_id>/faults")
+    def faults(hub_id):
+        """Body: {"kind": "429|500|502|503|slow|drop|malformed", "count": N (default: until
+        cleared), "probability": p, "path": "/crm/v3/objects", "delay": s, "retry_after": s}."""
+        if hub_id not in st.accounts:
+            return error(404, "NOT_FOUND", "no such account")
+        rule = request.get_json(silent=True) or {}
+        if str(rule.get("kind")) not in FAULT_KINDS:
+            return error(400, "BAD_REQUEST", f"kind must be one of {sorted(FAULT_KINDS)}")
+        rule["kind"] = str(rule["kind"])
+        rule["remaining"] = rule.pop("count", None)
+        with st.lock:
+            st.faults.setdefault(hub_id, []).append(rule)
+        return json_response({"hub_id": hub_id, "faults": st.faults[hub_id]}, 201)
+
+    @app.delete("/_sandbox/accounts/<int:hub_id>/faults")
+    def clear_faults(hub_id):
+        with st.lock:
+            st.faults.pop(hub_id, None)
+        return json_response({"hub_id": hub_id, "faults": []})
+
+    @app.route("/_sandbox/settings", methods=["GET", "POST"])
+    def settings():
+        """{"rate_limits": bool, "search_lag_seconds": float}"""
+        body = request.get_json(silent=True) or {}
+        if "rate_limits" in body:
+            st.settings["rate_limits"] = bool(body["rate_limits"])
+        if "search_lag_seconds" in body:
+            st.settings["search_lag_seconds"] = float(body["search_lag_seconds"])
+            for acct in st.accounts.values():
+                acct.store.search_lag_ms = int(float(body["search_lag_seconds"]) * 1000)
+        return json_response(st.settings)
+
+    @app.get("/_sandbox/unknown-paths")
+    def unknown_paths():
+        return json_response({"unknown_paths": sorted(set(st.unknown_paths))})

@@ -1,12 +1,12 @@
 """SandboxServer: the Flask app on a threaded werkzeug server in a background thread."""
-import importlib.util
 import logging
 import threading
 
 from flask import Flask
 from werkzeug.serving import make_server
 
-from . import admin, oauth
+from . import admin, crm, oauth
+from .data import AccountStore
 from .state import SandboxState
 
 
@@ -15,9 +15,8 @@ def create_app(st: SandboxState) -> Flask:
     app.config["SANDBOX"] = st
     oauth.register(app, st)
     admin.register(app, st)
-    if importlib.util.find_spec(f"{__package__}.crm") is not None:   # CRM APIs, next step
-        from . import crm
-        crm.register(app, st)
+    admin.register_data(app, st)
+    crm.register(app, st)
     return app
 
 
@@ -25,10 +24,15 @@ class SandboxServer:
     """HubSpot emulator. `start()` serves in a daemon thread; `url` is where it listens."""
 
     def __init__(self, host="127.0.0.1", port=0, seed=7, accounts=3, apps=(),
-                 records_per_object=50, **options):
-        self.state = SandboxState(seed=seed, accounts=accounts, apps=apps)
-        self.state.records_per_object = records_per_object
-        self.state.options = options
+                 records_per_object=50, account_sizes=None, rate_limits=True,
+                 search_lag_seconds=0.0):
+        """records_per_object: int, or {object type: count}; account_sizes: optional list,
+        one records_per_object value per account (accounts of different sizes)."""
+        st = self.state = SandboxState(seed=seed, accounts=accounts, apps=apps)
+        st.settings = {"rate_limits": rate_limits, "search_lag_seconds": search_lag_seconds}
+        for k, acct in enumerate(st.accounts.values()):
+            size = account_sizes[k] if account_sizes and k < len(account_sizes) else records_per_object
+            acct.store = AccountStore(seed, acct.hub_id, acct.hub_domain, size, search_lag_seconds)
         self.app = create_app(self.state)
         self._host, self._port = host, port
         self._server = None

@@ -1,0 +1,286 @@
+"""Deterministic synthetic CRM data per account.
+
+Records are not materialized: record `index` of a type has id `base_id + index`, and its values
+come from a PRNG seeded by (account, type, index, version), so an account of 200,000 records
+costs a few arrays; only changed records (updates, deletes) are stored.
+"""
+import random
+import threading
+import zlib
+from datetime import datetime, timezone
+
+from .schema import ASSOCIATIONS, CUSTOM_TYPES, OBJECTS
+
+EPOCH_MS = 1_640_995_200_000          # 2022-01-01: generated data spans three years from here
+SPAN_MS = 3 * 365 * 86_400_000
+_FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Linus", "Margaret", "Donald",
+          "Frances", "John", "Radia", "Tim", "Katherine", "Dennis", "Hedy"]
+_LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", "Torvalds",
+         "Hamilton", "Knuth", "Allen", "McCarthy", "Perlman", "Berners-Lee", "Johnson"]
+_CITIES = ["Boston", "Dublin", "Berlin", "Paris", "Tokyo", "Sydney", "Toronto", "Austin"]
+_COUNTRIES = ["United States", "Ireland", "Germany", "France", "Japan", "Australia", "Canada"]
+_WORDS = ["quarterly", "review", "renewal", "follow", "up", "demo", "pricing", "contract",
+          "onboarding", "support", "upgrade", "meeting", "call", "proposal", "invoice"]
+_CUSTOM_WORDS = ["tier", "region", "score", "segment", "source", "budget", "priority", "plan"]
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{ms % 1000:03d}Z"
+
+
+class PropertyDef:
+    __slots__ = ("name", "type", "field_type", "gen", "label", "group", "custom", "added_ms",
+                 "options")
+
+    def __init__(self, name, type_, field_type, gen, custom=False, added_ms=0, group=None):
+        self.name, self.type, self.field_type, self.gen = name, type_, field_type, gen
+        self.custom, self.added_ms = custom, added_ms
+        self.label = name.replace("_", " ").title()
+        self.group = group or ("custom_properties" if custom else "information")
+        self.options = gen[5:].split(",") if gen.startswith("enum:") else (
+            ["true", "false"] if type_ == "bool" else [])
+
+    def v2(self) -> dict:
+        """The legacy /properties/v2 shape the connector reads."""
+        return {"name": self.name, "label": self.label, "description": "", "groupName": self.group,
+                "type": self.type, "fieldType": self.field_type, "hidden": False,
+                "calculated": False, "externalOptions": False, "deleted": False,
+                "hubspotDefined": not self.custom, "formField": True, "displayOrder": -1,
+                "readOnlyValue": self.gen in ("id", "created", "updated"),
+                "readOnlyDefinition": not self.custom, "mutableDefinitionNotDeletable": False,
+                "favorited": False, "createdAt": self.added_ms or EPOCH_MS, "updatedAt": None,
+                "options": [{"label": o.title(), "value": o, "displayOrder": i, "hidden": False,
+                             "description": "", "readOnly": False}
+                            for i, o in enumerate(self.options)]}
+
+    def v3(self) -> dict:
+        return {"name": self.name, "label": self.label, "type": self.type,
+                "fieldType": self.field_type, "description": "", "groupName": self.group,
+                "options": [{"label": o.title(), "value": o, "displayOrder": i, "hidden": False}
+                            for i, o in enumerate(self.options)],
+                "displayOrder": -1, "calculated": False, "externalOptionsReferenceType": "",
+                "hasUniqueValue": self.gen == "id", "hidden": False,
+                "hubspotDefined": not self.custom, "formField": True,
+                "createdAt": iso_ms(self.added_ms or EPOCH_MS),
+                "updatedAt": iso_ms(self.added_ms or EPOCH_MS), "archived": False,
+                "modificationMetadata": {"archivable": self.custom, "readOnlyDefinition": not self.custom,
+                                         "readOnlyValue": self.gen in ("id", "created", "updated")}}
+
+
+def _value(p: PropertyDef, rng: random.Random, rec_id: int, created: int, updated: int, st):
+    g = p.gen
+    if g == "id":
+        return str(rec_id)
+    if g == "created":
+        return iso_ms(created)
+    if g == "updated":
+        return iso_ms(updated)
+    if g.startswith("enum:"):
+        return rng.choice(p.options)
+    if g == "first_name":
+        return rng.choice(_FIRST)
+    if g == "last_name":
+        return rng.choice(_LAST)
+    if g == "email":
+        return f"{rng.choice(_FIRST).lower()}.{rec_id}@{st.domain}"
+    if g in ("phone", "phone_number"):
+        return f"+1 555 {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}"
+    if g == "city":
+        return rng.choice(_CITIES)
+    if g == "country":
+        return rng.choice(_COUNTRIES)
+    if g == "company":
+        return f"{rng.choice(_LAST)} {rng.choice(['Inc', 'LLC', 'GmbH', 'Ltd'])}"
+    if g == "domain":
+        return f"{rng.choice(_LAST).lower()}{rec_id}.example.com"
+    if g == "deal":
+        return f"{rng.choice(_LAST)} {rng.choice(_WORDS)} deal"
+    if g == "product":
+        return f"{rng.choice(_WORDS).title()} plan"
+    if g == "sku":
+        return f"SKU-{rec_id}"
+    if g == "sentence" or g == "string":
+        return " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(3, 8)))
+    if g == "money":
+        return f"{rng.randrange(100, 100000)}.{rng.randrange(0, 100):02d}"
+    if g.startswith("int:"):
+        lo, hi = g[4:].split(":")
+        return str(rng.randrange(int(lo), int(hi)))
+    if g == "number":
+        return str(rng.randrange(0, 1000))
+    if g == "datetime":
+        return iso_ms(EPOCH_MS + rng.randrange(SPAN_MS))
+    if g == "date":
+        return iso_ms(EPOCH_MS + rng.randrange(SPAN_MS) // 86_400_000 * 86_400_000)[:10]
+    if g == "bool":
+        return rng.choice(("true", "false"))
+    if g == "owner":
+        return str(st.owner_ids[rng.randrange(len(st.owner_ids))])
+    return None
+
+
+class ObjectTable:
+    """One object type of one account."""
+
+    def __init__(self, store, name: str, type_index: int, count: int):
+        self.store, self.name = store, name
+        self.type_id, self.cursor_property, std = OBJECTS[name]
+        self.base_id = 101 + type_index * 100_000_000
+        self.name_hash = zlib.crc32(name.encode()) & 0xFFFF   # stable across processes
+        self.count = count                  # records ever created (indices 0..count-1)
+        self.updated = {}                   # index -> (updated_ms, version)
+        self.archived = {}                  # index -> archived_ms
+        self.indexed_ms = {}                # index -> ms when its current version became searchable
+        rng = random.Random(f"props:{store.key}:{name}")
+        self.properties = [PropertyDef(*p) for p in std]
+        for ptype, ftype in CUSTOM_TYPES:   # per-account custom property of each type
+            pname = f"{rng.choice(_CUSTOM_WORDS)}_{ptype}_{rng.randrange(100, 999)}"
+            gen = {"string": "string", "number": "number", "date": "date", "datetime": "datetime",
+                   "enumeration": "enum:gold,silver,bronze", "bool": "bool",
+                   "phone_number": "phone_number"}[ptype]
+            self.properties.append(PropertyDef(pname, ptype, ftype, gen, custom=True))
+        self.by_name = {p.name: p for p in self.properties}
+        self._cache = {}                    # index -> (version, n_props, properties dict)
+
+    # -- identity and time ------------------------------------------------------------------
+    def index_of(self, rec_id) -> int | None:
+        try:
+            i = int(rec_id) - self.base_id
+        except (TypeError, ValueError):
+            return None
+        return i if 0 <= i < self.count else None
+
+    def created_ms(self, i: int) -> int:
+        if i >= self.store.base_counts[self.name]:
+            return self.store.created_at[(self.name, i)]
+        # spread over the span, increasing with index, deterministic per account
+        return EPOCH_MS + (i * SPAN_MS) // max(1, self.store.base_counts[self.name]) + (i * 7919) % 60_000
+
+    def updated_ms(self, i: int) -> int:
+        u = self.updated.get(i)
+        if u is not None:
+            return u[0]
+        c = self.created_ms(i)
+        return c + ((i * 104_729) % 86_400_000) if i < self.store.base_counts[self.name] else c
+
+    def live(self, i: int) -> bool:
+        return i not in self.archived
+
+    # -- records ------------------------------------------------------------------------------
+    def all_properties(self, i: int) -> dict:
+        version = self.updated.get(i, (0, 0))[1]
+        hit = self._cache.get(i)
+        if hit is not None and hit[0] == version and hit[1] == len(self.properties):
+            return hit[2]
+        rec_id = self.base_id + i
+        created, updated = self.created_ms(i), self.updated_ms(i)
+        rng = random.Random((self.store.key_int << 48) ^ (self.name_hash << 32) ^ (i << 8) ^ version)
+        props = {}
+        for p in self.properties:
+            # a property added later has no value until the record changes after it
+            props[p.name] = _value(p, rng, rec_id, created, updated, self.store) \
+                if updated >= p.added_ms else None
+        self._cache[i] = (version, len(self.properties), props)
+        return props
+
+    def record(self, i: int, names=None, archived=False) -> dict:
+        allp = self.all_properties(i)
+        if names is None:
+            props = {k: allp[k] for k in self.default_names()}
+        else:
+            props = {k: allp[k] for k in names if k in allp}
+        for k in ("createdate", "hs_object_id", self.cursor_property):
+            props[k] = allp[k]
+        out = {"id": str(self.base_id + i), "properties": props,
+               "createdAt": iso_ms(self.created_ms(i)), "updatedAt": iso_ms(self.updated_ms(i)),
+               "archived": archived}
+        if archived:
+            out["archivedAt"] = iso_ms(self.archived[i])
+        return out
+
+    def default_names(self):
+        return [p.name for p in self.properties[:3]]
+
+    def counts(self) -> dict:
+        return {"live": self.count - len(self.archived), "deleted": len(self.archived)}
+
+    # -- associations (index rule: child i -> parent i % n_parent_base) -----------------------
+    def associated(self, i: int, other: "ObjectTable") -> list:
+        if other.name in ASSOCIATIONS.get(self.name, ()):       # self is the child
+            n = self.store.base_counts[other.name]
+            if not n:
+                return []
+            j = i % n
+            return [j] if other.live(j) else []
+        if self.name in ASSOCIATIONS.get(other.name, ()):       # self is the parent
+            n = self.store.base_counts[self.name]
+            if i >= n:
+                return []
+            return [j for j in range(i, other.count, n) if other.live(j)]
+        return []
+
+
+class AccountStore:
+    """All CRM data of one account."""
+
+    def __init__(self, seed: int, hub_id: int, domain: str, records_per_object,
+                 search_lag_seconds: float = 0.0):
+        self.key = f"{seed}:{hub_id}"
+        self.key_int = (seed * 1_000_003) ^ hub_id
+        self.domain = domain
+        self.lock = threading.RLock()
+        self.search_lag_ms = int(search_lag_seconds * 1000)
+        self.change_batches = 0
+        rng = random.Random(f"owners:{self.key}")
+        self.owner_ids = [rng.randrange(10_000_000, 99_999_999) for _ in range(5)]
+        self.owners = [{"id": str(o), "email": f"{_FIRST[k].lower()}@{domain}",
+                        "firstName": _FIRST[k], "lastName": _LAST[k],
+                        "userId": o + 1, "userIdIncludingInactive": o + 1,
+                        "createdAt": iso_ms(EPOCH_MS + k * 86_400_000),
+                        "updatedAt": iso_ms(EPOCH_MS + k * 86_400_000 + 3600_000),
+                        "archived": False, "teams": []} for k, o in enumerate(self.owner_ids)]
+        sizes = records_per_object if isinstance(records_per_object, dict) else {}
+        default = records_per_object if isinstance(records_per_object, int) else 50
+        self.base_counts = {name: int(sizes.get(name, default)) for name in OBJECTS}
+        self.created_at = {}
+        self.tables = {name: ObjectTable(self, name, k, self.base_counts[name])
+                       for k, name in enumerate(OBJECTS)}
+
+    def counts(self) -> dict:
+        return {name: t.counts() for name, t in self.tables.items()}
+
+    def apply_changes(self, now_ms: int, spec: dict) -> dict:
+        """spec: {object type: {"creates": n, "updates": n, "deletes": n, "properties": n}}."""
+        out = {}
+        with self.lock:
+            self.change_batches += 1
+            for name, ch in spec.items():
+                t = self.tables[name]
+                rng = random.Random(f"changes:{self.key}:{name}:{self.change_batches}")
+                res = {"created": [], "updated": [], "deleted": [], "properties": []}
+                for _ in range(int(ch.get("properties", 0))):
+                    ptype, ftype = CUSTOM_TYPES[rng.randrange(len(CUSTOM_TYPES))]
+                    pname = f"added_{ptype}_{self.change_batches}_{len(t.properties)}"
+                    gen = "enum:red,green,blue" if ptype == "enumeration" else ptype
+                    t.properties.append(PropertyDef(pname, ptype, ftype, gen, custom=True,
+                                                    added_ms=now_ms))
+                    t.by_name[pname] = t.properties[-1]
+                    res["properties"].append(pname)
+                live = [i for i in range(t.count) if t.live(i)]
+                for i in rng.sample(live, min(int(ch.get("deletes", 0)), len(live))):
+                    t.archived[i] = now_ms
+                    res["deleted"].append(str(t.base_id + i))
+                live = [i for i in range(t.count) if t.live(i)]
+                for i in rng.sample(live, min(int(ch.get("updates", 0)), len(live))):
+                    t.updated[i] = (now_ms, t.updated.get(i, (0, 0))[1] + 1)
+                    t.indexed_ms[i] = now_ms + self.search_lag_ms
+                    res["updated"].append(str(t.base_id + i))
+                for _ in range(int(ch.get("creates", 0))):
+                    i = t.count
+                    self.created_at[(name, i)] = now_ms
+                    t.indexed_ms[i] = now_ms + self.search_lag_ms
+                    t.count += 1
+                    res["created"].append(str(t.base_id + i))
+                out[name] = res
+        return out
