@@ -1,0 +1,73 @@
+"""The install as a person does it: headless Chromium (Debian's) through /install -> consent ->
+callback -> success page, on the local stack."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hubspot_app.config import get_settings
+from hubspot_app.models import Account, bind_tables
+from local_stack.stack import LocalStack
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with LocalStack(accounts=2, seed=23) as running:
+        bind_tables(get_settings().accounts_table, get_settings().states_table)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is required: ./dev setup installs it"
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.slow
+def test_install_through_consent_in_chromium(stack, browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page()
+    page.goto(f"{stack.app_url}/install")
+    assert page.url.startswith(f"{stack.hubspot_url}/oauth/authorize")
+    hub_ids = [int(v) for v in page.locator("input[name=hub_id]").evaluate_all(
+        "els => els.map(e => e.value)")]
+    target = hub_ids[-1]
+    page.check(f"input[name=hub_id][value='{target}']")
+    page.screenshot(path=str(ARTIFACTS / "consent.png"))
+    page.click("button[name=decision][value=approve]")
+    page.wait_for_selector("#result")
+    page.screenshot(path=str(ARTIFACTS / "installed.png"))
+    assert page.url.startswith(f"{stack.app_url}/oauth/callback")
+    assert page.inner_text("#result") == "HubSpot connected"
+    assert page.get_attribute("#result", "data-hub-id") == str(target)
+    assert Account.get(target).status == "installed"
+    # The browser bound cookie is HttpOnly: page scripts cannot read it.
+    assert "hs_install" not in page.evaluate("document.cookie")
+    page.close()
+
+
+@pytest.mark.slow
+def test_cancel_in_chromium_shows_clear_page(stack, browser):
+    page = browser.new_page()
+    before = sum(1 for _ in Account.scan())
+    page.goto(f"{stack.app_url}/install")
+    page.click("button[name=decision][value=deny]")
+    page.wait_for_selector("#result")
+    page.screenshot(path=str(ARTIFACTS / "cancelled.png"))
+    assert page.get_attribute("#result", "data-error") == "400"
+    assert "cancelled" in page.inner_text("#result")
+    assert page.is_visible("text=Start the install again")
+    assert sum(1 for _ in Account.scan()) == before
+    page.close()
