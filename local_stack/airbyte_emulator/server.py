@@ -1,0 +1,134 @@
+"""AirbyteEmulator: owns the store, auth, faults, the job runner and the HTTP server thread."""
+from __future__ import annotations
+
+import threading
+import time
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from . import problems
+from .app import create_app
+from .auth import Auth
+from .catalog import hubspot_catalog
+from .faults import Faults, RateLimiter
+from .jobs import JobRunner
+from .store import Store
+
+class _QuietHandler(WSGIRequestHandler):
+    # Per-request access lines would drown test and benchmark output (10,000 installs).
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+DEFAULT_TOKEN = "airbyte-emulator-token"
+DEFAULT_CLIENT_ID = "airbyte-emulator-client"
+DEFAULT_CLIENT_SECRET = "airbyte-emulator-secret"
+
+
+class AirbyteEmulator:
+    """HTTP emulator of Airbyte's public API (v1). SDK: `AirbyteAPI(server_url=emu.api_url, ...)`.
+
+    s3_endpoint_url / hubspot_sandbox_url: where syncs write (moto) and what the connector reads.
+    rate_limit_per_s: None = unlimited; above it requests get Airbyte's 429.
+    sync_runner: callable(SyncContext) -> SyncResult replacing the real connector run (tests).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, s3_endpoint_url: str | None = None,
+                 hubspot_sandbox_url: str | None = None, rate_limit_per_s: float | None = None,
+                 rate_limit_burst: float | None = None, api_token: str | None = DEFAULT_TOKEN,
+                 client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_CLIENT_SECRET,
+                 token_ttl_s: float = 180.0, auth_required: bool = True,
+                 workspace_name: str = "Default Workspace", aws_region: str = "us-east-1",
+                 max_concurrent_syncs: int = 2, sync_runner=None, extra_streams: dict | None = None):
+        self.host, self._port = host, port
+        self.s3_endpoint_url, self.hubspot_sandbox_url = s3_endpoint_url, hubspot_sandbox_url
+        self.aws_region = aws_region
+        self.store = Store()
+        self.auth = Auth([api_token] if api_token else [], {client_id: client_secret},
+                         token_ttl_s, auth_required)
+        self.api_token, self.client_id, self.client_secret = api_token, client_id, client_secret
+        self.faults = Faults()
+        self.rate_limiter = RateLimiter(rate_limit_per_s, rate_limit_burst)
+        self.catalog = hubspot_catalog(extra_streams)
+        self.jobs = JobRunner(self, max_concurrent_syncs, sync_runner)
+        self.default_workspace_id = self.add_workspace(workspace_name)["workspaceId"]
+        self._server = None
+        self._thread = None
+        self.started_at = None
+
+    # ---- lifecycle
+    def start(self) -> "AirbyteEmulator":
+        self._server = make_server(self.host, self._port, create_app(self), threaded=True,
+                                   request_handler=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="airbyte-emulator",
+                                        daemon=True)
+        self._thread.start()
+        self.started_at = time.time()
+        return self
+
+    def stop(self) -> None:
+        self.jobs.shutdown()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._server.server_port if self._server else self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL (no path). The SDK's server_url is `api_url` = url + "/v1"."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/v1"
+
+    # ---- used by the API modules
+    def add_workspace(self, name: str, notifications: dict | None = None) -> dict:
+        with self.store.lock:
+            rec = self.store.stamp({"workspaceId": self.store.new_id(), "name": name,
+                                    "notifications": notifications})
+            self.store.workspaces[rec["workspaceId"]] = rec
+            return rec
+
+    def note_create(self, kind: str, rec: dict) -> None:
+        self.store.requests[f"created {kind}"] += 1
+
+    def start_job(self, connection: dict, job_type: str) -> dict:
+        return self.jobs.start(connection, job_type)
+
+    def cancel_job(self, job: dict) -> None:
+        self.jobs.cancel(job)
+
+    def job_detail(self, job_id: int) -> dict:
+        with self.store.lock:
+            job = self.store.jobs.get(job_id)
+            if job is None:
+                raise problems.not_found("job", str(job_id))
+            return {k: v for k, v in job.items() if not k.startswith("_")}
+
+    def state(self) -> dict:
+        snap = self.store.snapshot()
+        snap["rate_limit_per_s"] = self.rate_limiter.per_s
+        snap["default_workspace_id"] = self.default_workspace_id
+        return snap
+
+    def wait_for_job(self, job_id: int, timeout_s: float = 300.0) -> dict:
+        """Block until the job is terminal; returns the job detail (for tests and the main job)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            detail = self.job_detail(job_id)
+            if detail["status"] in ("succeeded", "failed", "cancelled"):
+                return detail
+            time.sleep(0.1)
+        raise TimeoutError(f"job {job_id} still {detail['status']} after {timeout_s}s")
