@@ -6,12 +6,15 @@ from datetime import datetime
 from flask import g, request
 
 from . import guard, marketing
-from .data import iso_ms
+from .data import PropertyDef, iso_ms
 from .errors import error, json_response
 from .schema import ASSOCIATION_TYPE_IDS, EMPTY_OBJECTS, canonical
 
 log = logging.getLogger("hubspot_sandbox")
 SEARCH_CAP = 10_000
+BASE_PROPERTIES = [PropertyDef("hs_object_id", "number", "number", "id"),
+                   PropertyDef("createdate", "datetime", "date", "created"),
+                   PropertyDef("hs_lastmodifieddate", "datetime", "date", "updated")]
 _SINGULAR = {"companies": "company", "line_items": "line_item"}
 
 
@@ -179,15 +182,15 @@ def register(app, st):
         if entity == "form":
             return ok(marketing.FORM_PROPERTIES)
         t = table(entity)
-        if t is None:
-            return empty_or_404(entity, [])
+        if t is None:   # objects kept empty still have HubSpot's base properties
+            return empty_or_404(entity, [p.v2() for p in BASE_PROPERTIES])
         return ok([p.v2() for p in t.properties])
 
     @app.get("/crm/v3/properties/<object_type>")
     def properties_v3(object_type):
         t = table(object_type)
         if t is None:
-            return empty_or_404(object_type, {"results": []})
+            return empty_or_404(object_type, {"results": [p.v3() for p in BASE_PROPERTIES]})
         return ok({"results": [p.v3() for p in t.properties]})
 
     @app.get("/crm/v3/objects/<object_type>")

@@ -187,6 +187,8 @@ def register(app, st):
     @app.get("/email/public/v1/subscriptions/timeline")
     def subscription_timeline():
         rng = _rng("timeline")
+        start = int(request.args.get("startTimestamp") or 0)
+        end = int(request.args.get("endTimestamp") or 1 << 62)
         items = [{"portalId": g.hub_id, "recipient": f"user{k}@example.com",
                   "timestamp": EPOCH_MS + rng.randrange(3 * 365) * DAY, "normalizedEmailId": f"n{k}",
                   "changes": [{"change": "SUBSCRIBED", "changeType": "SUBSCRIPTION_STATUS",
@@ -194,6 +196,7 @@ def register(app, st):
                                "portalId": g.hub_id, "timestamp": EPOCH_MS + k * DAY,
                                "causedByEvent": {"id": f"c{k}", "created": EPOCH_MS + k * DAY}}]}
                  for k in range(SIZES["timeline"])]
+        items = [x for x in items if start <= x["timestamp"] <= end]
         return ok(_offset_page(items, "timeline", 1000))
 
     @app.get("/automation/v3/workflows")
