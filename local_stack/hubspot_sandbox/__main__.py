@@ -24,6 +24,9 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=7, help="data generation seed")
     p.add_argument("--accounts", type=int, default=3, help="number of sandbox accounts")
     p.add_argument("--records", type=int, default=50, help="records per CRM object type")
+    p.add_argument("--no-rate-limits", action="store_true", help="turn HubSpot's limits off")
+    p.add_argument("--search-lag", type=float, default=0.0, metavar="SECONDS",
+                   help="search results lag writes by this long")
     p.add_argument("--app", action="append", type=parse_app, default=[],
                    metavar="CLIENT_ID:CLIENT_SECRET:REDIRECT_URI",
                    help="register an app (repeatable; more redirect URIs: repeat the app)")
@@ -35,7 +38,9 @@ def main(argv=None):
         else:
             apps[a.client_id] = a
     srv = SandboxServer(host=args.host, port=args.port, seed=args.seed, accounts=args.accounts,
-                        apps=list(apps.values()), records_per_object=args.records).start()
+                        apps=list(apps.values()), records_per_object=args.records,
+                        rate_limits=not args.no_rate_limits,
+                        search_lag_seconds=args.search_lag).start()
     print(f"HubSpot sandbox listening on {srv.url}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())

@@ -269,11 +269,10 @@ def register(app, st):
             after = int(body.get("after") or 0)
         except ValueError:
             return error(400, "error", "Invalid after value", category="VALIDATION_ERROR")
-        if after >= SEARCH_CAP or after + limit > SEARCH_CAP:
-            if after >= SEARCH_CAP:
-                return error(400, "error", "There was a problem with the request.",
-                             category="VALIDATION_ERROR",
-                             context={"after": [f"Paging beyond {SEARCH_CAP} results is not allowed."]})
+        if after >= SEARCH_CAP:       # HubSpot: a query pages through 10,000 results at most
+            return error(400, "error", "There was a problem with the request.",
+                         category="VALIDATION_ERROR",
+                         context={"after": [f"Paging beyond {SEARCH_CAP} results is not allowed."]})
         with g.store.lock:
             try:
                 hits = _Search(t, int(st.clock.now() * 1000)).run(body)

@@ -1,4 +1,6 @@
 """OAuth of the sandbox, as the install flow and the connector use it."""
+import pathlib
+
 import requests
 
 from sandbox_helpers import (CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, accounts, authorize,
@@ -172,5 +174,5 @@ def test_cli_help():
     import subprocess
     import sys
     out = subprocess.run([sys.executable, "-m", "local_stack.hubspot_sandbox", "--help"],
-                         capture_output=True, text=True, cwd=str(__import__("conftest").ROOT))
+                         capture_output=True, text=True, cwd=str(pathlib.Path(__file__).resolve().parents[2]))
     assert out.returncode == 0 and "--app" in out.stdout and "--seed" in out.stdout
