@@ -1,0 +1,37 @@
+"""The README's main job, run as a person runs it (a subprocess), on a small local stack."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_main_job_installs_every_account_and_queues_provisioning():
+    result = subprocess.run([sys.executable, "-m", "local_stack", "main", "--accounts", "2"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=900)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    installed = re.findall(r"hub\s+(\d+)\s+\S+\s+-> HTTP 200 installed", out)
+    assert len(installed) == 2
+    for hub in installed:
+        stored = re.search(rf"hub\s+{hub}\s+user=\S+.*refresh_token=(\S+)", out)
+        assert stored and "***" in stored.group(1)      # masked, never the token
+        assert f'"hub_id": {hub}' in out                 # its provision message
+    assert "Main job finished" in out
+    assert "Traceback" not in out + result.stderr
+
+
+def test_local_stack_cli_help():
+    result = subprocess.run([sys.executable, "-m", "local_stack", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert "main" in result.stdout and "up" in result.stdout
+    bad = subprocess.run([sys.executable, "-m", "local_stack", "nope"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
