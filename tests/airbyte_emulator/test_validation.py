@@ -1,0 +1,119 @@
+"""Airbyte's error answers: status codes and problem JSON for bad requests."""
+import uuid
+
+import pytest
+
+from .conftest import HUBSPOT_CONFIG, S3_CONFIG, raw
+
+PROBLEM_KEYS = {"status", "type", "title", "detail"}
+
+
+def _problem(res, status, title):
+    assert res.status_code == status, res.text
+    body = res.json()
+    assert PROBLEM_KEYS <= body.keys() and body["status"] == status and body["title"] == title
+    return body
+
+
+def _source(emu, **over):
+    body = {"name": "hub", "workspaceId": emu.default_workspace_id, "configuration": HUBSPOT_CONFIG}
+    return raw(emu, "POST", "/sources", {**body, **over})
+
+
+def _pair(emu):
+    src = _source(emu).json()["sourceId"]
+    dst = raw(emu, "POST", "/destinations", {"name": "lake", "workspaceId": emu.default_workspace_id,
+                                              "configuration": S3_CONFIG}).json()["destinationId"]
+    return src, dst
+
+
+def test_missing_or_bad_token_is_401(emu):
+    _problem(raw(emu, "GET", "/sources", token=None), 401, "invalid-api-key")
+    _problem(raw(emu, "GET", "/sources", token="nope"), 401, "invalid-api-key")
+
+
+def test_source_body_errors(emu):
+    _problem(raw(emu, "POST", "/sources", {"name": "x"}), 400, "bad-request")
+    _problem(_source(emu, workspaceId="not-a-uuid"), 400, "bad-request")
+    body = _problem(_source(emu, configuration={**HUBSPOT_CONFIG, "sourceType": "salesforce"}),
+                    400, "value-not-found")
+    assert body["data"] == {"value": "salesforce"}
+    no_type = {k: v for k, v in HUBSPOT_CONFIG.items() if k != "sourceType"}
+    _problem(_source(emu, configuration=no_type), 422, "unprocessable-entity")
+    missing = {**HUBSPOT_CONFIG, "credentials": {"credentials_title": "OAuth Credentials",
+                                                 "client_id": "a", "client_secret": "b"}}
+    body = _problem(_source(emu, configuration=missing), 422, "unprocessable-entity")
+    assert "required property 'refresh_token' not found" in body["data"]["message"]
+    bad_date = {**HUBSPOT_CONFIG, "start_date": "2024-01-01"}
+    assert "start_date" in _problem(_source(emu, configuration=bad_date), 422,
+                                    "unprocessable-entity")["data"]["message"]
+    body = _problem(_source(emu, workspaceId=str(uuid.uuid4())), 404, "resource-not-found")
+    assert body["data"]["resourceType"] == "workspace"
+    assert emu.state()["totals"]["sources"] == 0
+
+
+def test_destination_config_errors(emu):
+    cfg = {**S3_CONFIG, "format": {"format_type": "ORC"}}
+    res = raw(emu, "POST", "/destinations", {"name": "d", "workspaceId": emu.default_workspace_id,
+                                             "configuration": cfg})
+    _problem(res, 422, "unprocessable-entity")
+
+
+@pytest.mark.parametrize("path", ["/sources/", "/destinations/", "/connections/", "/workspaces/"])
+def test_unknown_ids_are_404(emu, path):
+    rid = str(uuid.uuid4())
+    body = _problem(raw(emu, "GET", path + rid), 404, "resource-not-found")
+    assert body["data"]["resourceId"] == rid
+    _problem(raw(emu, "DELETE", path + rid), 404, "resource-not-found")
+    _problem(raw(emu, "GET", "/jobs/999"), 404, "resource-not-found")
+
+
+def test_connection_errors(emu):
+    src, dst = _pair(emu)
+    base = {"sourceId": src, "destinationId": dst}
+    body = _problem(raw(emu, "POST", "/connections", {**base, "sourceId": str(uuid.uuid4())}),
+                    404, "resource-not-found")
+    assert body["data"]["resourceType"] == "source"
+    body = _problem(raw(emu, "POST", "/connections", {
+        **base, "configurations": {"streams": [{"name": "nope"}]}}), 400, "bad-request")
+    assert "No streams found with name [nope]" in body["data"]["message"]
+    body = _problem(raw(emu, "POST", "/connections", {**base, "configurations": {"streams": [
+        {"name": "marketing_emails", "syncMode": "incremental_append"}]}}), 400, "bad-request")
+    assert "Cannot set sync mode to incremental_append" in body["data"]["message"]
+    _problem(raw(emu, "POST", "/connections", {**base, "configurations": {"streams": [
+        {"name": "contacts"}, {"name": "contacts"}]}}), 400, "bad-request")
+    _problem(raw(emu, "POST", "/connections", {**base, "namespaceDefinition": "customformat"}),
+             400, "bad-request")
+    for cron in ("0 * * * *", "* 0 * * * ?", "0 0 * * * * ?"):
+        _problem(raw(emu, "POST", "/connections", {**base, "schedule": {
+            "scheduleType": "cron", "cronExpression": cron}}), 400, "bad-request")
+    _problem(raw(emu, "POST", "/connections", {**base, "schedule": {"scheduleType": "cron"}}),
+             400, "bad-request")
+    ok = raw(emu, "POST", "/connections", {**base, "schedule": {
+        "scheduleType": "cron", "cronExpression": "0 15 2 * * ? UTC"}})
+    assert ok.status_code == 200 and ok.json()["schedule"]["cronExpression"] == "0 15 2 * * ? UTC"
+    assert emu.state()["totals"]["connections"] == 1
+
+
+def test_job_errors(emu):
+    src, dst = _pair(emu)
+    cid = raw(emu, "POST", "/connections", {"sourceId": src, "destinationId": dst}).json()["connectionId"]
+    _problem(raw(emu, "POST", "/jobs", {"connectionId": cid, "jobType": "backfill"}), 400, "bad-request")
+    _problem(raw(emu, "POST", "/jobs", {"connectionId": str(uuid.uuid4()), "jobType": "sync"}),
+             404, "resource-not-found")
+    job = raw(emu, "POST", "/jobs", {"connectionId": cid, "jobType": "sync"}).json()
+    body = _problem(raw(emu, "POST", "/jobs", {"connectionId": cid, "jobType": "sync"}),
+                    409, "try-again-later")
+    assert body["data"]["message"] == f"A sync is already running for: {cid}"
+    emu.wait_for_job(job["jobId"])
+    _problem(raw(emu, "DELETE", f"/jobs/{job['jobId']}"), 409, "state-conflict")
+    raw(emu, "DELETE", f"/connections/{cid}")
+    _problem(raw(emu, "POST", "/jobs", {"connectionId": cid, "jobType": "sync"}), 409, "state-conflict")
+
+
+def test_self_managed_path_prefix_works_too(emu):
+    import requests
+
+    res = requests.get(f"{emu.url}/api/public/v1/workspaces",
+                       headers={"Authorization": f"Bearer {emu.api_token}"}, timeout=10)
+    assert res.status_code == 200 and len(res.json()["data"]) == 1
