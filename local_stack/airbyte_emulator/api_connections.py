@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from flask import jsonify
+from flask import jsonify, request
 
 from . import problems
 from .api_actors import get_or_404
@@ -178,6 +178,20 @@ def register(bp, emu) -> None:
             if rec["status"] == "deprecated":
                 rec["deleted"] = True
             return jsonify(render(rec))
+
+    @bp.get("/streams")
+    def stream_properties():
+        # GET /v1/streams?sourceId=...: what a connection's configurations may name.
+        sid = request.args.get("sourceId")
+        if not sid:
+            raise problems.bad_request("sourceId: required query parameter")
+        with store.lock:
+            get_or_404(store, store.sources, sid, "source")
+        return jsonify([{"streamName": info["name"], "syncModes": valid_sync_modes(info),
+                         "defaultCursorField": info["cursorField"],
+                         "sourceDefinedCursorField": bool(info["cursorField"]),
+                         "sourceDefinedPrimaryKey": info["primaryKey"], "propertyFields": []}
+                        for info in emu.catalog.values()])
 
     @bp.delete("/connections/<cid>")
     def delete_connection(cid):

@@ -77,7 +77,8 @@ class JobRunner:
                 state=copy.deepcopy(store.connection_state.get(conn["connectionId"], {})),
                 generations=dict(store.generation.get(conn["connectionId"], {})),
                 cancelled=cancelled, s3_endpoint_url=self.emu.s3_endpoint_url,
-                sandbox_url=self.emu.hubspot_sandbox_url, aws_region=self.emu.aws_region)
+                sandbox_url=self.emu.hubspot_sandbox_url, aws_region=self.emu.aws_region,
+                rows_per_file=self.emu.rows_per_file)
             job.update(status="running", updatedAt=time.time())
         try:
             result = (self.runner or run_job)(ctx)

@@ -31,6 +31,7 @@ class AirbyteEmulator:
     s3_endpoint_url / hubspot_sandbox_url: where syncs write (moto) and what the connector reads.
     rate_limit_per_s: None = unlimited; above it requests get Airbyte's 429.
     sync_runner: callable(SyncContext) -> SyncResult replacing the real connector run (tests).
+    rows_per_file: records per Parquet part file (Airbyte rolls files at ~200 MB instead).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, s3_endpoint_url: str | None = None,
@@ -39,10 +40,11 @@ class AirbyteEmulator:
                  client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_CLIENT_SECRET,
                  token_ttl_s: float = 180.0, auth_required: bool = True,
                  workspace_name: str = "Default Workspace", aws_region: str = "us-east-1",
-                 max_concurrent_syncs: int = 2, sync_runner=None, extra_streams: dict | None = None):
+                 max_concurrent_syncs: int = 2, sync_runner=None, extra_streams: dict | None = None,
+                 rows_per_file: int = 5000):
         self.host, self._port = host, port
         self.s3_endpoint_url, self.hubspot_sandbox_url = s3_endpoint_url, hubspot_sandbox_url
-        self.aws_region = aws_region
+        self.aws_region, self.rows_per_file = aws_region, rows_per_file
         self.store = Store()
         self.auth = Auth([api_token] if api_token else [], {client_id: client_secret},
                          token_ttl_s, auth_required)

@@ -117,3 +117,11 @@ def test_self_managed_path_prefix_works_too(emu):
     res = requests.get(f"{emu.url}/api/public/v1/workspaces",
                        headers={"Authorization": f"Bearer {emu.api_token}"}, timeout=10)
     assert res.status_code == 200 and len(res.json()["data"]) == 1
+
+
+def test_stream_properties(emu):
+    src, _ = _pair(emu)
+    props = {p["streamName"]: p for p in raw(emu, "GET", "/streams", params={"sourceId": src}).json()}
+    assert props["contacts"]["syncModes"][-1] == "incremental_append"
+    assert "incremental_append" not in props["marketing_emails"]["syncModes"]
+    _problem(raw(emu, "GET", "/streams"), 400, "bad-request")
