@@ -10,21 +10,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# AWS allows 50 MB zipped; botocore alone is ~14 MB of it. 30 MB leaves room for growth while
-# catching a stray heavy dependency (pyarrow ~ 40 MB, pyspark ~ 300 MB) at once.
+# The budget: AWS allows 50 MB zipped (250 MB unzipped). Measured (dev stage, requirements.txt as
+# of issue 7): 22 MB zipped, of which botocore 15.7 MB (pinned in requirements.txt, see there),
+# cryptography 4.5 MB (AES-GCM for refresh tokens), everything else < 2 MB together. 30 MB is
+# that plus ~35% headroom for ordinary growth (a small library or two), still well under AWS's 50,
+# and it fails at once on a stray heavy dependency: pyarrow (~40 MB), pyspark (~300 MB), pandas
+# (~12 MB), the Airbyte connector or its CDK. Raising it needs a reason in this comment.
 ZIPPED_BUDGET_BYTES = 30 * 1024 * 1024
 NEVER_SHIPPED = ("pyspark", "pyarrow", "flask", "moto", "local_stack", "pytest", "airbyte",
                  "hubspot/", "tests/", "glue/", "playwright")
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("package")
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "1"}
-    result = subprocess.run([str(Path(sys.executable).parent / "chalice"), "package", "--stage", "dev", str(out)],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out
+def package(packaged) -> Path:
+    """`chalice package --stage dev --merge-template ...`, made once per session (conftest)."""
+    return packaged("dev")
 
 
 @pytest.mark.slow
@@ -33,7 +33,8 @@ def test_package_imports_with_only_its_own_files(package, tmp_path):
     with zipfile.ZipFile(package / "deployment.zip") as zf:
         zf.extractall(unpacked)
         modules = sorted(n[:-3].replace("/", ".") for n in zf.namelist()
-                         if n.startswith("hubspot_app/") and n.endswith(".py"))
+                         if n.startswith("hubspot_app/") and n.endswith(".py")
+                         and not n.endswith("__main__.py"))  # a CLI entry runs on import
     assert "hubspot_app.install" in modules
     # -I -S: no site-packages, no user site, no PYTHONPATH: the package's files and stdlib only.
     probe = ("import sys; sys.path.insert(0, sys.argv[1]); import app, importlib; "

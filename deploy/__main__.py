@@ -1,0 +1,158 @@
+"""Deploy tooling (README, "Deploying").
+
+  python -m deploy templates [--check]        write (or check) .chalice/merge-template-<stage>.json
+  python -m deploy package --stage S [OUT]    chalice package with the merge template + Glue assets
+  python -m deploy companion --stage S [FILE] the standalone stack for `chalice deploy` users
+  python -m deploy upload-glue --stage S      upload the Glue script and library to the lake bucket
+  python -m deploy fix-event-sources --stage S   after `chalice deploy`: partial batch responses
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from . import infra
+
+
+def cmd_templates(args) -> int:
+    stale = []
+    for stage in args.stages or infra.STAGES:
+        text = infra.render(infra.build(stage))
+        path = infra.merge_template_path(stage)
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(str(path.relative_to(infra.ROOT)))
+        else:
+            path.write_text(text)
+            print(f"wrote {path.relative_to(infra.ROOT)}")
+    if stale:
+        print("out of date (run: python -m deploy templates): " + ", ".join(stale),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def glue_artifacts(out: Path) -> dict[str, Path]:
+    """glue/curate_job.py and a zip of the hubcurate library (for --extra-py-files)."""
+    out.mkdir(parents=True, exist_ok=True)
+    script = out / Path(infra.GLUE_SCRIPT).name
+    shutil.copyfile(infra.ROOT / infra.GLUE_SCRIPT, script)
+    library = out / (Path(infra.GLUE_LIBRARY).name + ".zip")
+    src = infra.ROOT / infra.GLUE_LIBRARY
+    with zipfile.ZipFile(library, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(src.rglob("*.py")):
+            zf.write(f, f.relative_to(src.parent).as_posix())
+    return {"script": script, "library": library}
+
+
+def chalice_package(stage: str, out: Path, merge_template: Path | None = None) -> Path:
+    merge_template = merge_template or infra.merge_template_path(stage)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    chalice = Path(sys.executable).parent / "chalice"
+    res = subprocess.run([str(chalice), "package", "--stage", stage, "--merge-template",
+                          str(merge_template), str(out)], cwd=infra.ROOT, env=env,
+                         capture_output=True, text=True, timeout=900)
+    if res.returncode != 0:
+        raise RuntimeError(f"chalice package --stage {stage} failed:\n{res.stdout}{res.stderr}")
+    return out / "sam.json"
+
+
+def cmd_package(args) -> int:
+    out = Path(args.out or infra.ROOT / "build" / "package" / args.stage)
+    text = infra.render(infra.build(args.stage))
+    if infra.merge_template_path(args.stage).read_text() != text:
+        print("the merge template is out of date: run python -m deploy templates",
+              file=sys.stderr)
+        return 1
+    sam = chalice_package(args.stage, out)
+    glue_artifacts(out / "glue")
+    print(f"{sam}\n{out / 'deployment.zip'}\n{out / 'glue'}")
+    return 0
+
+
+def cmd_companion(args) -> int:
+    text = infra.render(infra.companion(args.stage))
+    if args.out:
+        Path(args.out).write_text(text)
+        print(args.out)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def upload_glue(stage: str, s3=None) -> dict[str, str]:
+    """Put the Glue job's script and library where the template's job definition reads them."""
+    import tempfile
+
+    import boto3
+    t = infra.Template(stage)
+    assets = t.glue_assets()
+    s3 = s3 or boto3.client("s3")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = glue_artifacts(Path(tmp))
+        for key in ("script", "library"):
+            bucket, _, path = assets[key][len("s3://"):].partition("/")
+            s3.upload_file(str(files[key]), bucket, path)
+    return assets
+
+
+def cmd_upload_glue(args) -> int:
+    for url in upload_glue(args.stage).values():
+        print(url)
+    return 0
+
+
+def fix_event_sources(stage: str, lambda_client=None) -> list[str]:
+    """`chalice deploy` creates SQS event source mappings without ReportBatchItemFailures; the
+    functions answer with partial batch responses, so turn it on (idempotent; run after every
+    `chalice deploy`)."""
+    import boto3
+    app = infra.introspect_app(stage)
+    client = lambda_client or boto3.client("lambda")
+    changed = []
+    for fn in app["functions"]:
+        if fn["kind"] != "sqs":
+            continue
+        name = infra.deployed_function_name(app["app_name"], stage, fn["name"])
+        for mapping in client.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]:
+            if "ReportBatchItemFailures" not in (mapping.get("FunctionResponseTypes") or []):
+                client.update_event_source_mapping(
+                    UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"])
+                changed.append(f"{name} <- {mapping['EventSourceArn']}")
+    return changed
+
+
+def cmd_fix_event_sources(args) -> int:
+    for line in fix_event_sources(args.stage) or ["nothing to change"]:
+        print(line)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("templates")
+    p.add_argument("--check", action="store_true")
+    p.add_argument("stages", nargs="*")
+    p.set_defaults(func=cmd_templates)
+    for name, func in (("package", cmd_package), ("companion", cmd_companion),
+                       ("upload-glue", cmd_upload_glue),
+                       ("fix-event-sources", cmd_fix_event_sources)):
+        p = sub.add_parser(name)
+        p.add_argument("--stage", required=True, choices=infra.STAGES)
+        if name in ("package", "companion"):
+            p.add_argument("out", nargs="?")
+        p.set_defaults(func=func)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
