@@ -118,3 +118,20 @@ def test_cli_help():
     out = subprocess.run([sys.executable, "-m", "local_stack.airbyte_emulator", "--help"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--rate-limit-per-s" in out.stdout and "/v1" in out.stdout
+
+
+def test_cli_serves_and_stops_on_sigterm():
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "local_stack.airbyte_emulator", "--port", "0",
+                             "--api-token", "cli-token"], stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        res = requests.get(f"{info['api_url']}/workspaces/{info['default_workspace_id']}",
+                           headers={"Authorization": "Bearer cli-token"}, timeout=10)
+        assert res.status_code == 200 and res.json()["name"] == "Default Workspace"
+    finally:
+        proc.terminate()
+    assert proc.wait(timeout=30) == 0
