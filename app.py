@@ -34,3 +34,66 @@ def oauth_callback():
     request = app.current_request
     return _respond(complete_install(get_settings(), dict(request.query_params or {}),
                                      request.headers.get("cookie")))
+
+
+# -- Provisioning (issue 4): the SQS provisioner and the scheduled reconcile ---------------
+# The queue name is read when Chalice loads the app (deploy/package set the stage's
+# environment first); the default only keeps imports working without it.
+import os as _os  # noqa: E402
+
+from chalice import Rate as _Rate  # noqa: E402
+
+
+@app.on_sqs_message(queue=_os.environ.get("PROVISION_QUEUE_NAME", "hubspot-pipeline-provision"),
+                    batch_size=10, name="provisioner", maximum_concurrency=5)
+def provisioner(event):
+    """Provision messages -> each account's Airbyte source and connection. Returns the partial
+    batch response (needs ReportBatchItemFailures on the event source: see README)."""
+    from hubspot_app.provisioner import handle_batch
+
+    return handle_batch(get_settings(), event.to_dict(), event.context)
+
+
+@app.schedule(_Rate(1, unit=_Rate.HOURS), name="reconcile")
+def reconcile(event):
+    """Compare every account with Airbyte; queue repairs for drift."""
+    from hubspot_app.reconcile import run_scheduled
+
+    return run_scheduled(get_settings())
+
+
+# -- Token health, uninstalls, webhooks (issue 6): hubspot_app.token_health / uninstall -----
+@app.schedule(_Rate(6, unit=_Rate.HOURS), name="token_health_schedule")
+def token_health_schedule(event):
+    """Fan every account out to the token-health queue, N hub_ids per message."""
+    from hubspot_app.uninstall import run_fan_out
+
+    return run_fan_out(force=bool((event.to_dict().get("detail") or {}).get("force")))
+
+
+@app.on_sqs_message(queue=_os.environ.get("TOKEN_HEALTH_QUEUE_NAME", "hubspot-pipeline-token-health"),
+                    batch_size=4, name="token_health_worker", maximum_concurrency=2)
+def token_health_worker(event):
+    """Check a batch of accounts' tokens (and run queued uninstalls); re-queues its own retries."""
+    from hubspot_app.uninstall import run_worker
+
+    return run_worker(event.to_dict().get("Records", []), event.context)
+
+
+@app.route("/webhooks/hubspot", methods=["POST"], content_types=["application/json"])
+def hubspot_webhook():
+    """HubSpot-signed (v3) webhook: app uninstalls are queued for offboarding."""
+    import json as _json
+
+    from hubspot_app.pages import SECURITY_HEADERS
+    from hubspot_app.uninstall import run_webhook
+
+    request = app.current_request
+    try:
+        status, body = run_webhook(request.method, dict(request.headers), request.raw_body or b"",
+                                   dict(request.query_params or {}))
+    except Exception:  # noqa: BLE001 - HubSpot retries a 5xx; no detail leaves the app
+        logs.get_logger("hubspot_app.webhooks").exception("webhook not processed")
+        status, body = 503, {"error": "try_again_later"}
+    headers = {**SECURITY_HEADERS, "Content-Type": "application/json"}
+    return Response(body=_json.dumps(body), status_code=status, headers=headers)

@@ -52,6 +52,31 @@ class Settings:
     state_ttl_seconds: int = 600
     cookie_secure: bool = True
     http_timeout_seconds: float = 10.0
+    # Provisioning (Airbyte): see README, "Operating it"
+    provision_dlq_name: str = ""
+    provision_max_receives: int = 5
+    provision_retry_base_seconds: int = 30      # first retry delay; doubles per receive
+    provision_retry_max_seconds: int = 900
+    provision_lease_seconds: int = 90           # > the provisioner's Lambda timeout
+    airbyte_api_url: str = "https://api.airbyte.com/v1"
+    airbyte_secret_name: str = ""   # Secrets Manager id of {"client_id","client_secret"} or {"api_token"}
+    airbyte_workspace_id: str = ""  # empty: find or create the workspace named below
+    airbyte_workspace_name: str = ""
+    airbyte_workspace_per_account: bool = False
+    airbyte_timeout_seconds: float = 20.0
+    airbyte_max_requests_per_second: float = 0.0  # per process; 0 = no client-side limit
+    airbyte_streams: tuple[str, ...] = ()       # "name:sync_mode" items
+    airbyte_schedule_cron: str = ""             # Quartz cron, e.g. "0 0 */6 * * ?"; empty = manual
+    airbyte_source_start_date: str = "2024-01-01T00:00:00Z"
+    airbyte_source_options: str = "{}"          # JSON merged into the HubSpot source configuration
+    airbyte_s3_role_arn: str = ""               # role Airbyte assumes to write the bucket
+    airbyte_destination_id: str = ""            # empty: find or create the shared S3 destination
+    airbyte_resources_table: str = ""           # DynamoDB table of shared Airbyte resource ids
+    lake_bucket: str = ""
+    lake_raw_prefix: str = "raw"
+    lake_region: str = "us-east-1"
+    reconcile_uninstalled_action: str = "delete"  # "delete" or "pause"
+    reconcile_stuck_after_seconds: int = 900
 
 
 @lru_cache(maxsize=1)
@@ -73,9 +98,96 @@ def get_settings() -> Settings:
         state_ttl_seconds=int(_env("OAUTH_STATE_TTL_SECONDS", "600")),
         cookie_secure=_env_bool("COOKIE_SECURE", True),
         http_timeout_seconds=float(_env("HTTP_TIMEOUT_SECONDS", "10")),
+        provision_dlq_name=os.environ.get("PROVISION_DLQ_NAME", ""),
+        provision_max_receives=int(_env("PROVISION_MAX_RECEIVES", "5")),
+        provision_retry_base_seconds=int(_env("PROVISION_RETRY_BASE_SECONDS", "30")),
+        provision_retry_max_seconds=int(_env("PROVISION_RETRY_MAX_SECONDS", "900")),
+        provision_lease_seconds=int(_env("PROVISION_LEASE_SECONDS", "90")),
+        airbyte_api_url=_env("AIRBYTE_API_URL", "https://api.airbyte.com/v1").rstrip("/"),
+        airbyte_secret_name=os.environ.get("AIRBYTE_SECRET_NAME", ""),
+        airbyte_workspace_id=os.environ.get("AIRBYTE_WORKSPACE_ID", ""),
+        airbyte_workspace_name=os.environ.get("AIRBYTE_WORKSPACE_NAME", ""),
+        airbyte_workspace_per_account=_env_bool("AIRBYTE_WORKSPACE_PER_ACCOUNT", False),
+        airbyte_timeout_seconds=float(_env("AIRBYTE_TIMEOUT_SECONDS", "20")),
+        airbyte_max_requests_per_second=float(_env("AIRBYTE_MAX_REQUESTS_PER_SECOND", "0")),
+        airbyte_streams=_env_list("AIRBYTE_STREAMS", "contacts:incremental_append "
+                                  "companies:incremental_append deals:incremental_append"),
+        airbyte_schedule_cron=os.environ.get("AIRBYTE_SCHEDULE_CRON", ""),
+        airbyte_source_start_date=_env("AIRBYTE_SOURCE_START_DATE", "2024-01-01T00:00:00Z"),
+        airbyte_source_options=_env("AIRBYTE_SOURCE_OPTIONS", "{}"),
+        airbyte_s3_role_arn=os.environ.get("AIRBYTE_S3_ROLE_ARN", ""),
+        airbyte_destination_id=os.environ.get("AIRBYTE_DESTINATION_ID", ""),
+        airbyte_resources_table=os.environ.get("AIRBYTE_RESOURCES_TABLE", ""),
+        lake_bucket=os.environ.get("LAKE_BUCKET", ""),
+        lake_raw_prefix=_env("LAKE_RAW_PREFIX", "raw").strip("/"),
+        lake_region=_env("LAKE_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
+        reconcile_uninstalled_action=_env("RECONCILE_UNINSTALLED_ACTION", "delete"),
+        reconcile_stuck_after_seconds=int(_env("RECONCILE_STUCK_AFTER_SECONDS", "900")),
     )
 
 
 def reset_settings() -> None:
     """Forget cached settings (tests and the local stack change the environment)."""
     get_settings.cache_clear()
+
+
+# -- token health, uninstalls, alerts, webhooks (hubspot_app.token_health / uninstall) ------
+@dataclass(frozen=True)
+class HealthSettings:
+    queue_name: str                  # token-health work queue (check batches, uninstalls)
+    dlq_name: str
+    audit_table: str                 # uninstall audit records (no personal data)
+    webhook_receipts_table: str      # seen webhook signatures (replay protection, TTL)
+    webhook_url: str                 # the public URL HubSpot signs (v3 signatures)
+    hubspot_app_id: str = ""         # when set, webhook events of other apps are ignored
+    accounts_per_message: int = 25   # fan-out: hub_ids per SQS message
+    refresh_per_second: float = 5.0  # token endpoint calls per second per worker (client side)
+    confirm_delay_seconds: float = 2.0   # wait before the confirming second try
+    max_transient_retries: int = 3   # re-queues of an account after transient failures
+    retry_base_seconds: int = 60     # first re-queue delay; doubles per attempt (max 900)
+    min_check_interval_seconds: int = 3600  # skip accounts checked more recently than this
+    check_scopes: bool = True        # introspect after refresh: missing required scope = broken
+    sync_freshness_hours: float = 26.0   # alert when the last successful sync is older
+    alerts_topic_arn: str = ""
+    alert_webhook_secret_name: str = ""
+    reinstall_url: str = ""          # the install link put in "needs re-auth" alerts
+    uninstall_after_days: float = 0.0   # broken this long: offboard it (0 = never)
+    purge_s3_on_uninstall: bool = False
+    lake_bucket: str = ""
+    curated_prefix: str = "curated"
+    raw_prefix: str = "raw"
+
+
+@lru_cache(maxsize=1)
+def get_health_settings() -> HealthSettings:
+    redirect = os.environ.get("HUBSPOT_REDIRECT_URI", "")
+    from urllib.parse import urlsplit
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(redirect)) if redirect else ""
+    return HealthSettings(
+        queue_name=_env("TOKEN_HEALTH_QUEUE_NAME"),
+        dlq_name=os.environ.get("TOKEN_HEALTH_DLQ_NAME", ""),
+        audit_table=_env("UNINSTALL_AUDIT_TABLE"),
+        webhook_receipts_table=_env("WEBHOOK_RECEIPTS_TABLE"),
+        webhook_url=os.environ.get("HUBSPOT_WEBHOOK_URL") or f"{origin}/webhooks/hubspot",
+        hubspot_app_id=os.environ.get("HUBSPOT_APP_ID", ""),
+        accounts_per_message=int(_env("TOKEN_HEALTH_ACCOUNTS_PER_MESSAGE", "25")),
+        refresh_per_second=float(_env("TOKEN_REFRESH_PER_SECOND", "5")),
+        confirm_delay_seconds=float(_env("TOKEN_CONFIRM_DELAY_SECONDS", "2")),
+        retry_base_seconds=int(_env("TOKEN_HEALTH_RETRY_BASE_SECONDS", "60")),
+        max_transient_retries=int(_env("TOKEN_HEALTH_MAX_TRANSIENT_RETRIES", "3")),
+        min_check_interval_seconds=int(_env("TOKEN_CHECK_MIN_INTERVAL_SECONDS", "3600")),
+        check_scopes=_env_bool("TOKEN_CHECK_SCOPES", True),
+        sync_freshness_hours=float(_env("SYNC_FRESHNESS_HOURS", "26")),
+        alerts_topic_arn=os.environ.get("ALERTS_TOPIC_ARN", ""),
+        alert_webhook_secret_name=os.environ.get("ALERT_WEBHOOK_SECRET_NAME", ""),
+        reinstall_url=os.environ.get("REINSTALL_URL") or (f"{origin}/install" if origin else ""),
+        uninstall_after_days=float(_env("TOKEN_BROKEN_UNINSTALL_AFTER_DAYS", "0")),
+        purge_s3_on_uninstall=_env_bool("UNINSTALL_PURGE_S3", False),
+        lake_bucket=os.environ.get("LAKE_BUCKET", ""),
+        curated_prefix=_env("LAKE_CURATED_PREFIX", "curated").strip("/"),
+        raw_prefix=_env("LAKE_RAW_PREFIX", "raw").strip("/"),
+    )
+
+
+def reset_health_settings() -> None:
+    get_health_settings.cache_clear()

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
+    MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -27,7 +28,18 @@ class AccountStatus:
     ACTIVE = "active"              # has its source and connection
     NEEDS_REAUTH = "needs_reauth"  # token refused; the customer must re-install
     UNINSTALLED = "uninstalled"
-    ALL = (INSTALLED, PROVISIONING, ACTIVE, NEEDS_REAUTH, UNINSTALLED)
+    PROVISIONING_FAILED = "provisioning_failed"  # permanent error; message in the DLQ
+    ALL = (INSTALLED, PROVISIONING, ACTIVE, NEEDS_REAUTH, UNINSTALLED, PROVISIONING_FAILED)
+
+
+class ProvisionEvent(MapAttribute):
+    """One step of an account's provisioning history (newest last; capped by the provisioner)."""
+
+    at = UTCDateTimeAttribute()
+    event = UnicodeAttribute()                # queued, provisioned, updated, retrying, failed, ...
+    detail = UnicodeAttribute(null=True)      # what changed or what failed (never a secret)
+    message_id = UnicodeAttribute(null=True)  # SQS message id
+    receive_count = NumberAttribute(null=True)
 
 
 class Account(Model):
@@ -48,9 +60,32 @@ class Account(Model):
     airbyte_workspace_id = UnicodeAttribute(null=True)
     airbyte_source_id = UnicodeAttribute(null=True)
     airbyte_connection_id = UnicodeAttribute(null=True)
+    # Provisioning bookkeeping (hubspot_app.provisioner): a lease so one worker at a time acts
+    # for the account, "create intended" marks so a retry after a crash looks the resource up by
+    # name before creating it, and what was last pushed to Airbyte.
+    airbyte_destination_id = UnicodeAttribute(null=True)
+    airbyte_source_intent_at = UTCDateTimeAttribute(null=True)
+    airbyte_connection_intent_at = UTCDateTimeAttribute(null=True)
+    airbyte_config_hash = UnicodeAttribute(null=True)        # settings last applied
+    airbyte_token_fingerprint = UnicodeAttribute(null=True)  # hash of the encrypted token pushed
+    provision_lease_owner = UnicodeAttribute(null=True)
+    provision_lease_until = UTCDateTimeAttribute(null=True)
+    provision_error = UnicodeAttribute(null=True)            # last failure, for operators
+    provision_attempts = NumberAttribute(default=0)
+    provisioned_at = UTCDateTimeAttribute(null=True)
+    provisioning_history = ListAttribute(of=ProvisionEvent, default=list)
     # Token health (filled by the scheduled check)
     token_checked_at = UTCDateTimeAttribute(null=True)
     token_health = UnicodeAttribute(null=True)
+    # Token health and offboarding (hubspot_app.token_health, hubspot_app.uninstall)
+    token_failures = NumberAttribute(null=True)          # consecutive failed checks
+    token_error = UnicodeAttribute(null=True)            # HubSpot's code for the last failure
+    token_ok_at = UTCDateTimeAttribute(null=True)        # last successful refresh
+    last_sync_at = UTCDateTimeAttribute(null=True)       # last successful Airbyte sync
+    open_alerts = ListAttribute(of=UnicodeAttribute, null=True)  # "token", "sync": sent, not yet recovered
+    paused_by_health = BooleanAttribute(null=True)       # we paused the connection (so we resume it)
+    token_broken_at = UTCDateTimeAttribute(null=True)
+    uninstalled_at = UTCDateTimeAttribute(null=True)
     # Times
     created_at = UTCDateTimeAttribute(default=utcnow)
     installed_at = UTCDateTimeAttribute(default=utcnow)
@@ -77,3 +112,57 @@ def bind_tables(accounts_table: str, states_table: str, reconnect: bool = False)
         if reconnect or model.Meta.table_name != name:
             model.Meta.table_name = name
             model._connection = None  # pynamodb caches table name and endpoint per model
+
+
+class SharedResource(Model):
+    """An Airbyte resource shared by many accounts (the workspace, the S3 destination): its id,
+    and the lease and create-intent marks that make sure it is created once."""
+
+    class Meta:
+        table_name = "airbyte-resources"  # replaced by bind_shared_table()
+
+    key = UnicodeAttribute(hash_key=True)          # "workspace:<name>", "destination:<workspace>"
+    resource_id = UnicodeAttribute(null=True)
+    lease_owner = UnicodeAttribute(null=True)
+    lease_until = UTCDateTimeAttribute(null=True)
+    intent_at = UTCDateTimeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(default=utcnow)
+
+
+def bind_shared_table(name: str, reconnect: bool = False) -> None:
+    if reconnect or SharedResource.Meta.table_name != name:
+        SharedResource.Meta.table_name = name
+        SharedResource._connection = None
+
+
+class UninstallAudit(Model):
+    """What an uninstall did, kept after the account's data is gone: no e-mail, no domain, no
+    token; hub_id is the account's HubSpot id, which operators need to answer "what happened"."""
+
+    class Meta:
+        table_name = "uninstall-audit"  # replaced by bind_health_tables()
+
+    hub_id = NumberAttribute(hash_key=True)
+    at = UnicodeAttribute(range_key=True)          # ISO time of the uninstall
+    source = UnicodeAttribute()                    # webhook, health_check, operator
+    reason = UnicodeAttribute(null=True)
+    steps = ListAttribute(of=UnicodeAttribute, default=list)   # e.g. "connection_deleted"
+    purged_objects = NumberAttribute(default=0)
+    stage = UnicodeAttribute(null=True)
+
+
+class WebhookReceipt(Model):
+    """A HubSpot webhook signature already accepted (replay protection); TTL removes it."""
+
+    class Meta:
+        table_name = "webhook-receipts"  # replaced by bind_health_tables()
+
+    key = UnicodeAttribute(hash_key=True)          # sha256 of timestamp and signature
+    expires_at = TTLAttribute()
+
+
+def bind_health_tables(audit_table: str, receipts_table: str, reconnect: bool = False) -> None:
+    for model, name in ((UninstallAudit, audit_table), (WebhookReceipt, receipts_table)):
+        if name and (reconnect or model.Meta.table_name != name):
+            model.Meta.table_name = name
+            model._connection = None

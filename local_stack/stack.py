@@ -54,6 +54,8 @@ class LocalStack:
     stage: str = "local"
     access_log: bool = False
     env: dict = field(default_factory=dict)
+    # AirbyteEmulator keyword arguments, e.g. {"rate_limit_per_s": 20, "sync_runner": fake}
+    airbyte_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self._servers: list = []
@@ -70,6 +72,10 @@ class LocalStack:
         return f"http://127.0.0.1:{self.ports.hubspot}"
 
     @property
+    def airbyte_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.airbyte}"
+
+    @property
     def app_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.app}"
 
@@ -80,6 +86,7 @@ class LocalStack:
             "HUBSPOT_AUTHORIZE_URL": f"{self.hubspot_url}/oauth/authorize",
             "HUBSPOT_API_URL": self.hubspot_url,
             "HUBSPOT_REDIRECT_URI": f"{self.app_url}/oauth/callback",
+            "AIRBYTE_API_URL": f"{self.airbyte_url}/v1",
         })
         return env
 
@@ -99,6 +106,7 @@ class LocalStack:
         from . import resources
         self.resources = resources.create_all(self.env, LOCAL_CLIENT_ID, self.client_secret)
         self._start_sandbox()
+        self._start_airbyte()
         self._start_app()
         return self
 
@@ -118,6 +126,25 @@ class LocalStack:
                                      apps=[app], records_per_object=self.records_per_object)
         self.sandbox.start()
         self._servers.append(self.sandbox)
+
+    def _start_airbyte(self) -> None:
+        """The Airbyte API emulator; its application credentials go into the stage's secret."""
+        from hubspot_app import airbyte_client, provisioner
+        from hubspot_app.models import bind_shared_table
+
+        from .airbyte_emulator import AirbyteEmulator
+        from .resources import put_airbyte_secret
+
+        client_id, client_secret = "local-airbyte-app", secrets.token_urlsafe(24)
+        self.airbyte = AirbyteEmulator(
+            port=self.ports.airbyte, s3_endpoint_url=self.aws_url,
+            hubspot_sandbox_url=self.hubspot_url, api_token=None, client_id=client_id,
+            client_secret=client_secret, **self.airbyte_options).start()
+        self._servers.append(self.airbyte)
+        put_airbyte_secret(self.env, client_id, client_secret)
+        airbyte_client.clear_client_cache()
+        provisioner.forget_shared_cache()
+        bind_shared_table(self.env["AIRBYTE_RESOURCES_TABLE"], reconnect=True)
 
     def _start_app(self) -> None:
         from chalice import local as chalice_local

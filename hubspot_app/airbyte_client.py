@@ -1,0 +1,316 @@
+"""A small client for the Airbyte public API (v1), on `requests`.
+
+Why not the official `airbyte-api` SDK: it brings httpx and pydantic (about 25 MB unpacked with
+its models, a cold-start cost on every provisioner container), and version 1.0.1 cannot parse a
+HubSpot source or S3 destination response at all (the configuration lacks the type key its union
+needs: airbytehq/airbyte-api-python-sdk#88, #114). The provisioner needs a dozen calls; this
+module makes them, classifies failures for the retry logic, and never logs a secret.
+
+Failures:
+- `AirbyteTransientError`: 5xx, 429, 409 "try again later", timeouts, connection errors. The
+  caller retries later (the SQS message returns with a growing delay).
+- `AirbytePermanentError`: other 4xx (bad configuration, bad credentials, forbidden): retrying
+  cannot fix them; the message goes to the dead-letter queue.
+- `AirbyteNotFound` (a permanent error): 404 on a resource the caller may recreate.
+A 429 or 503 is retried a few times in process first (short, jittered waits), since rate
+limits are the normal state of a burst of installs, not an incident.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from typing import Iterator
+
+import requests
+
+from . import logs
+
+log = logging.getLogger(__name__)
+
+PAGE_LIMIT = 100  # the API's maximum page size
+
+
+class AirbyteError(RuntimeError):
+    def __init__(self, message: str, status: int | None = None, title: str | None = None):
+        super().__init__(message)
+        self.status, self.title = status, title
+
+
+class AirbyteTransientError(AirbyteError):
+    """Worth retrying later."""
+
+
+class AirbytePermanentError(AirbyteError):
+    """Retrying the same request cannot succeed; someone must fix configuration or data."""
+
+
+class AirbyteNotFound(AirbytePermanentError):
+    pass
+
+
+class _RateLimiter:
+    """Client-side token bucket (per process) so a burst does not run into the server's 429s."""
+
+    def __init__(self, per_s: float):
+        self.per_s = per_s
+        self._tokens = max(1.0, per_s)
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if self.per_s <= 0:
+            return
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(max(1.0, self.per_s), self._tokens + (now - self._at) * self.per_s)
+                self._at = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                delay = (1.0 - self._tokens) / self.per_s
+            time.sleep(delay)
+
+
+def _problem_text(resp: requests.Response) -> tuple[str | None, str]:
+    """(title, short description) of an Airbyte problem response, without echoing secrets."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return None, resp.text[:200]
+    if not isinstance(body, dict):
+        return None, str(body)[:200]
+    title = body.get("title")
+    data = body.get("data")
+    detail = data.get("message") if isinstance(data, dict) and data.get("message") else (
+        json.dumps(data) if data else body.get("detail") or body.get("message") or "")
+    return title, logs.redact(str(detail))[:300]
+
+
+class AirbyteClient:
+    """Airbyte public API at `api_url` (".../v1"). Credentials: a static `api_token`, or an
+    application's `client_id`/`client_secret` traded for short-lived access tokens."""
+
+    def __init__(self, api_url: str, *, api_token: str | None = None, client_id: str | None = None,
+                 client_secret: str | None = None, timeout: float = 20.0,
+                 max_requests_per_second: float = 0.0, in_process_retries: int = 3,
+                 session: requests.Session | None = None):
+        if not api_token and not (client_id and client_secret):
+            raise AirbytePermanentError("Airbyte credentials missing: set api_token, or "
+                                        "client_id and client_secret, in the Airbyte secret")
+        self.api_url = api_url.rstrip("/")
+        self._api_token, self._client_id, self._client_secret = api_token, client_id, client_secret
+        logs.register_secret(api_token)
+        logs.register_secret(client_secret)
+        self.timeout = timeout
+        self.in_process_retries = in_process_retries
+        self._session = session or requests.Session()
+        self._access_token: str | None = None
+        self._access_expires = 0.0
+        self._token_lock = threading.Lock()
+        self._limiter = _RateLimiter(max_requests_per_second)
+        self.calls = 0  # requests sent (for tests and the benchmark)
+
+    # -- auth ------------------------------------------------------------------------------
+    def _bearer(self, force: bool = False) -> str:
+        if self._api_token:
+            return self._api_token
+        with self._token_lock:
+            if force or not self._access_token or time.monotonic() > self._access_expires:
+                resp = self._send("POST", "/applications/token", auth=False, json_body={
+                    "client_id": self._client_id, "client_secret": self._client_secret,
+                    "grant-type": "client_credentials"})
+                if resp.status_code != 200:
+                    raise self._error(resp, "POST /applications/token")
+                body = resp.json()
+                self._access_token = body["access_token"]
+                logs.register_secret(self._access_token)
+                # Refresh a minute early (Airbyte's tokens live 3 to 15 minutes).
+                self._access_expires = time.monotonic() + max(10, int(body.get("expires_in", 180)) - 60)
+            return self._access_token
+
+    # -- transport -------------------------------------------------------------------------
+    def _send(self, method: str, path: str, *, auth: bool = True, json_body=None, params=None,
+              bearer: str | None = None) -> requests.Response:
+        self._limiter.wait()
+        headers = {"Accept": "application/json", "User-Agent": "hubspot-pipeline-provisioner"}
+        if auth:
+            headers["Authorization"] = f"Bearer {bearer}"
+        self.calls += 1
+        try:
+            return self._session.request(method, self.api_url + path, json=json_body, params=params,
+                                         headers=headers, timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise AirbyteTransientError(f"{method} {path}: timed out after {self.timeout}s") from exc
+        except requests.RequestException as exc:
+            # Connection refused/reset, or the server dropped the connection mid-response.
+            raise AirbyteTransientError(f"{method} {path}: {type(exc).__name__}") from exc
+
+    def _error(self, resp: requests.Response, what: str) -> AirbyteError:
+        title, detail = _problem_text(resp)
+        message = f"{what}: HTTP {resp.status_code} {title or ''} {detail}".strip()
+        status = resp.status_code
+        if status == 429 or status >= 500 or (status == 409 and title == "try-again-later"):
+            return AirbyteTransientError(message, status, title)
+        if status == 404:
+            return AirbyteNotFound(message, status, title)
+        return AirbytePermanentError(message, status, title)
+
+    def request(self, method: str, path: str, json_body=None, params=None):
+        """One API call; returns the parsed JSON body (None for 204)."""
+        what = f"{method} {path.split('?')[0]}"
+        refreshed = False
+        attempt = 0
+        while True:
+            resp = self._send(method, path, json_body=json_body, params=params,
+                              bearer=self._bearer())
+            if resp.status_code == 401 and not self._api_token and not refreshed:
+                self._bearer(force=True)  # the short-lived access token expired early
+                refreshed = True
+                continue
+            # A 429 was not processed, so even a create can be repeated; a 5xx on a create may
+            # have created it, so that one is left to the caller (which looks it up by name).
+            retryable = resp.status_code == 429 or (
+                resp.status_code in (502, 503, 504) and method in ("GET", "PATCH", "DELETE"))
+            if retryable and attempt < self.in_process_retries:
+                attempt += 1
+                retry_after = resp.headers.get("Retry-After")
+                delay = float(retry_after) if retry_after and retry_after.isdigit() else \
+                    min(8.0, 0.25 * 2 ** attempt)
+                time.sleep(delay * random.uniform(0.5, 1.0))
+                continue
+            if resp.status_code >= 400:
+                raise self._error(resp, what)
+            if resp.status_code == 204 or not resp.content:
+                return None
+            return resp.json()
+
+    def _list(self, collection: str, workspace_id: str | None, include_deleted: bool = False,
+              **filters) -> Iterator[dict]:
+        offset = 0
+        while True:
+            params = {"limit": PAGE_LIMIT, "offset": offset, **filters}
+            if workspace_id:
+                params["workspaceIds"] = workspace_id
+            if include_deleted:
+                params["includeDeleted"] = "true"
+            page = self.request("GET", f"/{collection}", params=params) or {}
+            data = page.get("data") or []
+            yield from data
+            if len(data) < PAGE_LIMIT:
+                return
+            offset += PAGE_LIMIT
+
+    # -- workspaces ------------------------------------------------------------------------
+    def list_workspaces(self) -> Iterator[dict]:
+        return self._list("workspaces", None)
+
+    def create_workspace(self, name: str) -> dict:
+        return self.request("POST", "/workspaces", {"name": name})
+
+    def get_workspace(self, workspace_id: str) -> dict:
+        return self.request("GET", f"/workspaces/{workspace_id}")
+
+    # -- sources ---------------------------------------------------------------------------
+    def list_sources(self, workspace_id: str) -> Iterator[dict]:
+        return self._list("sources", workspace_id)
+
+    def create_source(self, workspace_id: str, name: str, configuration: dict) -> dict:
+        return self.request("POST", "/sources", {"workspaceId": workspace_id, "name": name,
+                                                 "configuration": configuration})
+
+    def get_source(self, source_id: str) -> dict:
+        return self.request("GET", f"/sources/{source_id}")
+
+    def update_source(self, source_id: str, configuration: dict, name: str | None = None) -> dict:
+        body = {"configuration": configuration}
+        if name:
+            body["name"] = name
+        return self.request("PATCH", f"/sources/{source_id}", body)
+
+    def delete_source(self, source_id: str) -> None:
+        self.request("DELETE", f"/sources/{source_id}")
+
+    # -- destinations ----------------------------------------------------------------------
+    def list_destinations(self, workspace_id: str) -> Iterator[dict]:
+        return self._list("destinations", workspace_id)
+
+    def create_destination(self, workspace_id: str, name: str, configuration: dict) -> dict:
+        return self.request("POST", "/destinations", {"workspaceId": workspace_id, "name": name,
+                                                      "configuration": configuration})
+
+    def get_destination(self, destination_id: str) -> dict:
+        return self.request("GET", f"/destinations/{destination_id}")
+
+    def update_destination(self, destination_id: str, configuration: dict) -> dict:
+        return self.request("PATCH", f"/destinations/{destination_id}",
+                            {"configuration": configuration})
+
+    # -- connections -----------------------------------------------------------------------
+    def list_connections(self, workspace_id: str) -> Iterator[dict]:
+        return self._list("connections", workspace_id)
+
+    def create_connection(self, body: dict) -> dict:
+        return self.request("POST", "/connections", body)
+
+    def get_connection(self, connection_id: str) -> dict:
+        return self.request("GET", f"/connections/{connection_id}")
+
+    def update_connection(self, connection_id: str, body: dict) -> dict:
+        return self.request("PATCH", f"/connections/{connection_id}", body)
+
+    def delete_connection(self, connection_id: str) -> None:
+        self.request("DELETE", f"/connections/{connection_id}")
+
+    # -- jobs ------------------------------------------------------------------------------
+    def start_job(self, connection_id: str, job_type: str = "sync") -> dict:
+        return self.request("POST", "/jobs", {"connectionId": connection_id, "jobType": job_type})
+
+    def get_job(self, job_id: int | str) -> dict:
+        return self.request("GET", f"/jobs/{job_id}")
+
+    def list_jobs(self, connection_id: str, limit: int = 20) -> list[dict]:
+        page = self.request("GET", "/jobs", params={"connectionId": connection_id, "limit": limit})
+        return (page or {}).get("data") or []
+
+
+_clients: dict[tuple, tuple[float, AirbyteClient]] = {}
+_CLIENT_CACHE_SECONDS = 300
+
+
+def client_from_settings(settings) -> AirbyteClient:
+    """The stage's client, credentials from Secrets Manager (cached per container for 5 min)."""
+    import boto3
+
+    from .secrets_store import SecretConfigError
+
+    key = (settings.airbyte_api_url, settings.airbyte_secret_name)
+    cached = _clients.get(key)
+    if cached and time.monotonic() - cached[0] < _CLIENT_CACHE_SECONDS:
+        return cached[1]
+    if not settings.airbyte_secret_name:
+        raise SecretConfigError("AIRBYTE_SECRET_NAME is not set for this stage")
+    raw = boto3.client("secretsmanager").get_secret_value(
+        SecretId=settings.airbyte_secret_name)["SecretString"]
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or not (data.get("api_token") or (
+                data.get("client_id") and data.get("client_secret"))):
+            raise ValueError
+    except ValueError as exc:
+        raise SecretConfigError(
+            f"Secret {settings.airbyte_secret_name} must be JSON with 'client_id' and "
+            f"'client_secret' (an Airbyte application) or 'api_token'") from None
+    client = AirbyteClient(settings.airbyte_api_url, api_token=data.get("api_token"),
+                           client_id=data.get("client_id"), client_secret=data.get("client_secret"),
+                           timeout=settings.airbyte_timeout_seconds,
+                           max_requests_per_second=settings.airbyte_max_requests_per_second)
+    _clients[key] = (time.monotonic(), client)
+    return client
+
+
+def clear_client_cache() -> None:
+    _clients.clear()

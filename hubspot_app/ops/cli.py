@@ -1,0 +1,330 @@
+"""python -m hubspot_app.ops: the operators' tools for provisioning.
+
+    dlq list [--hub ID] [--json]          dead-lettered provision messages: hub_id, error, receives
+    dlq show MESSAGE_ID [--json]          one message, its body and the account's history
+    dlq redrive (MESSAGE_ID... | --all)   back to the provision queue (after fixing the cause)
+    dlq purge (MESSAGE_ID... | --all) --yes
+    account show HUB_ID [--json]          an account's status, Airbyte ids and provisioning history
+    reconcile [--dry-run] [--json]        compare accounts with Airbyte; queue repairs
+
+Settings come from the environment, as in Lambda; `--stage NAME` takes them from
+.chalice/config.json instead (AWS credentials from the usual AWS_PROFILE etc.).
+
+Exit codes: 0 done; 1 an AWS or Airbyte call failed (or some items failed); 2 bad usage or
+configuration; 3 the message or account was not found.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+OK, FAILED, USAGE, NOT_FOUND = 0, 1, 2, 3
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+def _stage_env(stage: str) -> dict:
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        path = base / ".chalice" / "config.json"
+        if path.exists():
+            config = json.loads(path.read_text())
+            if stage not in config.get("stages", {}):
+                raise CliError(f"stage {stage!r} is not in {path}", USAGE)
+            env = dict(config.get("environment_variables", {}))
+            env.update(config["stages"][stage].get("environment_variables", {}))
+            return env
+    raise CliError("--stage needs .chalice/config.json (run from the repository)", USAGE)
+
+
+def _settings():
+    from hubspot_app.config import get_settings
+    from hubspot_app.models import bind_shared_table, bind_tables
+
+    try:
+        settings = get_settings()
+    except RuntimeError as exc:
+        raise CliError(f"{exc} (or pass --stage)", USAGE) from None
+    bind_tables(settings.accounts_table, settings.states_table)
+    if settings.airbyte_resources_table:
+        bind_shared_table(settings.airbyte_resources_table)
+    return settings
+
+
+def _sqs_urls(settings):
+    import boto3
+
+    if not settings.provision_dlq_name:
+        raise CliError("PROVISION_DLQ_NAME is not set for this stage", USAGE)
+    sqs = boto3.client("sqs")
+    return (sqs, sqs.get_queue_url(QueueName=settings.provision_dlq_name)["QueueUrl"],
+            sqs.get_queue_url(QueueName=settings.provision_queue_name)["QueueUrl"])
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _note(hub_id, event: str, detail: str, message_id: str | None = None) -> None:
+    """Add an operator action to the account's provisioning history (best effort)."""
+    from pynamodb.exceptions import DoesNotExist
+
+    from hubspot_app.models import Account, utcnow
+    from hubspot_app.provisioner import _event, _history_action
+
+    if hub_id is None:
+        return
+    try:
+        account = Account.get(int(hub_id), consistent_read=True)
+    except DoesNotExist:
+        return
+    account.update(actions=[_history_action(account, _event(event, detail, message_id)),
+                            Account.updated_at.set(utcnow())])
+
+
+# -- dlq ----------------------------------------------------------------------------------
+def dlq_list(args) -> int:
+    from .dlq import receive_all, release
+
+    settings = _settings()
+    sqs, dlq_url, _ = _sqs_urls(settings)
+    letters = receive_all(sqs, dlq_url)
+    release(sqs, dlq_url, letters)
+    if args.hub:
+        letters = [d for d in letters if d.hub_id == args.hub]
+    letters.sort(key=lambda d: (d.failed_at, d.message_id))
+    if args.json:
+        _print_json([d.summary() for d in letters])
+        return OK
+    print(f"{len(letters)} message(s) on {settings.provision_dlq_name}")
+    if letters:
+        print(f"{'MESSAGE ID':<38} {'HUB ID':>10} {'RECEIVES':>8}  {'FAILED AT':<20} ERROR")
+    for d in letters:
+        print(f"{d.message_id:<38} {d.hub_id or '-':>10} {d.receive_count:>8}  "
+              f"{d.failed_at:<20} {d.error[:160]}")
+    if letters:
+        print("\nFix the cause, then: python -m hubspot_app.ops dlq redrive --all "
+              "(or MESSAGE_ID ...)")
+    return OK
+
+
+def _select(args, letters):
+    if args.all:
+        chosen = letters if not getattr(args, "hub", None) else [
+            d for d in letters if d.hub_id == args.hub]
+        return chosen, []
+    by_id = {d.message_id: d for d in letters}
+    return [by_id[i] for i in args.message_ids if i in by_id], \
+        [i for i in args.message_ids if i not in by_id]
+
+
+def dlq_show(args) -> int:
+    from .dlq import receive_all, release
+
+    settings = _settings()
+    sqs, dlq_url, _ = _sqs_urls(settings)
+    letters = receive_all(sqs, dlq_url)
+    release(sqs, dlq_url, letters)
+    match = [d for d in letters if d.message_id == args.message_id]
+    if not match:
+        raise CliError(f"no message {args.message_id} on {settings.provision_dlq_name}", NOT_FOUND)
+    d = match[0]
+    history = _account_dict(d.hub_id) if d.hub_id is not None else None
+    if args.json:
+        _print_json({**d.summary(), "body": d.body, "account": history})
+        return OK
+    for key, value in d.summary().items():
+        print(f"{key:>14}: {value}")
+    print(f"{'body':>14}: {d.body}")
+    if history:
+        print()
+        _print_account(history)
+    print(f"\nRedrive after the fix: python -m hubspot_app.ops dlq redrive {d.message_id}")
+    return OK
+
+
+def dlq_redrive(args) -> int:
+    from .dlq import receive_all, redrive, release
+
+    settings = _settings()
+    sqs, dlq_url, target = _sqs_urls(settings)
+    letters = receive_all(sqs, dlq_url)
+    chosen, missing = _select(args, letters)
+    release(sqs, dlq_url, [d for d in letters if d not in chosen])
+    failed = 0
+    for d in chosen:
+        try:
+            new_id = redrive(sqs, dlq_url, target, d)
+            _note(d.hub_id, "redriven", f"from the DLQ by an operator (was: {d.error[:200]})",
+                  new_id)
+            print(f"redriven {d.message_id} (hub {d.hub_id}) -> {new_id}")
+        except Exception as exc:  # noqa: BLE001 - report and go on with the others
+            failed += 1
+            print(f"FAILED {d.message_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    for m in missing:
+        print(f"not found: {m}", file=sys.stderr)
+    print(f"{len(chosen) - failed} redriven, {failed} failed, {len(missing)} not found")
+    return FAILED if failed else (NOT_FOUND if missing else OK)
+
+
+def dlq_purge(args) -> int:
+    from .dlq import purge, receive_all, release
+
+    if not args.yes:
+        raise CliError("purge deletes messages for good: add --yes", USAGE)
+    settings = _settings()
+    sqs, dlq_url, _ = _sqs_urls(settings)
+    letters = receive_all(sqs, dlq_url)
+    chosen, missing = _select(args, letters)
+    release(sqs, dlq_url, [d for d in letters if d not in chosen])
+    for d in chosen:
+        purge(sqs, dlq_url, d)
+        _note(d.hub_id, "purged", f"deleted from the DLQ by an operator (was: {d.error[:200]})")
+        print(f"purged {d.message_id} (hub {d.hub_id})")
+    for m in missing:
+        print(f"not found: {m}", file=sys.stderr)
+    print(f"{len(chosen)} purged, {len(missing)} not found")
+    return NOT_FOUND if missing else OK
+
+
+# -- account ------------------------------------------------------------------------------
+def _account_dict(hub_id: int) -> dict | None:
+    from pynamodb.exceptions import DoesNotExist
+
+    from hubspot_app.models import Account
+
+    try:
+        a = Account.get(int(hub_id), consistent_read=True)
+    except DoesNotExist:
+        return None
+    return {
+        "hub_id": int(a.hub_id), "hub_domain": a.hub_domain, "user": a.user, "status": a.status,
+        "install_count": a.install_count, "installed_at": a.installed_at,
+        "refresh_token": f"KMS-encrypted ({len(a.refresh_token_encrypted)} chars)",
+        "airbyte_workspace_id": a.airbyte_workspace_id,
+        "airbyte_destination_id": a.airbyte_destination_id,
+        "airbyte_source_id": a.airbyte_source_id,
+        "airbyte_connection_id": a.airbyte_connection_id,
+        "provisioned_at": a.provisioned_at, "provision_attempts": a.provision_attempts,
+        "provision_error": a.provision_error,
+        "lease": (f"{a.provision_lease_owner} until {a.provision_lease_until}"
+                  if a.provision_lease_owner else None),
+        "history": [{"at": e.at, "event": e.event, "detail": e.detail,
+                     "message_id": e.message_id, "receive_count": e.receive_count}
+                    for e in (a.provisioning_history or [])],
+    }
+
+
+def _print_account(d: dict) -> None:
+    for key, value in d.items():
+        if key != "history" and value not in (None, ""):
+            print(f"{key:>22}: {value}")
+    print(f"\nProvisioning history ({len(d['history'])} event(s), oldest first):")
+    for e in d["history"]:
+        at = e["at"].strftime("%Y-%m-%d %H:%M:%S") if hasattr(e["at"], "strftime") else e["at"]
+        rc = f" receive {e['receive_count']}" if e["receive_count"] else ""
+        print(f"  {at}  {e['event']:<14}{rc:<11} {e['detail'] or ''}")
+
+
+def account_show(args) -> int:
+    _settings()
+    d = _account_dict(args.hub_id)
+    if d is None:
+        raise CliError(f"no account with hub_id {args.hub_id}", NOT_FOUND)
+    if args.json:
+        _print_json(d)
+    else:
+        _print_account(d)
+    return OK
+
+
+# -- reconcile ----------------------------------------------------------------------------
+def reconcile_cmd(args) -> int:
+    from hubspot_app.reconcile import run
+
+    settings = _settings()
+    report = run(settings, apply=not args.dry_run)
+    if args.json:
+        _print_json(report.to_dict())
+        return OK
+    print(f"{report.accounts} account(s): " + ", ".join(
+        f"{n} {s}" for s, n in sorted(report.by_status.items())))
+    for f in report.findings:
+        print(f"  hub {f.hub_id or '-':>10}  {f.action:<11} {f.problem}"
+              + (f" ({f.detail})" if f.detail else ""))
+    verb = "would queue" if args.dry_run else "queued"
+    actionable = sum(f.action != "report" for f in report.findings)
+    print(f"{len(report.findings)} finding(s); {verb} {actionable if args.dry_run else report.queued}"
+          f" repair message(s)")
+    return OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m hubspot_app.ops",
+        description="Operate provisioning: the dead-letter queue, accounts, reconcile.",
+        epilog="Exit codes: 0 done, 1 a call failed, 2 bad usage/configuration, 3 not found.")
+    parser.add_argument("--stage", help="take settings from .chalice/config.json for this stage "
+                                         "(default: from the environment)")
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    dlq = groups.add_parser("dlq", help="the provision dead-letter queue")
+    dsub = dlq.add_subparsers(dest="command", required=True)
+    p = dsub.add_parser("list", help="list dead-lettered messages (hub_id, error, receive count)")
+    p.add_argument("--hub", type=int, help="only this hub_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=dlq_list)
+    p = dsub.add_parser("show", help="one message in full, with the account's history")
+    p.add_argument("message_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=dlq_show)
+    for name, func, text in (("redrive", dlq_redrive, "send messages back to the provision queue"),
+                             ("purge", dlq_purge, "delete messages for good")):
+        p = dsub.add_parser(name, help=text)
+        p.add_argument("message_ids", nargs="*", metavar="MESSAGE_ID")
+        p.add_argument("--all", action="store_true", help="every message (or every one of --hub)")
+        p.add_argument("--hub", type=int, help="with --all: only this hub_id's messages")
+        if name == "purge":
+            p.add_argument("--yes", action="store_true", help="confirm the deletion")
+        p.set_defaults(func=func)
+
+    account = groups.add_parser("account", help="accounts")
+    asub = account.add_subparsers(dest="command", required=True)
+    p = asub.add_parser("show", help="status, Airbyte ids and provisioning history")
+    p.add_argument("hub_id", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=account_show)
+
+    p = groups.add_parser("reconcile", help="compare every account with Airbyte; queue repairs")
+    p.add_argument("--dry-run", action="store_true", help="report only, queue nothing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=reconcile_cmd)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "message_ids", None) is not None and not args.all and not args.message_ids:
+        parser.error(f"dlq {args.command}: give MESSAGE_ID(s) or --all")
+    try:
+        if args.stage:
+            os.environ.update(_stage_env(args.stage))
+            from hubspot_app.config import reset_settings
+            reset_settings()
+        from hubspot_app import logs
+        logs.configure("WARNING")
+        return args.func(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except Exception as exc:  # noqa: BLE001 - an operator needs the reason, not a traceback
+        from hubspot_app.logs import redact
+        print(f"error: {type(exc).__name__}: {redact(str(exc))}", file=sys.stderr)
+        return FAILED
