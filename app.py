@@ -60,3 +60,45 @@ def reconcile(event):
     from hubspot_app.reconcile import run_scheduled
 
     return run_scheduled(get_settings())
+
+
+# -- Token health, uninstalls, webhooks (issue 6): hubspot_app.token_health / uninstall -----
+import os as _health_os  # noqa: E402
+
+from chalice import Rate as _HealthRate  # noqa: E402
+
+
+@app.schedule(_HealthRate(6, unit=_HealthRate.HOURS), name="token_health_schedule")
+def token_health_schedule(event):
+    """Fan every account out to the token-health queue, N hub_ids per message."""
+    from hubspot_app.uninstall import run_fan_out
+
+    return run_fan_out(force=bool((event.to_dict().get("detail") or {}).get("force")))
+
+
+@app.on_sqs_message(queue=_health_os.environ.get("TOKEN_HEALTH_QUEUE_NAME", "hubspot-pipeline-token-health"),
+                    batch_size=4, name="token_health_worker", maximum_concurrency=2)
+def token_health_worker(event):
+    """Check a batch of accounts' tokens (and run queued uninstalls); re-queues its own retries."""
+    from hubspot_app.uninstall import run_worker
+
+    return run_worker(event.to_dict().get("Records", []), event.context)
+
+
+@app.route("/webhooks/hubspot", methods=["POST"], content_types=["application/json"])
+def hubspot_webhook():
+    """HubSpot-signed (v3) webhook: app uninstalls are queued for offboarding."""
+    import json as _json
+
+    from hubspot_app.pages import SECURITY_HEADERS
+    from hubspot_app.uninstall import run_webhook
+
+    request = app.current_request
+    try:
+        status, body = run_webhook(request.method, dict(request.headers), request.raw_body or b"",
+                                   dict(request.query_params or {}))
+    except Exception:  # noqa: BLE001 - HubSpot retries a 5xx; no detail leaves the app
+        logs.get_logger("hubspot_app.webhooks").exception("webhook not processed")
+        status, body = 503, {"error": "try_again_later"}
+    headers = {**SECURITY_HEADERS, "Content-Type": "application/json"}
+    return Response(body=_json.dumps(body), status_code=status, headers=headers)

@@ -129,3 +129,65 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget cached settings (tests and the local stack change the environment)."""
     get_settings.cache_clear()
+
+
+# -- token health, uninstalls, alerts, webhooks (hubspot_app.token_health / uninstall) ------
+@dataclass(frozen=True)
+class HealthSettings:
+    queue_name: str                  # token-health work queue (check batches, uninstalls)
+    dlq_name: str
+    audit_table: str                 # uninstall audit records (no personal data)
+    webhook_receipts_table: str      # seen webhook signatures (replay protection, TTL)
+    webhook_url: str                 # the public URL HubSpot signs (v3 signatures)
+    hubspot_app_id: str = ""         # when set, webhook events of other apps are ignored
+    accounts_per_message: int = 25   # fan-out: hub_ids per SQS message
+    refresh_per_second: float = 5.0  # token endpoint calls per second per worker (client side)
+    confirm_delay_seconds: float = 2.0   # wait before the confirming second try
+    max_transient_retries: int = 3   # re-queues of an account after transient failures
+    retry_base_seconds: int = 60     # first re-queue delay; doubles per attempt (max 900)
+    min_check_interval_seconds: int = 3600  # skip accounts checked more recently than this
+    check_scopes: bool = True        # introspect after refresh: missing required scope = broken
+    sync_freshness_hours: float = 26.0   # alert when the last successful sync is older
+    alerts_topic_arn: str = ""
+    alert_webhook_secret_name: str = ""
+    reinstall_url: str = ""          # the install link put in "needs re-auth" alerts
+    uninstall_after_days: float = 0.0   # broken this long: offboard it (0 = never)
+    purge_s3_on_uninstall: bool = False
+    lake_bucket: str = ""
+    curated_prefix: str = "curated"
+    raw_prefix: str = "raw"
+
+
+@lru_cache(maxsize=1)
+def get_health_settings() -> HealthSettings:
+    redirect = os.environ.get("HUBSPOT_REDIRECT_URI", "")
+    from urllib.parse import urlsplit
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(redirect)) if redirect else ""
+    return HealthSettings(
+        queue_name=_env("TOKEN_HEALTH_QUEUE_NAME"),
+        dlq_name=os.environ.get("TOKEN_HEALTH_DLQ_NAME", ""),
+        audit_table=_env("UNINSTALL_AUDIT_TABLE"),
+        webhook_receipts_table=_env("WEBHOOK_RECEIPTS_TABLE"),
+        webhook_url=os.environ.get("HUBSPOT_WEBHOOK_URL") or f"{origin}/webhooks/hubspot",
+        hubspot_app_id=os.environ.get("HUBSPOT_APP_ID", ""),
+        accounts_per_message=int(_env("TOKEN_HEALTH_ACCOUNTS_PER_MESSAGE", "25")),
+        refresh_per_second=float(_env("TOKEN_REFRESH_PER_SECOND", "5")),
+        confirm_delay_seconds=float(_env("TOKEN_CONFIRM_DELAY_SECONDS", "2")),
+        retry_base_seconds=int(_env("TOKEN_HEALTH_RETRY_BASE_SECONDS", "60")),
+        max_transient_retries=int(_env("TOKEN_HEALTH_MAX_TRANSIENT_RETRIES", "3")),
+        min_check_interval_seconds=int(_env("TOKEN_CHECK_MIN_INTERVAL_SECONDS", "3600")),
+        check_scopes=_env_bool("TOKEN_CHECK_SCOPES", True),
+        sync_freshness_hours=float(_env("SYNC_FRESHNESS_HOURS", "26")),
+        alerts_topic_arn=os.environ.get("ALERTS_TOPIC_ARN", ""),
+        alert_webhook_secret_name=os.environ.get("ALERT_WEBHOOK_SECRET_NAME", ""),
+        reinstall_url=os.environ.get("REINSTALL_URL") or (f"{origin}/install" if origin else ""),
+        uninstall_after_days=float(_env("TOKEN_BROKEN_UNINSTALL_AFTER_DAYS", "0")),
+        purge_s3_on_uninstall=_env_bool("UNINSTALL_PURGE_S3", False),
+        lake_bucket=os.environ.get("LAKE_BUCKET", ""),
+        curated_prefix=_env("LAKE_CURATED_PREFIX", "curated").strip("/"),
+        raw_prefix=_env("LAKE_RAW_PREFIX", "raw").strip("/"),
+    )
+
+
+def reset_health_settings() -> None:
+    get_health_settings.cache_clear()

@@ -77,6 +77,15 @@ class Account(Model):
     # Token health (filled by the scheduled check)
     token_checked_at = UTCDateTimeAttribute(null=True)
     token_health = UnicodeAttribute(null=True)
+    # Token health and offboarding (hubspot_app.token_health, hubspot_app.uninstall)
+    token_failures = NumberAttribute(null=True)          # consecutive failed checks
+    token_error = UnicodeAttribute(null=True)            # HubSpot's code for the last failure
+    token_ok_at = UTCDateTimeAttribute(null=True)        # last successful refresh
+    last_sync_at = UTCDateTimeAttribute(null=True)       # last successful Airbyte sync
+    open_alerts = ListAttribute(of=UnicodeAttribute, null=True)  # "token", "sync": sent, not yet recovered
+    paused_by_health = BooleanAttribute(null=True)       # we paused the connection (so we resume it)
+    token_broken_at = UTCDateTimeAttribute(null=True)
+    uninstalled_at = UTCDateTimeAttribute(null=True)
     # Times
     created_at = UTCDateTimeAttribute(default=utcnow)
     installed_at = UTCDateTimeAttribute(default=utcnow)
@@ -124,3 +133,36 @@ def bind_shared_table(name: str, reconnect: bool = False) -> None:
     if reconnect or SharedResource.Meta.table_name != name:
         SharedResource.Meta.table_name = name
         SharedResource._connection = None
+
+
+class UninstallAudit(Model):
+    """What an uninstall did, kept after the account's data is gone: no e-mail, no domain, no
+    token; hub_id is the account's HubSpot id, which operators need to answer "what happened"."""
+
+    class Meta:
+        table_name = "uninstall-audit"  # replaced by bind_health_tables()
+
+    hub_id = NumberAttribute(hash_key=True)
+    at = UnicodeAttribute(range_key=True)          # ISO time of the uninstall
+    source = UnicodeAttribute()                    # webhook, health_check, operator
+    reason = UnicodeAttribute(null=True)
+    steps = ListAttribute(of=UnicodeAttribute, default=list)   # e.g. "connection_deleted"
+    purged_objects = NumberAttribute(default=0)
+    stage = UnicodeAttribute(null=True)
+
+
+class WebhookReceipt(Model):
+    """A HubSpot webhook signature already accepted (replay protection); TTL removes it."""
+
+    class Meta:
+        table_name = "webhook-receipts"  # replaced by bind_health_tables()
+
+    key = UnicodeAttribute(hash_key=True)          # sha256 of timestamp and signature
+    expires_at = TTLAttribute()
+
+
+def bind_health_tables(audit_table: str, receipts_table: str, reconnect: bool = False) -> None:
+    for model, name in ((UninstallAudit, audit_table), (WebhookReceipt, receipts_table)):
+        if name and (reconnect or model.Meta.table_name != name):
+            model.Meta.table_name = name
+            model._connection = None

@@ -98,6 +98,47 @@ def put_airbyte_secret(env: dict, client_id: str, client_secret: str) -> None:
         sm.put_secret_value(SecretId=env["AIRBYTE_SECRET_NAME"], SecretString=value)
 
 
+def create_health_resources(env: dict) -> dict:
+    """Token health and uninstalls (issue 6): the work queue and its DLQ, the uninstall audit
+    and webhook receipt tables, and the alerts topic with a local inbox queue subscribed to it
+    (so `ops` and tests can read the alerts an operator would get)."""
+    from hubspot_app.config import reset_health_settings
+    from hubspot_app.models import bind_health_tables
+
+    ddb, sqs, sns = boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("sns")
+    _ensure(lambda: ddb.create_table(
+        TableName=env["UNINSTALL_AUDIT_TABLE"], BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "hub_id", "AttributeType": "N"},
+                              {"AttributeName": "at", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "hub_id", "KeyType": "HASH"},
+                   {"AttributeName": "at", "KeyType": "RANGE"}]), "ResourceInUseException")
+    _ensure(lambda: ddb.create_table(
+        TableName=env["WEBHOOK_RECEIPTS_TABLE"], BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}]), "ResourceInUseException")
+    ddb.update_time_to_live(TableName=env["WEBHOOK_RECEIPTS_TABLE"], TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": "expires_at"})
+    dlq_url = sqs.create_queue(QueueName=env["TOKEN_HEALTH_DLQ_NAME"], Attributes={
+        "MessageRetentionPeriod": str(14 * 24 * 3600)})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName=env["TOKEN_HEALTH_QUEUE_NAME"], Attributes={
+        "VisibilityTimeout": "1800",  # 6 x the worker's 300 s timeout
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount":
+                                     env.get("TOKEN_HEALTH_MAX_RECEIVES", "5")}),
+    })["QueueUrl"]
+    topic_arn = sns.create_topic(Name=env["ALERTS_TOPIC_ARN"].rsplit(":", 1)[-1])["TopicArn"]
+    inbox_url = sqs.create_queue(QueueName=env["ALERTS_INBOX_QUEUE_NAME"])["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    reset_health_settings()
+    bind_health_tables(env["UNINSTALL_AUDIT_TABLE"], env["WEBHOOK_RECEIPTS_TABLE"], reconnect=True)
+    return {"token_health": queue_url, "token_health_dlq": dlq_url, "alerts_topic": topic_arn,
+            "alerts_inbox": inbox_url}
+
+
 def create_all(env: dict | None = None, client_id: str = "", client_secret: str = "") -> dict:
     env = env or dict(os.environ)
     create_tables(env)
@@ -106,4 +147,5 @@ def create_all(env: dict | None = None, client_id: str = "", client_secret: str 
     key_id = create_key(env)
     put_app_secret(env, client_id, client_secret)
     create_bucket(env)
-    return {"queues": queues, "kms_key_id": key_id}
+    health = create_health_resources(env)
+    return {"health": health, "queues": queues, "kms_key_id": key_id}

@@ -1,0 +1,136 @@
+"""Operator alerts: an SNS topic and/or a webhook (Slack, PagerDuty, ...), never a token.
+
+An alert says which account (hub_id), what happened, and what to do about it:
+
+    send_alert("token_broken", hub_id=123, severity="error",
+               summary="HubSpot refused the refresh token (BAD_REFRESH_TOKEN, confirmed twice)",
+               action="Ask the customer to re-install: https://.../install", reason="BAD_REFRESH_TOKEN")
+
+Where alerts go comes from stage config: `ALERTS_TOPIC_ARN` (SNS) and `ALERT_WEBHOOK_SECRET_NAME`
+(a Secrets Manager id of `{"url": "..."}`: webhook URLs carry their own credential). Both may be
+set; neither set means alerts are only logged (a WARNING line with `alert` in it).
+
+Safety: the payload is built only from the fields passed here; any field whose name looks like
+a credential is dropped, and the final text goes through the log redactor (which masks every
+secret and token this process has seen) before it leaves.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+
+from . import logs
+
+log = logging.getLogger(__name__)
+
+EVENTS = {
+    "token_broken", "token_recovered", "sync_stale", "sync_recovered", "uninstalled",
+    "app_credentials_rejected", "health_check_failed",
+}
+_SECRET_KEY = re.compile(r"token|secret|password|credential|authorization|code_verifier|cookie",
+                         re.IGNORECASE)
+_WEBHOOK_CACHE_SECONDS = 300
+_webhook_cache: dict[str, tuple[float, str]] = {}
+
+
+@dataclass(frozen=True)
+class AlertResult:
+    delivered_to: tuple[str, ...]
+    payload: dict
+
+
+def build_alert(event: str, hub_id: int | None, severity: str, summary: str, action: str,
+                **details) -> dict:
+    if event not in EVENTS:
+        raise ValueError(f"unknown alert event {event!r}")
+    safe = {k: v for k, v in details.items() if v is not None and not _SECRET_KEY.search(k)}
+    payload = {
+        "event": event,
+        "severity": severity,
+        "stage": os.environ.get("STAGE", ""),
+        "hub_id": int(hub_id) if hub_id is not None else None,
+        "summary": summary,
+        "action": action,
+        "details": safe,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    # Round-trip through the redactor: whatever slipped into a summary is masked.
+    return json.loads(logs.redact(json.dumps(payload, default=str)))
+
+
+def _subject(payload: dict) -> str:
+    hub = f" hub {payload['hub_id']}" if payload.get("hub_id") is not None else ""
+    stage = f"[{payload['stage']}] " if payload.get("stage") else ""
+    # SNS subjects: ASCII, no newlines, at most 100 characters.
+    text = f"{stage}{payload['event']}{hub}: {payload['summary']}"
+    return text.encode("ascii", "replace").decode().replace("\n", " ")[:100]
+
+
+def _webhook_url(secret_name: str) -> str:
+    cached = _webhook_cache.get(secret_name)
+    if cached and time.monotonic() - cached[0] < _WEBHOOK_CACHE_SECONDS:
+        return cached[1]
+    import boto3
+
+    raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_name)["SecretString"]
+    try:
+        url = str(json.loads(raw)["url"])
+    except (ValueError, KeyError, TypeError):
+        raise RuntimeError(f"secret {secret_name} must be JSON with 'url'") from None
+    logs.register_secret(url)  # a webhook URL is a credential: never log it
+    _webhook_cache[secret_name] = (time.monotonic(), url)
+    return url
+
+
+def send_alert(event: str, hub_id: int | None, severity: str, summary: str, action: str,
+               topic_arn: str | None = None, webhook_secret_name: str | None = None,
+               **details) -> AlertResult:
+    """Build the alert and deliver it; a failed delivery is logged, never raised."""
+    payload = build_alert(event, hub_id, severity, summary, action, **details)
+    topic_arn = topic_arn if topic_arn is not None else os.environ.get("ALERTS_TOPIC_ARN", "")
+    webhook_secret_name = (webhook_secret_name if webhook_secret_name is not None
+                           else os.environ.get("ALERT_WEBHOOK_SECRET_NAME", ""))
+    delivered = []
+    body = json.dumps(payload)
+    if topic_arn:
+        try:
+            import boto3
+
+            boto3.client("sns").publish(
+                TopicArn=topic_arn, Subject=_subject(payload), Message=body,
+                MessageAttributes={
+                    "event": {"DataType": "String", "StringValue": event},
+                    "severity": {"DataType": "String", "StringValue": severity}})
+            delivered.append("sns")
+        except Exception as exc:  # noqa: BLE001 - an alert must not break the check that sent it
+            logs.log_event(log, "alert not delivered to SNS", logging.ERROR, alert=event,
+                           error=type(exc).__name__)
+    if webhook_secret_name:
+        try:
+            import requests
+
+            response = requests.post(_webhook_url(webhook_secret_name), data=body, timeout=5,
+                                     headers={"Content-Type": "application/json"})
+            if response.status_code >= 300:
+                raise RuntimeError(f"HTTP {response.status_code}")
+            delivered.append("webhook")
+        except Exception as exc:  # noqa: BLE001
+            # The exception text may hold the URL: log only its type.
+            logs.log_event(log, "alert not delivered to the webhook", logging.ERROR, alert=event,
+                           error=type(exc).__name__)
+    from .metrics import emit_metric
+
+    emit_metric("AlertsSent", 1, "Count", Event=event, Severity=severity)
+    logs.log_event(log, f"alert {event}", logging.WARNING if severity != "info" else logging.INFO,
+                   hub_id=payload["hub_id"], alert=event, severity=severity,
+                   summary=payload["summary"], action=payload["action"],
+                   delivered_to=",".join(delivered) or "log only")
+    return AlertResult(tuple(delivered), payload)
+
+
+def clear_cache() -> None:
+    _webhook_cache.clear()

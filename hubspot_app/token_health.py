@@ -1,0 +1,596 @@
+"""The scheduled token-health check: refresh every account's token, classify, act, alert.
+
+Shape of the work (10,000 accounts or more):
+- `fan_out` (the EventBridge-scheduled function) scans the accounts table for hub_ids only and
+  sends them to the token-health queue, `accounts_per_message` hub_ids per message, ten messages
+  per SendMessageBatch call. 10,000 accounts = 400 messages = 40 calls: seconds, not minutes.
+- `process_records` (the SQS worker) checks the hub_ids of a batch. A process-wide limiter keeps
+  calls to HubSpot's token endpoint under `refresh_per_second` (and stops for a while after a
+  429); the event source's maximum concurrency bounds the workers, so the global rate is
+  concurrency x refresh_per_second. The worker watches the Lambda's remaining time and re-queues
+  what it could not finish, and re-queues transiently failed accounts with a growing delay. It
+  does not rely on SQS partial batch responses (Chalice does not set ReportBatchItemFailures on
+  the event source mapping): every retry is a message it sends itself.
+
+Classifying an account's check:
+- ok: the refresh worked (and, with `check_scopes`, introspection says the token belongs to this
+  hub_id and has every required scope).
+- transient: timeout, connection error, 429, 5xx: recorded, retried later, never alerted.
+- broken: BAD_REFRESH_TOKEN / invalid_grant / inactive token / missing scope / a token that no
+  longer decrypts, *confirmed by a second try* after `confirm_delay_seconds`. The account becomes
+  `needs_reauth`, its Airbyte connection is paused, and operators get one alert (hub_id, what
+  happened, what to do). Optionally, after `uninstall_after_days` broken, it is offboarded.
+- config: HubSpot refuses the app's own client id or secret: one app-level alert, accounts are
+  left alone (it is not their fault).
+A broken account that works again (the customer re-installed, or HubSpot recovered) gets its
+connection resumed (only if this check paused it), its status back, and a "recovered" alert.
+The same pass reads the connection's last successful Airbyte sync and alerts when it is older
+than `sync_freshness_hours` (and again, "recovered", when syncs resume).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable, Protocol
+
+from . import logs
+from .metrics import emit_metric
+
+log = logging.getLogger(__name__)
+
+OK, TRANSIENT, BROKEN, CONFIG, SKIPPED, GONE = "ok", "transient", "broken", "config", "skipped", "gone"
+TOKEN_ALERT, SYNC_ALERT = "token", "sync"
+MAX_SQS_DELAY = 900
+TIME_RESERVE_MS = 20_000  # stop starting new accounts when less than this is left
+
+
+# -- Airbyte: the few actions this module needs -----------------------------------------------
+class AirbyteActions(Protocol):
+    def pause_connection(self, connection_id: str) -> None: ...
+    def resume_connection(self, connection_id: str) -> None: ...
+    def delete_connection(self, connection_id: str) -> None: ...
+    def delete_source(self, source_id: str) -> None: ...
+    def last_successful_sync(self, connection_id: str) -> datetime | None: ...
+
+
+class AirbyteGone(Exception):
+    """The resource does not exist (any more)."""
+
+
+class ClientAirbyteActions:
+    """AirbyteActions over the provisioner's client (hubspot_app.airbyte_client)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def _ignoring_missing(self, call, *args):
+        from .airbyte_client import AirbyteNotFound
+
+        try:
+            return call(*args)
+        except AirbyteNotFound:
+            raise AirbyteGone(str(args[0])) from None
+
+    def pause_connection(self, connection_id: str) -> None:
+        self._ignoring_missing(self.client.update_connection, connection_id, {"status": "inactive"})
+
+    def resume_connection(self, connection_id: str) -> None:
+        self._ignoring_missing(self.client.update_connection, connection_id, {"status": "active"})
+
+    def delete_connection(self, connection_id: str) -> None:
+        self._ignoring_missing(self.client.delete_connection, connection_id)
+
+    def delete_source(self, source_id: str) -> None:
+        self._ignoring_missing(self.client.delete_source, source_id)
+
+    def last_successful_sync(self, connection_id: str) -> datetime | None:
+        page = self.client.request("GET", "/jobs", params={
+            "connectionId": connection_id, "status": "succeeded", "jobType": "sync",
+            "orderBy": "updatedAt|DESC", "limit": 1}) or {}
+        for job in page.get("data") or []:
+            stamp = job.get("lastUpdatedAt") or job.get("startTime")
+            if stamp:
+                return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        return None
+
+
+def airbyte_actions_from_settings(settings) -> AirbyteActions | None:
+    """The stage's Airbyte actions, or None when this stage has no Airbyte configured."""
+    if not getattr(settings, "airbyte_secret_name", ""):
+        return None
+    from .airbyte_client import client_from_settings
+
+    return ClientAirbyteActions(client_from_settings(settings))
+
+
+# -- the token endpoint's limit ---------------------------------------------------------------
+class CallLimiter:
+    """Token bucket for HubSpot's OAuth endpoints, shared by every check in the process.
+
+    `per_second` calls on average, bursts of at most `burst`; after a 429 nobody calls for
+    `cooldown` seconds (HubSpot's rolling window is 10 s)."""
+
+    def __init__(self, per_second: float, burst: float | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self.per_second = per_second
+        self.burst = burst if burst is not None else max(1.0, per_second)
+        self._tokens = self.burst
+        self._clock, self._sleep = clock, sleep
+        self._at = clock()
+        self._blocked_until = 0.0
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.waited = 0.0
+
+    def acquire(self) -> None:
+        if self.per_second <= 0:
+            self.calls += 1
+            return
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
+                self._at = now
+                if now >= self._blocked_until and self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    self.calls += 1
+                    return
+                delay = max(self._blocked_until - now, (1.0 - self._tokens) / self.per_second)
+            self.waited += delay
+            self._sleep(delay)
+
+    def cool_down(self, seconds: float) -> None:
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+            self._tokens = 0.0
+
+
+_limiter: CallLimiter | None = None
+
+
+def process_limiter(per_second: float) -> CallLimiter:
+    global _limiter
+    if _limiter is None or _limiter.per_second != per_second:
+        _limiter = CallLimiter(per_second)
+    return _limiter
+
+
+# -- one account ----------------------------------------------------------------------------
+@dataclass
+class Verdict:
+    outcome: str            # ok, transient, broken, config
+    code: str = ""          # HubSpot's code or our reason (never a token)
+    detail: str = ""
+
+
+@dataclass
+class CheckResult:
+    hub_id: int
+    outcome: str
+    code: str = ""
+    events: list[str] = field(default_factory=list)   # alerts sent: token_broken, ...
+
+
+class TokenHealthChecker:
+    def __init__(self, settings, health, oauth, airbyte: AirbyteActions | None = None,
+                 limiter: CallLimiter | None = None, kms=None,
+                 now: Callable[[], datetime] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 alert: Callable[..., object] | None = None, uninstall: Callable[..., object] | None = None):
+        from .alerts import send_alert
+
+        self.settings, self.health, self.oauth, self.airbyte = settings, health, oauth, airbyte
+        self.limiter = limiter or process_limiter(health.refresh_per_second)
+        self.kms = kms
+        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.sleep = sleep
+        self._alert = alert or send_alert
+        self._uninstall = uninstall
+        self.required_scopes = set(settings.hubspot_scopes)
+        self.config_alerted = False
+
+    # -- talking to HubSpot ------------------------------------------------------------
+    def probe(self, hub_id: int, encrypted: str) -> Verdict:
+        """One try: decrypt, refresh, (introspect). Classifies every failure."""
+        from .hubspot_oauth import ClientConfigError, HubSpotOAuthError, HubSpotUnavailable, InvalidGrant
+        from .token_crypto import TokenDecryptError, decrypt_token
+
+        try:
+            refresh_token = decrypt_token(encrypted, hub_id, kms=self.kms)
+        except TokenDecryptError:
+            return Verdict(BROKEN, "undecryptable", "the stored refresh token does not decrypt")
+        logs.register_secret(refresh_token)
+        try:
+            self.limiter.acquire()
+            tokens = self.oauth.refresh(refresh_token)
+            logs.register_secret(tokens.access_token)
+            if not self.health.check_scopes:
+                return Verdict(OK)
+            self.limiter.acquire()
+            info = self.oauth.introspect(tokens.access_token)
+        except InvalidGrant as exc:
+            return Verdict(BROKEN, exc.code or "invalid_grant", "HubSpot refused the refresh token")
+        except HubSpotUnavailable as exc:
+            if exc.http_status == 429:
+                self.limiter.cool_down(10.0)
+            return Verdict(TRANSIENT, str(exc.http_status or "unreachable"), "HubSpot did not answer")
+        except ClientConfigError as exc:
+            return Verdict(CONFIG, exc.code or "client_config", "HubSpot refused the app's credentials")
+        except HubSpotOAuthError as exc:
+            # An unknown 4xx: not proof that the token is dead. Retry later, do not alarm.
+            return Verdict(TRANSIENT, exc.code or str(exc.http_status), "unexpected HubSpot answer")
+        if int(info.hub_id) != int(hub_id):
+            return Verdict(BROKEN, "hub_mismatch", "the token belongs to another HubSpot account")
+        missing = sorted(self.required_scopes - set(info.scopes))
+        if missing:
+            return Verdict(BROKEN, "missing_scope", "missing scope(s): " + " ".join(missing))
+        return Verdict(OK)
+
+    # -- the check -----------------------------------------------------------------------
+    def check(self, hub_id: int, force: bool = False) -> CheckResult:
+        from pynamodb.exceptions import DoesNotExist
+
+        from .models import Account, AccountStatus
+
+        with logs.hub_context(hub_id):
+            try:
+                account = Account.get(hub_id)
+            except DoesNotExist:
+                return CheckResult(hub_id, GONE, "no_account")
+            if account.status == AccountStatus.UNINSTALLED or not account.refresh_token_encrypted:
+                # Refused: nothing is done for an uninstalled account until it installs again.
+                return CheckResult(hub_id, SKIPPED, "uninstalled")
+            now = self.now()
+            open_alerts = set(account.open_alerts or [])
+            recent = (account.token_checked_at is not None and
+                      (now - account.token_checked_at).total_seconds() < self.health.min_check_interval_seconds)
+            if recent and not force and not open_alerts and account.token_health == OK:
+                return CheckResult(hub_id, SKIPPED, "checked_recently")
+            encrypted = account.refresh_token_encrypted
+            verdict = self.probe(hub_id, encrypted)
+            if verdict.outcome == BROKEN:
+                # One refusal can be a blip on HubSpot's side: confirm before acting on it.
+                self.sleep(self.health.confirm_delay_seconds)
+                verdict = self.probe(hub_id, encrypted)
+            result = CheckResult(hub_id, verdict.outcome, verdict.code)
+            if verdict.outcome == OK:
+                self._record_ok(account, encrypted, open_alerts, result)
+                self._check_sync(account, result)
+            elif verdict.outcome == BROKEN:
+                self._record_broken(account, encrypted, verdict, open_alerts, result)
+            elif verdict.outcome == TRANSIENT:
+                self._record_transient(account, encrypted, verdict)
+            else:
+                self._config_problem(verdict)
+            emit_metric("TokenHealthChecks", 1, "Count", Result=verdict.outcome)
+            logs.log_event(log, "token checked", result=verdict.outcome, code=verdict.code)
+            return result
+
+    def _update(self, account, encrypted: str, actions: list) -> bool:
+        """Write, unless a re-install replaced the token since we read it (then skip quietly)."""
+        from pynamodb.exceptions import UpdateError
+
+        from .models import Account
+
+        try:
+            account.update(actions=actions, condition=Account.refresh_token_encrypted == encrypted)
+            return True
+        except UpdateError as exc:
+            if getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException":
+                logs.log_event(log, "account changed during the check; result not recorded")
+                return False
+            raise
+
+    def _record_ok(self, account, encrypted, open_alerts: set, result: CheckResult) -> None:
+        from .models import Account, AccountStatus
+
+        now = self.now()
+        actions = [Account.token_health.set(OK), Account.token_checked_at.set(now),
+                   Account.token_ok_at.set(now), Account.token_failures.set(0),
+                   Account.token_error.remove(), Account.updated_at.set(now)]
+        recovered = TOKEN_ALERT in open_alerts or account.status == AccountStatus.NEEDS_REAUTH
+        if recovered:
+            if account.paused_by_health and account.airbyte_connection_id and self.airbyte:
+                try:
+                    self.airbyte.resume_connection(account.airbyte_connection_id)
+                except AirbyteGone:
+                    pass
+                actions.append(Account.paused_by_health.remove())
+            if account.status == AccountStatus.NEEDS_REAUTH:
+                back = AccountStatus.ACTIVE if account.airbyte_connection_id else AccountStatus.INSTALLED
+                actions.append(Account.status.set(back))
+                account_status = back
+            else:
+                account_status = account.status
+            open_alerts.discard(TOKEN_ALERT)
+            actions.append(Account.open_alerts.set(sorted(open_alerts)))
+            actions.append(Account.token_broken_at.remove())
+        if not self._update(account, encrypted, actions):
+            return
+        if recovered:
+            self._alert("token_recovered", account.hub_id, "info",
+                        "The account's HubSpot token works again",
+                        "Nothing to do: its Airbyte connection was resumed if this check had paused it.",
+                        status=account_status)
+            emit_metric("TokenRecovered", 1, "Count")
+            result.events.append("token_recovered")
+
+    def _record_transient(self, account, encrypted, verdict: Verdict) -> None:
+        from .models import Account
+
+        now = self.now()
+        self._update(account, encrypted, [
+            Account.token_checked_at.set(now), Account.token_failures.add(1),
+            Account.token_error.set(f"transient:{verdict.code}"[:64]), Account.updated_at.set(now)])
+
+    def _record_broken(self, account, encrypted, verdict: Verdict, open_alerts: set,
+                       result: CheckResult) -> None:
+        from .models import Account, AccountStatus
+
+        now = self.now()
+        first = TOKEN_ALERT not in open_alerts
+        actions = [Account.status.set(AccountStatus.NEEDS_REAUTH), Account.token_health.set(BROKEN),
+                   Account.token_checked_at.set(now), Account.token_failures.add(1),
+                   Account.token_error.set(verdict.code[:64]), Account.updated_at.set(now)]
+        paused = False
+        if first:
+            if account.airbyte_connection_id and self.airbyte and not account.paused_by_health:
+                try:
+                    self.airbyte.pause_connection(account.airbyte_connection_id)
+                    paused = True
+                except AirbyteGone:
+                    pass
+            if paused:
+                actions.append(Account.paused_by_health.set(True))
+            open_alerts.add(TOKEN_ALERT)
+            actions += [Account.open_alerts.set(sorted(open_alerts)), Account.token_broken_at.set(now)]
+        if not self._update(account, encrypted, actions):
+            if paused:  # a re-install won the race: undo our pause
+                self.airbyte.resume_connection(account.airbyte_connection_id)
+            return
+        if first:
+            where = f" at {self.health.reinstall_url}" if self.health.reinstall_url else ""
+            self._alert(
+                "token_broken", account.hub_id, "error",
+                f"HubSpot refused the account's refresh token ({verdict.code}; confirmed twice)",
+                f"Ask the account's admin to re-install the app{where}; a re-install recovers it "
+                f"automatically. If they uninstalled the app, offboard it: "
+                f"python -m hubspot_app.ops health uninstall {account.hub_id}",
+                reason=verdict.code, detail=verdict.detail,
+                connection="paused" if paused else ("none" if not account.airbyte_connection_id else "unchanged"))
+            emit_metric("TokenBroken", 1, "Count", Reason=verdict.code)
+            result.events.append("token_broken")
+        broken_since = account.token_broken_at or now
+        days = getattr(self.health, "uninstall_after_days", 0) or 0
+        if days and self._uninstall and (now - broken_since) >= timedelta(days=days):
+            self._uninstall(account.hub_id, source="health_check",
+                            reason=f"token refused for {days} days ({verdict.code})")
+            result.events.append("uninstalled")
+
+    def _config_problem(self, verdict: Verdict) -> None:
+        if self.config_alerted:
+            return
+        self.config_alerted = True
+        self._alert("app_credentials_rejected", None, "critical",
+                    f"HubSpot refused the app's client credentials ({verdict.code})",
+                    "Check the app secret in Secrets Manager (APP_SECRET_NAME) against the HubSpot "
+                    "developer account; no account was marked.", reason=verdict.code)
+
+    # -- sync freshness ------------------------------------------------------------------
+    def _check_sync(self, account, result: CheckResult) -> None:
+        from .models import Account, AccountStatus
+
+        if (not self.airbyte or not account.airbyte_connection_id or account.paused_by_health
+                or account.status != AccountStatus.ACTIVE):
+            return
+        try:
+            last = self.airbyte.last_successful_sync(account.airbyte_connection_id)
+        except AirbyteGone:
+            return
+        except Exception as exc:  # noqa: BLE001 - freshness is advisory; the token result stands
+            logs.log_event(log, "last sync not read", logging.WARNING, error=type(exc).__name__)
+            return
+        now = self.now()
+        reference = last or getattr(account, "provisioned_at", None) or account.installed_at
+        age_hours = (now - reference).total_seconds() / 3600 if reference else 0.0
+        stale = age_hours > self.health.sync_freshness_hours
+        open_alerts = set(account.open_alerts or [])
+        actions = []
+        if last is not None and last != account.last_sync_at:
+            actions.append(Account.last_sync_at.set(last))
+        if last is not None:
+            emit_metric("SyncAgeHours", round(age_hours, 2), "None", hub_id=account.hub_id)
+        event = None
+        if stale and SYNC_ALERT not in open_alerts:
+            open_alerts.add(SYNC_ALERT)
+            event = "sync_stale"
+        elif not stale and SYNC_ALERT in open_alerts:
+            open_alerts.discard(SYNC_ALERT)
+            event = "sync_recovered"
+        if event:
+            actions.append(Account.open_alerts.set(sorted(open_alerts)))
+        if actions:
+            account.update(actions=actions)
+        if event == "sync_stale":
+            since = last.isoformat(timespec="minutes") if last else "never"
+            self._alert("sync_stale", account.hub_id, "warning",
+                        f"No successful Airbyte sync for {age_hours:.0f} h (last: {since}; "
+                        f"target {self.health.sync_freshness_hours:g} h)",
+                        "Open the connection's job history in Airbyte and fix the failing sync "
+                        "before Airbyte disables the connection (after 30 failures / 7 days).",
+                        connection_id=account.airbyte_connection_id, last_sync=since)
+            emit_metric("SyncStale", 1, "Count")
+            result.events.append(event)
+        elif event == "sync_recovered":
+            self._alert("sync_recovered", account.hub_id, "info",
+                        "Airbyte syncs succeed again", "Nothing to do.",
+                        connection_id=account.airbyte_connection_id)
+            result.events.append(event)
+
+
+# -- messages ---------------------------------------------------------------------------------
+def check_message(hub_ids: Iterable[int], attempt: int = 0, force: bool = False) -> dict:
+    return {"type": "check", "hub_ids": [int(h) for h in hub_ids], "attempt": attempt,
+            "force": force}
+
+
+def uninstall_message(hub_id: int, source: str, reason: str = "",
+                      occurred_at_ms: int | None = None, attempt: int = 0) -> dict:
+    return {"type": "uninstall", "hub_id": int(hub_id), "source": source, "reason": reason[:200],
+            "occurred_at_ms": occurred_at_ms, "attempt": attempt}
+
+
+def send_messages(queue_name: str, bodies: list[tuple[dict, int]], sqs=None) -> int:
+    """Send (body, delay seconds) pairs, ten per call. Returns the number sent; raises if any failed."""
+    import boto3
+
+    from .queues import queue_url
+
+    sqs = sqs or boto3.client("sqs")
+    url = queue_url(queue_name)
+    sent = 0
+    for start in range(0, len(bodies), 10):
+        chunk = bodies[start:start + 10]
+        answer = sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "MessageBody": json.dumps(body),
+             "DelaySeconds": max(0, min(MAX_SQS_DELAY, int(delay)))}
+            for i, (body, delay) in enumerate(chunk)])
+        if answer.get("Failed"):
+            raise RuntimeError(f"{len(answer['Failed'])} token-health messages not sent")
+        sent += len(chunk)
+    return sent
+
+
+def fan_out(accounts_table: str, health, sqs=None, force: bool = False) -> dict:
+    """The scheduled run: every account that is not uninstalled, in messages of N hub_ids."""
+    from .models import Account, AccountStatus
+
+    started = time.monotonic()
+    hub_ids: list[int] = []
+    skipped = 0
+    for item in Account.scan(attributes_to_get=["hub_id", "status"]):
+        if item.status == AccountStatus.UNINSTALLED:
+            skipped += 1
+            continue
+        hub_ids.append(int(item.hub_id))
+    size = max(1, health.accounts_per_message)
+    bodies = [(check_message(hub_ids[i:i + size], force=force), 0)
+              for i in range(0, len(hub_ids), size)]
+    sent = send_messages(health.queue_name, bodies, sqs=sqs)
+    summary = {"accounts": len(hub_ids), "messages": sent, "uninstalled_skipped": skipped,
+               "seconds": round(time.monotonic() - started, 3)}
+    emit_metric("TokenHealthFanOutAccounts", len(hub_ids), "Count")
+    logs.log_event(log, "token health fan-out", **summary)
+    return summary
+
+
+@dataclass
+class BatchReport:
+    checked: dict = field(default_factory=dict)     # outcome -> count
+    requeued: int = 0
+    uninstalled: int = 0
+    dead_lettered: int = 0
+    events: list = field(default_factory=list)
+
+    def count(self, outcome: str) -> None:
+        self.checked[outcome] = self.checked.get(outcome, 0) + 1
+
+
+def process_records(bodies: list[str], checker: TokenHealthChecker, health,
+                    remaining_ms: Callable[[], int] | None = None,
+                    uninstaller: Callable[[dict], None] | None = None,
+                    send: Callable[[list[tuple[dict, int]]], int] | None = None,
+                    dead_letter: Callable[[dict, str], None] | None = None) -> BatchReport:
+    """The SQS worker's work for one batch of message bodies."""
+    send = send or (lambda items: send_messages(health.queue_name, items))
+    report = BatchReport()
+    followups: list[tuple[dict, int]] = []
+    out_of_time = False
+    # A context that reports no time at all (local tools) means "no limit"; and every
+    # invocation checks at least one account, so a re-queued remainder always shrinks.
+    if remaining_ms is not None and remaining_ms() <= 0:
+        remaining_ms = None
+    done_any = False
+    for raw in bodies:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            logs.log_event(log, "token-health message is not JSON; dropped", logging.ERROR)
+            continue
+        kind = message.get("type")
+        if kind == "uninstall":
+            if out_of_time:
+                followups.append((message, 0))
+                continue
+            _run_uninstall(message, uninstaller, followups, dead_letter, health, report)
+            continue
+        if kind != "check":
+            logs.log_event(log, "unknown token-health message dropped", logging.ERROR, kind=str(kind))
+            continue
+        attempt = int(message.get("attempt", 0))
+        retry: list[int] = []
+        pending = [h for h in message.get("hub_ids", []) if isinstance(h, int) and h > 0]
+        for index, hub_id in enumerate(pending):
+            if out_of_time or (done_any and remaining_ms and remaining_ms() < TIME_RESERVE_MS):
+                out_of_time = True
+                followups.append((check_message(pending[index:], attempt, message.get("force", False)), 0))
+                break
+            try:
+                result = checker.check(hub_id, force=bool(message.get("force")))
+            except Exception as exc:  # noqa: BLE001 - one account must not stop the others
+                logs.log_event(log, "token check crashed", logging.ERROR, hub_id=hub_id,
+                               error=type(exc).__name__)
+                result = CheckResult(hub_id, TRANSIENT, type(exc).__name__)
+            done_any = True
+            report.count(result.outcome)
+            report.events += [(hub_id, e) for e in result.events]
+            if result.outcome == TRANSIENT:
+                retry.append(hub_id)
+        if retry and attempt < health.max_transient_retries:
+            followups.append((check_message(retry, attempt + 1),
+                              min(MAX_SQS_DELAY, health.retry_base_seconds * 2 ** attempt)))
+    if followups:
+        report.requeued = send(followups)
+    return report
+
+
+def _run_uninstall(message: dict, uninstaller, followups, dead_letter, health, report) -> None:
+    from .webhooks import parse_hub_id
+
+    hub_id = parse_hub_id(message.get("hub_id"))
+    if hub_id is None or uninstaller is None:
+        logs.log_event(log, "uninstall message refused", logging.ERROR)
+        return
+    try:
+        uninstaller(message)
+        report.uninstalled += 1
+    except Exception as exc:  # noqa: BLE001
+        attempt = int(message.get("attempt", 0))
+        reason = f"{type(exc).__name__}: {logs.redact(str(exc))[:300]}"
+        logs.log_event(log, "uninstall failed; will retry", logging.WARNING, hub_id=hub_id,
+                       attempt=attempt, error=reason)
+        if attempt + 1 >= max(1, health.max_transient_retries + 2):
+            if dead_letter:
+                dead_letter(message, reason)
+            report.dead_lettered += 1
+        else:
+            followups.append(({**message, "attempt": attempt + 1},
+                              min(MAX_SQS_DELAY, health.retry_base_seconds * 2 ** attempt)))
+
+
+def dead_letter_to_queue(dlq_name: str):
+    """Put an uninstall that kept failing on the DLQ, with the reason and how to redrive it."""
+    def put(message: dict, reason: str) -> None:
+        import boto3
+
+        from .queues import queue_url
+
+        boto3.client("sqs").send_message(QueueUrl=queue_url(dlq_name), MessageBody=json.dumps({
+            **message, "attempt": 0, "error": reason,
+            "redrive": "fix the cause, then: python -m hubspot_app.ops health uninstall "
+                       f"{message.get('hub_id')}"}))
+        emit_metric("UninstallDeadLettered", 1, "Count")
+    return put

@@ -1,0 +1,286 @@
+"""Offboarding an account: what happens when it uninstalls the app.
+
+Triggered by a HubSpot-signed uninstall webhook (through the token-health queue), by the health
+check (after `TOKEN_BROKEN_UNINSTALL_AFTER_DAYS`), or by an operator
+(`python -m hubspot_app.ops health uninstall <hub_id>`). In order, each step safe to repeat
+(a failed run is retried from the top and skips what is already done):
+
+1. the account is marked `uninstalled` first, so every later message for it is refused
+   (token checks skip it; the provisioner must too);
+2. its Airbyte connection, then its source, are deleted (already gone counts as done);
+3. its refresh token is revoked at HubSpot (best effort: after a real uninstall HubSpot has
+   already revoked it) and deleted from the item, with the personal data (user e-mail, user id,
+   hub domain, scopes) and the Airbyte ids;
+4. if `UNINSTALL_PURGE_S3` is on, `raw/<hub_id>/` and every `curated/<table>/hub_id=<hub_id>/`
+   partition are deleted from the lake bucket;
+5. an audit record remains: hub_id, time, source, reason, steps done, objects purged. No e-mail,
+   no domain, no token.
+
+What stays on the account item is a tombstone (hub_id, status, times, install count). A
+re-install goes through the normal callback, which sets user, token and status `installed`
+again, and the provisioner starts from no Airbyte ids: a fresh start. An uninstall event that
+occurred before the account's latest install is ignored (HubSpot can deliver late).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from . import logs
+from .metrics import emit_metric
+from .token_health import AirbyteActions, AirbyteGone
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("webhook", "health_check", "operator")
+
+
+@dataclass
+class UninstallReport:
+    hub_id: int
+    done: bool
+    steps: list[str] = field(default_factory=list)
+    purged_objects: int = 0
+
+
+def lake_prefixes(hub_id: int, raw_prefix: str = "raw") -> str:
+    """The raw prefix of one account. hub_id must be a positive int: no path can be smuggled in."""
+    if isinstance(hub_id, bool) or not isinstance(hub_id, int) or hub_id <= 0:
+        raise ValueError("hub_id must be a positive integer")
+    return f"{raw_prefix.strip('/')}/{hub_id}/"
+
+
+def purge_lake(s3, bucket: str, hub_id: int, raw_prefix: str = "raw",
+               curated_prefix: str = "curated") -> int:
+    """Delete the account's raw folder and its curated partitions; returns objects deleted."""
+    prefixes = [lake_prefixes(hub_id, raw_prefix)]
+    paginator = s3.get_paginator("list_objects_v2")
+    curated = curated_prefix.strip("/") + "/"
+    for page in paginator.paginate(Bucket=bucket, Prefix=curated, Delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            prefixes.append(f"{common['Prefix']}hub_id={hub_id}/")
+    deleted = 0
+    for prefix in prefixes:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])
+                    if o["Key"].startswith(prefix)]
+            for start in range(0, len(keys), 1000):
+                chunk = keys[start:start + 1000]
+                answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+                if answer.get("Errors"):
+                    raise RuntimeError(f"{len(answer['Errors'])} objects not deleted under {prefix}")
+                deleted += len(chunk)
+    return deleted
+
+
+class Uninstaller:
+    def __init__(self, settings, health, airbyte: AirbyteActions | None = None, oauth=None,
+                 s3=None, kms=None, alert=None, now=None):
+        from .alerts import send_alert
+
+        self.settings, self.health, self.airbyte, self.oauth = settings, health, airbyte, oauth
+        self.s3, self.kms = s3, kms
+        self._alert = alert or send_alert
+        self.now = now or (lambda: datetime.now(timezone.utc))
+
+    def from_message(self, message: dict) -> UninstallReport:
+        return self.uninstall(int(message["hub_id"]), source=message.get("source", "webhook"),
+                              reason=message.get("reason", ""),
+                              occurred_at_ms=message.get("occurred_at_ms"),
+                              purge=message.get("purge"))
+
+    def uninstall(self, hub_id: int, source: str, reason: str = "",
+                  occurred_at_ms: int | None = None, purge: bool | None = None) -> UninstallReport:
+        from pynamodb.exceptions import DoesNotExist
+
+        from .models import Account, AccountStatus
+
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}")
+        lake_prefixes(hub_id)  # validates hub_id
+        report = UninstallReport(hub_id, done=False)
+        with logs.hub_context(hub_id):
+            try:
+                account = Account.get(hub_id)
+            except DoesNotExist:
+                logs.log_event(log, "uninstall for an unknown account ignored", source=source)
+                report.steps.append("no_account")
+                return report
+            if occurred_at_ms is not None and account.installed_at is not None and \
+                    account.installed_at.timestamp() * 1000 > occurred_at_ms:
+                logs.log_event(log, "uninstall event older than the latest install ignored",
+                               source=source)
+                report.steps.append("stale_event_ignored")
+                return report
+            now = self.now()
+            if account.status != AccountStatus.UNINSTALLED:
+                # First, so that everything else refuses work for this account from now on.
+                account.update(actions=[Account.status.set(AccountStatus.UNINSTALLED),
+                                        Account.uninstalled_at.set(now), Account.updated_at.set(now)])
+                report.steps.append("marked_uninstalled")
+            self._delete_airbyte(account, report)
+            self._revoke_and_forget(account, report)
+            if self.health.purge_s3_on_uninstall if purge is None else purge:
+                report.purged_objects = self._purge(hub_id)
+                report.steps.append("lake_purged")
+            self._audit(hub_id, source, reason, report, now)
+            report.done = True
+        self._alert("uninstalled", hub_id, "info", f"Account offboarded ({source})",
+                    "Nothing to do. A re-install starts from scratch; the audit record is in "
+                    f"{self.health.audit_table}.", steps=",".join(report.steps),
+                    purged_objects=report.purged_objects, reason=reason or None)
+        emit_metric("Uninstalls", 1, "Count", Source=source)
+        logs.log_event(log, "account uninstalled", hub_id=hub_id, source=source, steps=report.steps,
+                       purged_objects=report.purged_objects)
+        return report
+
+    def _delete_airbyte(self, account, report: UninstallReport) -> None:
+        from .models import Account
+
+        pairs = (("connection", account.airbyte_connection_id, "delete_connection", Account.airbyte_connection_id),
+                 ("source", account.airbyte_source_id, "delete_source", Account.airbyte_source_id))
+        for what, resource_id, method, attribute in pairs:
+            if not resource_id:
+                continue
+            if self.airbyte is None:
+                raise RuntimeError("Airbyte is not configured, cannot delete the account's "
+                                   f"{what}; set AIRBYTE_SECRET_NAME")
+            try:
+                getattr(self.airbyte, method)(resource_id)
+                report.steps.append(f"{what}_deleted")
+            except AirbyteGone:
+                report.steps.append(f"{what}_already_gone")
+            # Forget the id at once: a retry after a later failure does not call again.
+            account.update(actions=[attribute.remove()])
+
+    def _revoke_and_forget(self, account, report: UninstallReport) -> None:
+        from .hubspot_oauth import HubSpotOAuthError
+        from .models import Account
+        from .token_crypto import TokenDecryptError, decrypt_token
+
+        if account.refresh_token_encrypted:
+            if self.oauth is not None:
+                try:
+                    token = decrypt_token(account.refresh_token_encrypted, account.hub_id, kms=self.kms)
+                    logs.register_secret(token)
+                    self.oauth.revoke(token)
+                    report.steps.append("token_revoked")
+                except (TokenDecryptError, HubSpotOAuthError) as exc:
+                    # Already revoked by HubSpot's uninstall, or not ours to revoke: deleting it is what counts.
+                    report.steps.append("token_revoke_skipped")
+                    logs.log_event(log, "refresh token not revoked", logging.INFO,
+                                   error=type(exc).__name__)
+            report.steps.append("token_deleted")
+        # Personal data and credentials go; the tombstone keeps hub_id, status and times.
+        account.update(actions=[
+            Account.refresh_token_encrypted.remove(), Account.user.remove(), Account.user_id.remove(),
+            Account.hub_domain.remove(), Account.scopes.remove(), Account.airbyte_connection_id.remove(),
+            Account.airbyte_source_id.remove(), Account.open_alerts.remove(),
+            Account.paused_by_health.remove(), Account.token_health.set("revoked"),
+            Account.token_error.remove(), Account.token_broken_at.remove()])
+
+    def _purge(self, hub_id: int) -> int:
+        import boto3
+
+        if not self.health.lake_bucket:
+            raise RuntimeError("UNINSTALL_PURGE_S3 is on but LAKE_BUCKET is not set")
+        s3 = self.s3 or boto3.client("s3")
+        return purge_lake(s3, self.health.lake_bucket, hub_id, self.health.raw_prefix,
+                          self.health.curated_prefix)
+
+    def _audit(self, hub_id: int, source: str, reason: str, report: UninstallReport, now) -> None:
+        import os
+
+        from .models import UninstallAudit
+
+        UninstallAudit(hub_id=hub_id, at=now.isoformat(timespec="milliseconds"), source=source,
+                       reason=(logs.redact(reason)[:200] or None), steps=list(report.steps),
+                       purged_objects=report.purged_objects, stage=os.environ.get("STAGE")).save()
+
+
+# -- wiring for the Lambda handlers and the operators' CLI ------------------------------------
+@dataclass
+class Runtime:
+    settings: object
+    health: object
+    oauth: object
+    airbyte: AirbyteActions | None
+
+    def checker(self, **kwargs):
+        from .token_health import TokenHealthChecker
+
+        uninstaller = self.uninstaller()
+        return TokenHealthChecker(self.settings, self.health, self.oauth, self.airbyte,
+                                  uninstall=lambda hub_id, source, reason: uninstaller.uninstall(
+                                      hub_id, source=source, reason=reason), **kwargs)
+
+    def uninstaller(self, **kwargs) -> Uninstaller:
+        return Uninstaller(self.settings, self.health, self.airbyte, self.oauth, **kwargs)
+
+
+def runtime(airbyte: AirbyteActions | None = None) -> Runtime:
+    """Settings, tables, the HubSpot OAuth client and Airbyte actions of this stage."""
+    from .config import get_health_settings, get_settings
+    from .hubspot_oauth import HubSpotOAuthClient
+    from .models import bind_health_tables, bind_tables
+    from .secrets_store import get_app_credentials
+    from .token_health import airbyte_actions_from_settings
+
+    settings, health = get_settings(), get_health_settings()
+    bind_tables(settings.accounts_table, settings.states_table)
+    bind_health_tables(health.audit_table, health.webhook_receipts_table)
+    oauth = HubSpotOAuthClient(settings.hubspot_api_url, get_app_credentials(settings.app_secret_name),
+                               settings.hubspot_token_api, settings.hubspot_v1_fallback,
+                               settings.http_timeout_seconds)
+    if airbyte is None:
+        airbyte = airbyte_actions_from_settings(settings)
+    return Runtime(settings, health, oauth, airbyte)
+
+
+def run_fan_out(force: bool = False) -> dict:
+    """The scheduled function's work."""
+    from .config import get_health_settings, get_settings
+    from .models import bind_tables
+    from .token_health import fan_out
+
+    settings, health = get_settings(), get_health_settings()  # no secret needed to fan out
+    bind_tables(settings.accounts_table, settings.states_table)
+    return fan_out(settings.accounts_table, health, force=force)
+
+
+def run_worker(records: list[dict], context=None) -> dict:
+    """The SQS worker's work: `records` as Lambda delivers them."""
+    from .token_health import dead_letter_to_queue, process_records
+
+    rt = runtime()
+    uninstaller = rt.uninstaller()
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    report = process_records(
+        [r.get("body", "") for r in records], rt.checker(), rt.health, remaining_ms=remaining,
+        uninstaller=uninstaller.from_message,
+        dead_letter=dead_letter_to_queue(rt.health.dlq_name) if rt.health.dlq_name else None)
+    return {"checked": report.checked, "requeued": report.requeued,
+            "uninstalled": report.uninstalled, "dead_lettered": report.dead_lettered,
+            "batchItemFailures": []}
+
+
+def run_webhook(method: str, headers: dict, body: bytes, query_params: dict | None) -> tuple[int, dict]:
+    """POST /webhooks/hubspot: verify, then queue an uninstall per uninstall event."""
+    from .config import get_health_settings, get_settings
+    from .models import bind_health_tables
+    from .secrets_store import get_app_credentials
+    from .token_health import send_messages, uninstall_message
+    from .webhooks import handle_webhook
+
+    settings, health = get_settings(), get_health_settings()
+    bind_health_tables(health.audit_table, health.webhook_receipts_table)
+    creds = get_app_credentials(settings.app_secret_name)
+
+    def enqueue(item) -> None:
+        send_messages(health.queue_name, [(uninstall_message(
+            item.hub_id, "webhook", f"HubSpot uninstall event {item.event_id}".strip(),
+            item.occurred_at_ms), 0)])
+
+    return handle_webhook(method, headers, body, query_params, creds.client_secret,
+                          health.webhook_url, health.hubspot_app_id, enqueue)

@@ -1,0 +1,227 @@
+"""HubSpot-signed requests (webhooks): signature v3, a 5-minute window, and no replays.
+
+HubSpot signs with the app's client secret:
+    X-HubSpot-Signature-v3 = base64(HMAC-SHA256(client_secret,
+                                                method + uri + body + X-HubSpot-Request-Timestamp))
+where `uri` is the full URL HubSpot called (scheme, host, path, query) with a few URL-encoded
+characters decoded, and the timestamp is in epoch milliseconds. A request older than 5 minutes
+is refused. A signature seen before is refused too (a DynamoDB item per signature, kept a little
+longer than the window by TTL, written with a conditional put), so a captured request cannot be
+replayed inside the window either.
+
+The URI is *not* taken from the Host header (a client controls it): it is the configured public
+URL of the route (`HUBSPOT_WEBHOOK_URL`), or the origin of `HUBSPOT_REDIRECT_URI` plus the path.
+
+Only app-uninstall events are acted on: each becomes an `uninstall` message on the token-health
+queue, where `hubspot_app.uninstall` does the work with retries. Everything else is acknowledged
+and ignored.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+from urllib.parse import urlencode, urlsplit
+
+from . import logs
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "x-hubspot-signature-v3"
+TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
+MAX_AGE_MS = 5 * 60 * 1000
+MAX_FUTURE_MS = 60 * 1000          # clock skew allowed the other way
+MAX_BODY_BYTES = 1_000_000
+WEBHOOK_PATH = "/webhooks/hubspot"
+UNINSTALL_EVENT_TYPES = frozenset({"app.uninstall", "app.uninstalled", "app_uninstall"})
+MAX_HUB_ID = 2 ** 53
+
+# HubSpot decodes these in the URI before signing.
+_URI_DECODES = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$",
+                "%27": "'", "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
+
+
+class WebhookRejected(Exception):
+    """The request is not a fresh, authentic HubSpot request. `status` is the HTTP answer."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class ReplayStore(Protocol):
+    def remember(self, key: str, ttl_seconds: int) -> bool:
+        """Record `key`; False if it was already recorded (a replay)."""
+
+
+class MemoryReplayStore:
+    """For tests and single-process tools."""
+
+    def __init__(self):
+        self.seen: dict[str, float] = {}
+
+    def remember(self, key: str, ttl_seconds: int) -> bool:
+        now = time.time()
+        if self.seen.get(key, 0) > now:
+            return False
+        self.seen[key] = now + ttl_seconds
+        return True
+
+
+class DynamoReplayStore:
+    """One item per signature in the webhook receipts table; TTL removes it after the window."""
+
+    def remember(self, key: str, ttl_seconds: int) -> bool:
+        from datetime import timedelta
+
+        from pynamodb.exceptions import PutError
+
+        from .models import WebhookReceipt, utcnow
+
+        try:
+            WebhookReceipt(key=key, expires_at=utcnow() + timedelta(seconds=ttl_seconds)).save(
+                condition=WebhookReceipt.key.does_not_exist())
+            return True
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException":
+                return False
+            raise
+
+
+def normalise_uri(uri: str) -> str:
+    for encoded, plain in _URI_DECODES.items():
+        uri = uri.replace(encoded, plain).replace(encoded.lower(), plain)
+    return uri
+
+
+def sign_v3(client_secret: str, method: str, uri: str, body: bytes | str, timestamp_ms: int | str) -> str:
+    """HubSpot's v3 signature (also what tests and the local tools use to send signed requests)."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    message = f"{method.upper()}{normalise_uri(uri)}{body}{timestamp_ms}".encode("utf-8")
+    digest = hmac.new(client_secret.encode("utf-8"), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def verify_v3(client_secret: str, method: str, uri: str, body: bytes, headers: dict,
+              replay_store: ReplayStore, now_ms: int | None = None) -> None:
+    """Raise WebhookRejected unless the request is signed, fresh and new."""
+    lowered = {str(k).lower(): v for k, v in (headers or {}).items()}
+    signature = lowered.get(SIGNATURE_HEADER)
+    timestamp = lowered.get(TIMESTAMP_HEADER)
+    if not signature or not timestamp:
+        raise WebhookRejected(401, "missing_signature")
+    try:
+        ts = int(str(timestamp).strip())
+    except ValueError:
+        raise WebhookRejected(401, "bad_timestamp") from None
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    if now_ms - ts > MAX_AGE_MS:
+        raise WebhookRejected(401, "stale_timestamp")
+    if ts - now_ms > MAX_FUTURE_MS:
+        raise WebhookRejected(401, "future_timestamp")
+    if len(body) > MAX_BODY_BYTES:
+        raise WebhookRejected(413, "body_too_large")
+    try:
+        expected = sign_v3(client_secret, method, uri, body, str(timestamp).strip())
+    except UnicodeDecodeError:
+        raise WebhookRejected(400, "body_not_utf8") from None
+    if not hmac.compare_digest(expected.encode(), str(signature).strip().encode()):
+        raise WebhookRejected(401, "bad_signature")
+    # Only an authentic signature is recorded, so garbage cannot fill the table.
+    key = hashlib.sha256(f"{ts}:{signature}".encode()).hexdigest()
+    if not replay_store.remember(key, ttl_seconds=(MAX_AGE_MS + MAX_FUTURE_MS) // 1000 + 60):
+        raise WebhookRejected(409, "replayed_signature")
+
+
+def public_uri(webhook_url: str, query_params: dict | None) -> str:
+    """The URI HubSpot signed: the configured URL of the route, plus the query string."""
+    uri = webhook_url
+    if query_params:
+        uri += ("&" if urlsplit(uri).query else "?") + urlencode(query_params)
+    return uri
+
+
+def default_webhook_url(redirect_uri: str) -> str:
+    parts = urlsplit(redirect_uri)
+    return f"{parts.scheme}://{parts.netloc}{WEBHOOK_PATH}"
+
+
+def parse_hub_id(value) -> int | None:
+    """A HubSpot portal id: a positive integer, nothing else (no strings with paths in them)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        hub_id = value
+    elif isinstance(value, str) and value.isdigit() and value.isascii() and len(value) <= 16:
+        hub_id = int(value)
+    else:
+        return None
+    return hub_id if 0 < hub_id < MAX_HUB_ID else None
+
+
+@dataclass(frozen=True)
+class UninstallRequest:
+    hub_id: int
+    occurred_at_ms: int | None
+    event_id: str
+
+
+def uninstall_requests(body: bytes, app_id: str = "",
+                       event_types: frozenset[str] = UNINSTALL_EVENT_TYPES) -> tuple[list[UninstallRequest], int]:
+    """(uninstall requests, ignored event count) from a verified body. Raises WebhookRejected(400)."""
+    try:
+        events = json.loads(body or b"null")
+    except ValueError:
+        raise WebhookRejected(400, "body_not_json") from None
+    if isinstance(events, dict):
+        events = [events]
+    if not isinstance(events, list):
+        raise WebhookRejected(400, "body_not_event_list")
+    found: dict[int, UninstallRequest] = {}
+    ignored = 0
+    for event in events:
+        if not isinstance(event, dict) or str(event.get("subscriptionType", "")) not in event_types:
+            ignored += 1
+            continue
+        if app_id and str(event.get("appId", "")) != str(app_id):
+            ignored += 1
+            continue
+        hub_id = parse_hub_id(event.get("portalId"))
+        if hub_id is None:
+            ignored += 1
+            logs.log_event(log, "webhook event with an invalid portalId ignored", logging.WARNING)
+            continue
+        occurred = event.get("occurredAt")
+        occurred_ms = occurred if isinstance(occurred, int) and not isinstance(occurred, bool) else None
+        found[hub_id] = UninstallRequest(hub_id, occurred_ms, str(event.get("eventId", ""))[:64])
+    return list(found.values()), ignored
+
+
+def handle_webhook(method: str, headers: dict, body: bytes, query_params: dict | None,
+                   client_secret: str, webhook_url: str, app_id: str,
+                   enqueue_uninstall: Callable[[UninstallRequest], None],
+                   replay_store: ReplayStore | None = None) -> tuple[int, dict]:
+    """Verify and act on one webhook request: (HTTP status, JSON body). Never raises."""
+    from .metrics import emit_metric
+
+    replay_store = replay_store or DynamoReplayStore()
+    try:
+        verify_v3(client_secret, method, public_uri(webhook_url, query_params), body or b"",
+                  headers, replay_store)
+        requests_, ignored = uninstall_requests(body, app_id)
+    except WebhookRejected as exc:
+        logs.log_event(log, "webhook refused", logging.WARNING, reason=exc.reason, status=exc.status)
+        emit_metric("WebhooksRefused", 1, "Count", Reason=exc.reason)
+        return exc.status, {"error": exc.reason}
+    for item in requests_:
+        with logs.hub_context(item.hub_id):
+            enqueue_uninstall(item)
+            logs.log_event(log, "uninstall requested by HubSpot", event_id=item.event_id)
+    emit_metric("WebhooksAccepted", 1, "Count", Kind="uninstall" if requests_ else "other")
+    return 200, {"accepted": len(requests_), "ignored": ignored}

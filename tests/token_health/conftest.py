@@ -1,0 +1,154 @@
+"""One local stack per module (moto, sandbox, Airbyte emulator, the Chalice app), with every
+sandbox account installed through the real routes and provisioned through the provisioner.
+
+The token-health functions run as Lambda would run them: the schedule fired by the dispatcher's
+Scheduler, the worker fed by an SqsRoute. HubSpot is reached through a FaultProxy so tests can
+make the token endpoint slow, rate-limited or failing."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import boto3
+import pytest
+import requests
+
+from hubspot_app import metrics
+from hubspot_app.config import get_health_settings, get_settings, reset_health_settings, reset_settings
+from hubspot_app.models import Account
+from local_stack.airbyte_emulator.sync import SyncResult
+from local_stack.dispatcher import Scheduler, SqsRoute
+from local_stack.stack import LocalStack
+from tests.install import flow_helpers as flow
+from tests.token_health.fault_proxy import FaultProxy
+
+FAST = {"TOKEN_CONFIRM_DELAY_SECONDS": "0.1", "TOKEN_CHECK_MIN_INTERVAL_SECONDS": "0",
+        "TOKEN_HEALTH_RETRY_BASE_SECONDS": "1", "TOKEN_HEALTH_MAX_TRANSIENT_RETRIES": "1",
+        "TOKEN_REFRESH_PER_SECOND": "50", "HTTP_TIMEOUT_SECONDS": "2",
+        "PROVISION_RETRY_BASE_SECONDS": "1", "PROVISION_RETRY_MAX_SECONDS": "4",
+        "AIRBYTE_TIMEOUT_SECONDS": "3"}
+
+
+def fake_sync(ctx):
+    return SyncResult(rows_by_stream={s["name"]: 0 for s in ctx.connection["streams"]})
+
+
+class Harness:
+    def __init__(self, stack: LocalStack, proxy: FaultProxy):
+        self.stack, self.proxy = stack, proxy
+        self.emu = stack.airbyte
+        self.env = {**stack.env, **FAST, "HUBSPOT_API_URL": proxy.url}
+        os.environ.update(self.env)
+        self.reset()
+        self.client = stack.chalice_client(**self.env)
+        self.provision_route = SqsRoute(self.client, self.env["PROVISION_QUEUE_NAME"], "provisioner")
+        self.health_route = SqsRoute(self.client, self.env["TOKEN_HEALTH_QUEUE_NAME"],
+                                     "token_health_worker", batch_size=4)
+        self.schedule = Scheduler(self.client, "token_health_schedule")
+        self.sqs = boto3.client("sqs")
+        self.inbox = self.sqs.get_queue_url(QueueName=self.env["ALERTS_INBOX_QUEUE_NAME"])["QueueUrl"]
+        self.metric_lines: list[str] = []
+        metrics.set_sink(self.metric_lines.append)
+
+    @staticmethod
+    def reset():
+        from hubspot_app import airbyte_client, secrets_store
+
+        reset_settings()
+        reset_health_settings()
+        secrets_store.clear_cache()
+        airbyte_client.clear_client_cache()
+
+    @property
+    def settings(self):
+        return get_settings()
+
+    @property
+    def health(self):
+        return get_health_settings()
+
+    # -- accounts -----------------------------------------------------------------------
+    def hub_ids(self) -> list[int]:
+        body = requests.get(f"{self.stack.hubspot_url}/_sandbox/accounts", timeout=10).json()
+        return sorted(a["hub_id"] for a in body["accounts"])
+
+    def install(self, hub_id: int) -> None:
+        browser = requests.Session()
+        authorize = flow.begin(self.stack.app_url, browser)
+        callback = flow.consent(authorize, browser, hub_id=hub_id)
+        answer = flow.finish(callback, browser)
+        assert answer.status_code == 200, answer.text
+
+    def provision(self) -> None:
+        self.provision_route.run_until_idle(timeout=60)
+
+    def account(self, hub_id: int) -> Account:
+        return Account.get(hub_id, consistent_read=True)
+
+    def connection(self, hub_id: int) -> dict | None:
+        cid = self.account(hub_id).airbyte_connection_id
+        if not cid:
+            return None
+        with self.emu.store.lock:
+            return dict(self.emu.store.connections[cid])
+
+    def uninstall_at_hubspot(self, hub_id: int) -> None:
+        requests.post(f"{self.stack.hubspot_url}/_sandbox/accounts/{hub_id}/uninstall",
+                      json={}, timeout=10).raise_for_status()
+
+    # -- the functions ------------------------------------------------------------------
+    def run_health(self, force: bool = True, timeout: float = 60):
+        self.schedule.fire({"force": force})
+        return self.health_route.run_until_idle(timeout=timeout)
+
+    def alerts(self) -> list[dict]:
+        out = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=0).get("Messages", [])
+            if not got:
+                return out
+            for m in got:
+                out.append(json.loads(m["Body"]))
+                self.sqs.delete_message(QueueUrl=self.inbox, ReceiptHandle=m["ReceiptHandle"])
+
+    def metric_values(self, name: str) -> list[dict]:
+        rows = [json.loads(line) for line in self.metric_lines]
+        return [r for r in rows if name in r]
+
+
+@pytest.fixture(scope="module")
+def hs():
+    with LocalStack(accounts=4, seed=23, airbyte_options={"sync_runner": fake_sync}) as stack:
+        proxy = FaultProxy(stack.hubspot_url).start()
+        harness = Harness(stack, proxy)
+        for hub_id in harness.hub_ids():
+            harness.install(hub_id)
+        harness.provision()
+        harness.alerts()
+        try:
+            yield harness
+        finally:
+            metrics.set_sink(None)
+            proxy.stop()
+    for key in FAST:
+        os.environ.pop(key, None)
+    Harness.reset()
+
+
+@pytest.fixture(autouse=True)
+def _clean(request):
+    yield
+    if "hs" in request.fixturenames:
+        request.getfixturevalue("hs").proxy.clear()
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
