@@ -71,6 +71,9 @@ TABLES = (
     Table("Accounts", "ACCOUNTS_TABLE", "hubspot_app.models:Account"),
     Table("OAuthStates", "STATES_TABLE", "hubspot_app.models:OAuthState", backups=False),
     Table("AirbyteResources", "AIRBYTE_RESOURCES_TABLE", "hubspot_app.models:SharedResource"),
+    Table("UninstallAudit", "UNINSTALL_AUDIT_TABLE", "hubspot_app.models:UninstallAudit"),
+    Table("WebhookReceipts", "WEBHOOK_RECEIPTS_TABLE", "hubspot_app.models:WebhookReceipt",
+          backups=False),
 )
 
 SECRET_SUFFIX = "_SECRET_NAME"        # every such variable names a Secrets Manager secret
@@ -78,6 +81,7 @@ TOPIC_VARS = ("ALERTS_TOPIC_ARN", "ALERTS_TOPIC_NAME")   # the operators' alert 
 KEY_VAR = "KMS_KEY_ID"                # "alias/<name>": the key is created with that alias
 BUCKET_VAR = "LAKE_BUCKET"
 GLUE_JOB_VAR = "GLUE_JOB_NAME"
+AIRBYTE_ROLE_VAR = "AIRBYTE_S3_ROLE_ARN"
 RAW_PREFIX_VAR = "LAKE_RAW_PREFIX"
 GLUE_ASSETS_PREFIX = "glue-assets/"   # in the lake bucket: the job's script and library
 GLUE_SCRIPT = "glue/curate_job.py"
@@ -269,6 +273,8 @@ class Template:
         self.outputs: dict[str, dict] = {}
         self.missing: list[str] = []          # spec lines whose setting this stage lacks
         self.env_refs: dict[str, object] = {}  # env var -> value computed by CloudFormation
+        self.parameters: dict[str, dict] = {}
+        self.lake_queues: list[str] = []
 
     def prefix(self) -> str:
         return f"{self.app_name}-{self.stage}"
@@ -535,6 +541,45 @@ class Template:
                 ]}}],
             "Tags": _tags()}})
 
+    def airbyte_writer(self) -> None:
+        """The role Airbyte's S3 destination assumes to write raw/ (AIRBYTE_S3_ROLE_ARN)."""
+        arn, bucket = self.env.get(AIRBYTE_ROLE_VAR), self.env.get(BUCKET_VAR)
+        if not arn or not bucket:
+            return
+        self.parameters.update({
+            "AirbyteTrustedPrincipal": {
+                "Type": "String", "AllowedPattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:.+$",
+                "Description": "The AWS principal Airbyte writes to S3 with (Airbyte's S3 "
+                               "destination docs name it for Airbyte Cloud; for self-managed "
+                               "Airbyte, the role or user its workers run as)."},
+            "AirbyteExternalId": {
+                "Type": "String", "MinLength": 2,
+                "Description": "External id Airbyte presents when assuming the role (Airbyte "
+                               "Cloud: your workspace id)."}})
+        lake = f"arn:${{AWS::Partition}}:s3:::{bucket}"
+        raw = (self.env.get(RAW_PREFIX_VAR) or "raw").strip("/")
+        self.add("AirbyteWriterRole", {"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": name_of(arn),
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": {"Ref": "AirbyteTrustedPrincipal"}},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": {"Ref": "AirbyteExternalId"}}}}]},
+            "Policies": [{"PolicyName": "write-raw", "PolicyDocument": {
+                "Version": "2012-10-17", "Statement": [
+                    {"Sid": "WriteRaw", "Effect": "Allow",
+                     "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject",
+                                "s3:PutObjectTagging", "s3:AbortMultipartUpload",
+                                "s3:ListMultipartUploadParts"],
+                     "Resource": {"Fn::Sub": f"{lake}/{raw}/*"}},
+                    {"Sid": "ListRaw", "Effect": "Allow",
+                     "Action": ["s3:ListBucket", "s3:GetBucketLocation",
+                                "s3:ListBucketMultipartUploads"],
+                     "Resource": {"Fn::Sub": lake}},
+                ]}}],
+            "Tags": _tags()}}, "Role for Airbyte's S3 destination",
+            {"Fn::GetAtt": ["AirbyteWriterRole", "Arn"]})
+        self.env_refs[AIRBYTE_ROLE_VAR] = {"Fn::GetAtt": ["AirbyteWriterRole", "Arn"]}
+
     # -- patches to Chalice's resources ------------------------------------------------------
     def patches(self, app: dict) -> dict[str, dict]:
         out: dict[str, dict] = {}
@@ -573,7 +618,6 @@ def _consumers(stage: str, app: dict, config: dict) -> dict[str, dict]:
 
 def _assemble(stage: str, app: dict | None, with_patches: bool) -> tuple[dict, Template]:
     t = Template(stage)
-    t.lake_queues = []
     app = app if app is not None else introspect_app(stage)
     topic = t.topic()
     t.queues(_consumers(stage, app, t.config), topic)
@@ -582,6 +626,7 @@ def _assemble(stage: str, app: dict | None, with_patches: bool) -> tuple[dict, T
     t.secrets()
     t.lake()
     t.glue()
+    t.airbyte_writer()
     resources = dict(t.resources)
     if with_patches:
         for logical, patch in t.patches(app).items():
@@ -592,6 +637,7 @@ def _assemble(stage: str, app: dict | None, with_patches: bool) -> tuple[dict, T
                         f"(generated by `python -m deploy templates` from .chalice/config.json)"),
         "Metadata": {"GeneratedBy": "deploy/infra.py", "Stage": stage,
                      "SettingsNotConfigured": sorted(set(t.missing))},
+        **({"Parameters": t.parameters} if t.parameters else {}),
         "Resources": resources,
         "Outputs": t.outputs,
     }
