@@ -46,6 +46,7 @@ OK, TRANSIENT, BROKEN, CONFIG, SKIPPED, GONE = "ok", "transient", "broken", "con
 TOKEN_ALERT, SYNC_ALERT = "token", "sync"
 MAX_SQS_DELAY = 900
 TIME_RESERVE_MS = 20_000  # stop starting new accounts when less than this is left
+RATE_LIMIT_COOLDOWN_SECONDS = 10.0  # after a 429: HubSpot's limits roll over 10 s
 
 
 # -- Airbyte: the few actions this module needs -----------------------------------------------
@@ -215,7 +216,7 @@ class TokenHealthChecker:
             return Verdict(BROKEN, exc.code or "invalid_grant", "HubSpot refused the refresh token")
         except HubSpotUnavailable as exc:
             if exc.http_status == 429:
-                self.limiter.cool_down(10.0)
+                self.limiter.cool_down(RATE_LIMIT_COOLDOWN_SECONDS)
             return Verdict(TRANSIENT, str(exc.http_status or "unreachable"), "HubSpot did not answer")
         except ClientConfigError as exc:
             return Verdict(CONFIG, exc.code or "client_config", "HubSpot refused the app's credentials")

@@ -113,6 +113,11 @@ class Uninstaller:
                                source=source)
                 report.steps.append("stale_event_ignored")
                 return report
+            if account.status == AccountStatus.UNINSTALLED and self._already_done(account):
+                logs.log_event(log, "account already offboarded", source=source)
+                report.steps.append("already_uninstalled")
+                report.done = True
+                return report
             now = self.now()
             if account.status != AccountStatus.UNINSTALLED:
                 # First, so that everything else refuses work for this account from now on.
@@ -134,6 +139,17 @@ class Uninstaller:
         logs.log_event(log, "account uninstalled", hub_id=hub_id, source=source, steps=report.steps,
                        purged_objects=report.purged_objects)
         return report
+
+    @staticmethod
+    def _already_done(account) -> bool:
+        """The audit record is written last: one since this uninstall began means all is done."""
+        from .models import UninstallAudit
+
+        if account.uninstalled_at is None:
+            return False
+        since = account.uninstalled_at.isoformat(timespec="milliseconds")
+        return any(True for _ in UninstallAudit.query(account.hub_id, UninstallAudit.at >= since,
+                                                      limit=1))
 
     def _delete_airbyte(self, account, report: UninstallReport) -> None:
         from .models import Account
