@@ -1,0 +1,82 @@
+"""Stages: every setting in `.chalice/config.json` for local, dev and prod; the README documents
+each; nothing differs between stages in code."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from deploy import infra
+
+ROOT = Path(__file__).resolve().parents[2]
+# Set on the local stage only, with why.
+LOCAL_ONLY = {
+    "AWS_ENDPOINT_URL": "the moto server",
+    "AWS_ACCESS_KEY_ID": "dummy credentials for moto (Lambda provides real ones)",
+    "AWS_SECRET_ACCESS_KEY": "dummy credentials for moto",
+    "AWS_DEFAULT_REGION": "Lambda sets it",
+    "AWS_XRAY_SDK_ENABLED": "Lambda: config.json's \"xray\": true",
+    "ALERTS_INBOX_QUEUE_NAME": "stands in for operators' subscriptions to the alert topic",
+}
+# Set on deployed stages only, with why.
+DEPLOYED_ONLY = {
+    "AIRBYTE_S3_ROLE_ARN": "the emulator writes to moto with the local credentials",
+    "HUBSPOT_WEBHOOK_URL": "locally derived from HUBSPOT_REDIRECT_URI (the local port varies)",
+}
+# Read from the environment but provided by the Lambda runtime, not by us.
+RUNTIME = {"AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "AWS_EXECUTION_ENV",
+           "_X_AMZN_TRACE_ID", "AWS_LAMBDA_LOG_GROUP_NAME"}
+
+
+def _settings(stage):
+    return set(infra.stage_env(stage))
+
+
+def _read_by_code() -> set[str]:
+    pattern = re.compile(r"""(?:_env\w*|environ\.get|environ\[|getenv|\bg)\(?\s*["']([A-Z][A-Z0-9_]{2,})["']""")
+    names = set()
+    for path in [ROOT / "app.py", *sorted((ROOT / "hubspot_app").rglob("*.py"))]:
+        names |= set(pattern.findall(path.read_text()))
+    return names - RUNTIME
+
+
+def _readme_settings() -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index("\n## Settings")
+    end = text.find("\n## ", start + 5)
+    return text[start:end if end > 0 else None]
+
+
+def test_dev_and_prod_set_the_same_settings():
+    assert _settings("dev") == _settings("prod"), _settings("dev") ^ _settings("prod")
+
+
+def test_local_sets_the_same_settings_as_deployed_stages():
+    local, dev = _settings("local"), _settings("dev")
+    assert dev - local == set(DEPLOYED_ONLY), "set these on the local stage too: " + str(
+        sorted(dev - local - set(DEPLOYED_ONLY)))
+    assert local - dev == set(LOCAL_ONLY), "set these on dev and prod too: " + str(
+        sorted(local - dev - set(LOCAL_ONLY)))
+
+
+def test_every_setting_the_code_reads_is_configured():
+    configured = _settings("local") | _settings("dev")
+    missing = sorted(_read_by_code() - configured)
+    assert not missing, f"read by hubspot_app/app.py but set in no stage of config.json: {missing}"
+
+
+def test_readme_documents_every_setting():
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]{2,})`", _readme_settings()))
+    every = _settings("local") | _settings("dev") | _settings("prod") | _read_by_code()
+    missing = sorted(every - documented)
+    assert not missing, f"README '## Settings' lacks: {missing}"
+
+
+def test_no_stage_branches_in_code():
+    offenders = []
+    stage_words = re.compile(r"""(==|!=|\bin\b)\s*\(?\s*["'](local|dev|prod)["']|["'](dev|prod)["']\s*(==|!=)"""
+                             r"""|\bSTAGE\b["']?\s*\]?\)?\s*(==|!=)""")
+    for path in [ROOT / "app.py", *sorted((ROOT / "hubspot_app").rglob("*.py"))]:
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if stage_words.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
