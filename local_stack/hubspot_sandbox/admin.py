@@ -62,21 +62,27 @@ def register_data(app, st):
     @app.post("/_sandbox/accounts/<int:hub_id>/changes")
     def changes(hub_id):
         """Body: {"contacts": {"creates": 3, "updates": 2, "deletes": 1, "properties": 1}, ...}
-        or {"object_type": "contacts", "creates": ...}. Stamped with sandbox time."""
+        or {"object_type": "contacts", "creates": ...}. Stamped with sandbox time. Keys: CRM
+        object types (names, singulars, type ids, custom object names or fullyQualifiedNames)
+        and the marketing datasets: forms (creates/updates/deletes), campaigns
+        (creates/updates), marketing_emails (creates/updates/deletes), email_events (creates)."""
         acct = st.accounts.get(hub_id)
         if acct is None:
             return error(404, "NOT_FOUND", "no such account")
         body = request.get_json(silent=True) or {}
         spec = {body.pop("object_type"): body} if "object_type" in body else body
-        from .schema import canonical
         norm = {}
         for name, ch in spec.items():
-            cname = canonical(name)
+            t = acct.store.resolve(name)
+            cname = t.name if t is not None else (name if name in acct.store.marketing.sets else None)
             if cname is None or not isinstance(ch, dict):
                 return error(400, "BAD_REQUEST", f"unknown object type {name}")
             norm[cname] = ch
-        return json_response({"hub_id": hub_id,
-                              "changes": acct.store.apply_changes(st.clock.now_ms(), norm)})
+        try:
+            done = acct.store.apply_changes(st.clock.now_ms(), norm)
+        except ValueError as exc:
+            return error(400, "BAD_REQUEST", str(exc))
+        return json_response({"hub_id": hub_id, "changes": done})
 
     @app.post("/_sandbox/accounts/<int:hub_id>/faults")
     def faults(hub_id):
@@ -101,10 +107,13 @@ def register_data(app, st):
 
     @app.route("/_sandbox/settings", methods=["GET", "POST"])
     def settings():
-        """{"rate_limits": bool, "search_lag_seconds": float}"""
+        """{"rate_limits": bool, "search_lag_seconds": float, "search_index": bool} (search_index
+        false: search scans every record, the reference behaviour, for benchmarks)"""
         body = request.get_json(silent=True) or {}
         if "rate_limits" in body:
             st.settings["rate_limits"] = bool(body["rate_limits"])
+        if "search_index" in body:
+            st.settings["search_index"] = bool(body["search_index"])
         if "search_lag_seconds" in body:
             st.settings["search_lag_seconds"] = float(body["search_lag_seconds"])
             for acct in st.accounts.values():

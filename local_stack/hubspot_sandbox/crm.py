@@ -1,6 +1,9 @@
 """CRM v3/v4 object APIs: list, read, batch read, search, properties, associations, schemas.
 Unknown paths are answered 404 and recorded in st.unknown_paths (to learn what clients call)."""
+import bisect
+import json
 import logging
+import math
 from datetime import datetime
 
 from flask import g, request
@@ -8,10 +11,12 @@ from flask import g, request
 from . import guard, marketing
 from .data import PropertyDef, iso_ms
 from .errors import error, json_response
-from .schema import ASSOCIATION_TYPE_IDS, EMPTY_OBJECTS, canonical
+from .schema import EMPTY_OBJECTS
 
 log = logging.getLogger("hubspot_sandbox")
 SEARCH_CAP = 10_000
+SEARCH_CACHE_SIZE = 16          # result lists kept per table (one per query being paged through)
+_RANGE_OPS = {"EQ", "GT", "GTE", "LT", "LTE", "BETWEEN"}
 BASE_PROPERTIES = [PropertyDef("hs_object_id", "number", "number", "id"),
                    PropertyDef("createdate", "datetime", "date", "created"),
                    PropertyDef("hs_lastmodifieddate", "datetime", "date", "updated")]
@@ -50,7 +55,7 @@ def _limit(default, cap):
 def _with_assocs(t, i, rec, assoc_names):
     assocs = {}
     for name in assoc_names or ():
-        other = g.store.tables.get(canonical(name) or "")
+        other = g.store.resolve(name)
         if other is None:
             continue
         js = t.associated(i, other)
@@ -72,7 +77,7 @@ class _Search:
         t = self.t
         if name in ("hs_object_id",):
             return t.base_id + i
-        if name == "createdate":
+        if name in ("createdate", "hs_createdate"):
             return t.created_ms(i)
         if name in (t.cursor_property, "hs_lastmodifieddate", "lastmodifieddate"):
             return t.updated_ms(i)
@@ -90,6 +95,9 @@ class _Search:
         if raw is None:
             return None
         p = self.t.by_name.get(name)
+        if name in (self.t.cursor_property, "hs_lastmodifieddate", "lastmodifieddate",
+                    "createdate", "hs_createdate"):      # the record's own times, always dates
+            return _to_ms(raw)
         if name == "hs_object_id" or (p is not None and p.type == "number"):
             try:
                 return float(raw)
@@ -133,23 +141,125 @@ class _Search:
                 return False
         return True
 
-    def run(self, body):
+    @staticmethod
+    def parse(body):
         groups = [grp.get("filters", []) for grp in body.get("filterGroups") or []]
         if body.get("filters"):
             groups.append(body["filters"])
         if len(groups) > 5 or sum(len(x) for x in groups) > 18:
             raise ValueError("too many filters: at most 5 filterGroups and 18 filters")
+        sorts = body.get("sorts") or []
+        sort = None
+        if sorts:
+            s = sorts[0]
+            if isinstance(s, str):
+                sort = (s.lstrip("-"), s.startswith("-"))
+            else:
+                sort = (s.get("propertyName"), s.get("direction", "ASCENDING") == "DESCENDING")
+        return groups, sort
+
+    def run(self, body, use_index=True):
+        """Record indices matching the query, in result order. With use_index, range filters on
+        last-modified bisect the table's sorted index, ranges on hs_object_id bound the indices
+        directly, and the result list is kept for the pages that follow (until the table
+        changes or a lagging record becomes searchable); otherwise every record is scanned."""
+        groups, sort = self.parse(body)
+        if not use_index:
+            return self.scan(groups, sort)
+        t = self.t
+        key = json.dumps([groups, sort], sort_keys=True, default=str)
+        hit = t.search_cache.get(key)
+        if hit is not None and hit[0] == t.version and self.now_ms < hit[1]:
+            return hit[2]
+        hits = self.plan(groups, sort)
+        valid_until = min((ms for ms in t.indexed_ms.values() if ms > self.now_ms), default=math.inf)
+        if len(t.search_cache) >= SEARCH_CACHE_SIZE:
+            t.search_cache.pop(next(iter(t.search_cache)))
+        t.search_cache[key] = (t.version, valid_until, hits)
+        return hits
+
+    def _is_cursor(self, name):
+        return name in (self.t.cursor_property, "hs_lastmodifieddate", "lastmodifieddate")
+
+    def _bounds(self, f, name):
+        """[lo, hi] integer bounds of a range filter, or None when it cannot be indexed."""
+        op = f.get("operator", "EQ")
+        if op not in _RANGE_OPS:
+            return None
+        vals = [self.coerce(name, f.get("value"))]
+        if op == "BETWEEN":
+            vals.append(self.coerce(name, f.get("highValue")))
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals):
+            return None
+        x = vals[0]
+        return {"EQ": (math.ceil(x), math.floor(x)), "GT": (math.floor(x) + 1, math.inf),
+                "GTE": (math.ceil(x), math.inf), "LT": (-math.inf, math.ceil(x) - 1),
+                "LTE": (-math.inf, math.floor(x)),
+                "BETWEEN": (math.ceil(x), math.floor(vals[-1]))}[op]
+
+    def plan(self, groups, sort):
+        t = self.t
+        cands, residual, by_updated = range(t.count), groups, False
+        if len(groups) == 1:
+            id_lo, id_hi, u_lo, u_hi, rest = 0, t.count - 1, None, None, []
+            for f in groups[0]:
+                name = f.get("propertyName")
+                b = self._bounds(f, name) if (name == "hs_object_id" or self._is_cursor(name)) else None
+                if b is None:
+                    rest.append(f)
+                elif name == "hs_object_id":
+                    id_lo = max(id_lo, b[0] - t.base_id) if b[0] != -math.inf else id_lo
+                    id_hi = min(id_hi, b[1] - t.base_id) if b[1] != math.inf else id_hi
+                else:
+                    u_lo = b[0] if u_lo is None else max(u_lo, b[0])
+                    u_hi = b[1] if u_hi is None else min(u_hi, b[1])
+            residual = [rest] if rest else []
+            id_lo, id_hi = int(max(id_lo, 0)), int(min(id_hi, t.count - 1))
+            if u_lo is not None:
+                idx = t.upd_index()
+                a = 0 if u_lo == -math.inf else bisect.bisect_left(idx, (u_lo, -1))
+                z = len(idx) if u_hi == math.inf else bisect.bisect_right(idx, (u_hi, math.inf))
+                if id_lo == 0 and id_hi == t.count - 1:
+                    cands = [i for _, i in idx[a:z]]
+                else:
+                    cands = [i for _, i in idx[a:z] if id_lo <= i <= id_hi]
+                by_updated = True
+            else:
+                cands = range(id_lo, id_hi + 1)
+        archived, now = t.archived, self.now_ms
+        pending = {i for i, ms in t.indexed_ms.items() if ms > now}
+        if residual:
+            hits = [i for i in cands if i not in archived and i not in pending
+                    and any(self.matches(i, grp) for grp in residual)]
+        elif archived or pending:
+            hits = [i for i in cands if i not in archived and i not in pending]
+        else:
+            hits = list(cands)
+        if sort is None or (sort[0] == "hs_object_id" and not sort[1]):
+            if by_updated:
+                hits.sort()
+        elif self._is_cursor(sort[0]):
+            if not by_updated:
+                hits.sort(key=lambda i: (t.updated_ms(i), i))
+            if sort[1]:
+                hits.reverse()
+        else:
+            name = sort[0]
+            if by_updated:
+                hits.sort()
+            hits.sort(key=lambda i: (self.value(i, name) is None, self.value(i, name) or 0, i),
+                      reverse=sort[1])
+        return hits
+
+    def scan(self, groups, sort):
+        """The reference: every record, every filter (the baseline the index is measured
+        against, and what the tests compare it with)."""
         t, lag = self.t, self.t.indexed_ms
         hits = [i for i in range(t.count)
                 if i not in t.archived and lag.get(i, 0) <= self.now_ms
                 and (not groups or any(self.matches(i, grp) for grp in groups))]
-        sorts = body.get("sorts") or []
-        if sorts:
-            s = sorts[0]
-            if isinstance(s, str):
-                name, desc = s.lstrip("-"), s.startswith("-")
-            else:
-                name, desc = s.get("propertyName"), s.get("direction", "ASCENDING") == "DESCENDING"
+        if sort is not None:
+            name, desc = sort
             if name != "hs_object_id" or desc:
                 hits.sort(key=lambda i: (self.value(i, name) is None, self.value(i, name) or 0, i),
                           reverse=desc)
@@ -162,8 +272,7 @@ def register(app, st):
     st.unknown_paths = []
 
     def table(object_type):
-        name = canonical(object_type)
-        return g.store.tables.get(name) if name else None
+        return g.store.resolve(object_type)
 
     def ok(body, code=200):
         return json_response(body, code)
@@ -173,7 +282,7 @@ def register(app, st):
                      category="OBJECT_NOT_FOUND")
 
     def empty_or_404(object_type, body):
-        if object_type in EMPTY_OBJECTS or object_type.startswith(("p_", "2-")):
+        if object_type in EMPTY_OBJECTS:
             return ok(body)
         return not_found(object_type)
 
@@ -275,7 +384,8 @@ def register(app, st):
                          context={"after": [f"Paging beyond {SEARCH_CAP} results is not allowed."]})
         with g.store.lock:
             try:
-                hits = _Search(t, int(st.clock.now() * 1000)).run(body)
+                hits = _Search(t, int(st.clock.now() * 1000)).run(
+                    body, use_index=st.settings.get("search_index", True))
             except ValueError as exc:
                 return error(400, "error", str(exc), category="VALIDATION_ERROR")
             page = hits[after:after + limit]
@@ -305,7 +415,7 @@ def register(app, st):
         a, b, pairs = assoc_pairs(from_type, to_type, ids)
         if a is None:
             return ok({"status": "COMPLETE", "results": []})
-        type_id = ASSOCIATION_TYPE_IDS.get((a.name, b.name), 0)
+        type_id = g.store.assoc_type_id(a, b)
         now = iso_ms(int(st.clock.now() * 1000))
         return ok({"status": "COMPLETE", "startedAt": now, "completedAt": now, "results": [
             {"from": {"id": rid}, "to": [{"toObjectId": j, "associationTypes": [
@@ -328,14 +438,41 @@ def register(app, st):
         a, b, pairs = assoc_pairs(from_type, to_type, [rec_id])
         if a is None:
             return not_found(from_type)
-        type_id = ASSOCIATION_TYPE_IDS.get((a.name, b.name), 0)
+        type_id = g.store.assoc_type_id(a, b)
         return ok({"results": [{"toObjectId": j, "associationTypes": [
             {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]}
             for _, js in pairs for j in js]})
 
+    def schema_scope_error():
+        if {"crm.schemas.custom.read", "crm.objects.custom.read"} & set(g.scopes or ()):
+            return None
+        return error(403, "error", "This app hasn't been granted all required scopes to make "
+                     "this call. Read more about required scopes here: "
+                     "https://developers.hubspot.com/scopes.", category="MISSING_SCOPES",
+                     errors=[{"message": "One or more of the following scopes are required.",
+                              "context": {"requiredGranularScopes": ["crm.schemas.custom.read"]}}],
+                     links={"scopes": "https://developers.hubspot.com/scopes"})
+
     @app.get("/crm/v3/schemas")
+    @app.get("/crm-object-schemas/v3/schemas")
     def schemas():
-        return ok({"results": []})     # no custom objects in sandbox accounts
+        denied = schema_scope_error()
+        if denied is not None:
+            return denied
+        archived = request.args.get("archived", "false").lower() == "true"
+        return ok({"results": [] if archived else g.store.schemas})
+
+    @app.get("/crm/v3/schemas/<object_type>")
+    @app.get("/crm-object-schemas/v3/schemas/<object_type>")
+    def schema(object_type):
+        denied = schema_scope_error()
+        if denied is not None:
+            return denied
+        t = table(object_type)
+        if t is None or t.custom is None:
+            return error(404, "error", f"Unable to find object schema for {object_type}",
+                         category="OBJECT_NOT_FOUND")
+        return ok(g.store.schema_of(t.name))
 
     @app.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown(path):

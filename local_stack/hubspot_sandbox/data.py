@@ -4,12 +4,14 @@ Records are not materialized: record `index` of a type has id `base_id + index`,
 come from a PRNG seeded by (account, type, index, version), so an account of 200,000 records
 costs a few arrays; only changed records (updates, deletes) are stored.
 """
+import bisect
 import random
 import threading
 import zlib
 from datetime import datetime, timezone
 
-from .schema import ASSOCIATIONS, CUSTOM_TYPES, OBJECTS
+from .schema import (ASSOCIATIONS, CUSTOM_OBJECT_COMMON, CUSTOM_OBJECT_POOL, CUSTOM_TYPES,
+                     MAX_GOAL_TARGETS, OBJECTS, canonical)
 
 EPOCH_MS = 1_640_995_200_000          # 2022-01-01: generated data spans three years from here
 SPAN_MS = 3 * 365 * 86_400_000
@@ -115,17 +117,23 @@ def _value(p: PropertyDef, rng: random.Random, rec_id: int, created: int, update
         return iso_ms(EPOCH_MS + rng.randrange(SPAN_MS) // 86_400_000 * 86_400_000)[:10]
     if g == "bool":
         return rng.choice(("true", "false"))
+    if g in ("period_start", "period_end"):      # a goal's month, from its creation day
+        start = created // 86_400_000 * 86_400_000
+        return iso_ms(start if g == "period_start" else start + 30 * 86_400_000 - 1)
+    if g == "fraction":
+        return rng.choice(("0.25", "0.5", "0.75", "1.0"))
     if g == "owner":
         return str(st.owner_ids[rng.randrange(len(st.owner_ids))])
     return None
 
 
 class ObjectTable:
-    """One object type of one account."""
+    """One object type of one account. `custom` is the schema metadata of a custom object
+    (None for HubSpot's own types)."""
 
-    def __init__(self, store, name: str, type_index: int, count: int):
-        self.store, self.name = store, name
-        self.type_id, self.cursor_property, std = OBJECTS[name]
+    def __init__(self, store, name: str, type_index: int, count: int, spec=None, custom=None):
+        self.store, self.name, self.custom = store, name, custom
+        self.type_id, self.cursor_property, std = spec or OBJECTS[name]
         self.base_id = 101 + type_index * 100_000_000
         self.name_hash = zlib.crc32(name.encode()) & 0xFFFF   # stable across processes
         self.count = count                  # records ever created (indices 0..count-1)
@@ -142,6 +150,25 @@ class ObjectTable:
             self.properties.append(PropertyDef(pname, ptype, ftype, gen, custom=True))
         self.by_name = {p.name: p for p in self.properties}
         self._cache = {}                    # index -> (version, n_props, properties dict)
+        self.version = 0                    # bumped by every change (search caches key on it)
+        self._upd_index = None              # sorted [(updated_ms, index)], built on first search
+        self.search_cache = {}              # query key -> (version, valid_until_ms, hits)
+
+    # -- search index: every record ever created, sorted by last-modified ----------------------
+    def upd_index(self) -> list:
+        if self._upd_index is None:
+            self._upd_index = sorted((self.updated_ms(i), i) for i in range(self.count))
+        return self._upd_index
+
+    def _reindex(self, i: int, old_ms):
+        idx = self._upd_index
+        if idx is None:
+            return
+        if old_ms is not None:
+            k = bisect.bisect_left(idx, (old_ms, i))
+            if k < len(idx) and idx[k] == (old_ms, i):
+                del idx[k]
+        bisect.insort(idx, (self.updated_ms(i), i))
 
     # -- identity and time ------------------------------------------------------------------
     def index_of(self, rec_id) -> int | None:
@@ -191,7 +218,8 @@ class ObjectTable:
         else:
             props = {k: allp[k] for k in names if k in allp}
         for k in ("createdate", "hs_object_id", self.cursor_property):
-            props[k] = allp[k]
+            if k in allp:
+                props[k] = allp[k]
         out = {"id": str(self.base_id + i), "properties": props,
                "createdAt": iso_ms(self.created_ms(i)), "updatedAt": iso_ms(self.updated_ms(i)),
                "archived": archived}
@@ -207,13 +235,14 @@ class ObjectTable:
 
     # -- associations (index rule: child i -> parent i % n_parent_base) -----------------------
     def associated(self, i: int, other: "ObjectTable") -> list:
-        if other.name in ASSOCIATIONS.get(self.name, ()):       # self is the child
+        parents = self.store.parents
+        if other.name in parents.get(self.name, ()):            # self is the child
             n = self.store.base_counts[other.name]
             if not n:
                 return []
             j = i % n
             return [j] if other.live(j) else []
-        if self.name in ASSOCIATIONS.get(other.name, ()):       # self is the parent
+        if self.name in parents.get(other.name, ()):            # self is the parent
             n = self.store.base_counts[self.name]
             if i >= n:
                 return []
@@ -222,13 +251,16 @@ class ObjectTable:
 
 
 class AccountStore:
-    """All CRM data of one account."""
+    """All CRM data of one account (and its marketing datasets, see marketing_data)."""
 
     def __init__(self, seed: int, hub_id: int, domain: str, records_per_object,
-                 search_lag_seconds: float = 0.0):
+                 search_lag_seconds: float = 0.0, ordinal: int | None = None):
+        """ordinal: the account's position in the sandbox (makes neighbours' custom objects
+        differ); records_per_object: int, or {type or custom object name or "custom": n}."""
+        from .marketing_data import MarketingData
         self.key = f"{seed}:{hub_id}"
         self.key_int = (seed * 1_000_003) ^ hub_id
-        self.domain = domain
+        self.hub_id, self.domain = hub_id, domain
         self.lock = threading.RLock()
         self.search_lag_ms = int(search_lag_seconds * 1000)
         self.change_batches = 0
@@ -242,21 +274,111 @@ class AccountStore:
                         "archived": False, "teams": []} for k, o in enumerate(self.owner_ids)]
         sizes = records_per_object if isinstance(records_per_object, dict) else {}
         default = records_per_object if isinstance(records_per_object, int) else 50
+        self.size = int(sizes.get("contacts", default))      # scales the marketing datasets
         self.base_counts = {name: int(sizes.get(name, default)) for name in OBJECTS}
+        if "goal_targets" not in sizes:
+            self.base_counts["goal_targets"] = min(self.base_counts["goal_targets"], MAX_GOAL_TARGETS)
         self.created_at = {}
+        self.parents = {k: list(v) for k, v in ASSOCIATIONS.items()}
         self.tables = {name: ObjectTable(self, name, k, self.base_counts[name])
                        for k, name in enumerate(OBJECTS)}
+        self.aliases = {}                 # custom object names, ids, fullyQualifiedNames -> name
+        self.schemas = []                 # /crm/v3/schemas results
+        self._add_custom_objects(seed, sizes, default,
+                                 hub_id if ordinal is None else ordinal)
+        self.marketing = MarketingData(self)
+
+    # -- custom objects -------------------------------------------------------------------------
+    def _add_custom_objects(self, seed, sizes, default, ordinal):
+        rng = random.Random(f"custom-objects:{self.key}")
+        pool = sorted(CUSTOM_OBJECT_POOL)
+        offset = zlib.crc32(f"custom:{seed}".encode()) % len(pool)
+        how_many = 1 + (ordinal + seed) % 2
+        names = [pool[(2 * ordinal + offset + j) % len(pool)] for j in range(how_many)]
+        created_ms = EPOCH_MS + rng.randrange(365) * 86_400_000
+        for name in names:
+            label, props = CUSTOM_OBJECT_POOL[name]
+            type_id = f"2-{rng.randrange(1_000_000, 60_000_000)}"
+            fqn = f"p{self.hub_id}_{name}"
+            spec = (type_id, "hs_lastmodifieddate",
+                    [(p[0], p[1], p[2], p[3]) for p in props] + CUSTOM_OBJECT_COMMON
+                    + [("hs_object_id", "number", "number", "id"),
+                       ("hubspot_owner_id", "enumeration", "select", "owner")])
+            count = int(sizes.get(name, sizes.get("custom", default)))
+            self.base_counts[name] = count
+            meta = {"name": name, "label": label, "objectTypeId": type_id,
+                    "fullyQualifiedName": fqn, "created_ms": created_ms}
+            t = ObjectTable(self, name, len(self.tables), count, spec=spec, custom=meta)
+            for p in t.properties:            # every property of a custom object is the portal's
+                p.custom = p.custom or not p.name.startswith("hs_")
+            self.tables[name] = t
+            self.parents[name] = ["contacts"]
+            for alias in (name, type_id, fqn, f"p_{name}", label.lower()):
+                self.aliases[alias] = name
+            self.schemas.append(self._schema(t, meta))
+
+    def _schema(self, t, meta) -> dict:
+        """One custom object schema in the shape of GET /crm/v3/schemas."""
+        ts = iso_ms(meta["created_ms"])
+        primary = t.properties[0].name
+        contacts = self.tables["contacts"]
+        return {"id": meta["objectTypeId"][2:], "name": meta["name"],
+                "labels": {"singular": meta["label"], "plural": meta["label"] + "s"},
+                "objectTypeId": meta["objectTypeId"],
+                "fullyQualifiedName": meta["fullyQualifiedName"],
+                "primaryDisplayProperty": primary, "requiredProperties": [primary],
+                "searchableProperties": [primary], "secondaryDisplayProperties": [],
+                "description": f"{meta['label']}s tracked by this portal",
+                "metaType": "PORTAL_SPECIFIC", "portalId": self.hub_id,
+                "createdAt": ts, "updatedAt": ts, "archived": False,
+                "createdByUserId": self.owners[0]["userId"],
+                "updatedByUserId": self.owners[0]["userId"],
+                "allowsSensitiveProperties": False,
+                "associations": [{"id": str(k), "name": f"{meta['name']}_to_contact",
+                                  "fromObjectTypeId": meta["objectTypeId"],
+                                  "toObjectTypeId": contacts.type_id,
+                                  "createdAt": ts, "updatedAt": ts}
+                                 for k in [self.assoc_type_id(t, contacts)]],
+                "properties": [p.v3() for p in t.properties]}
+
+    def schema_of(self, name) -> dict | None:
+        for sch in self.schemas:
+            if sch["name"] == name:
+                return sch
+        return None
+
+    def resolve(self, object_type: str):
+        """The table for a path's object type: HubSpot's names, singulars and type ids, or a
+        custom object's name, p_name, objectTypeId or fullyQualifiedName."""
+        name = canonical(object_type) or self.aliases.get(object_type) \
+            or self.aliases.get(str(object_type).lower())
+        return self.tables.get(name) if name else None
+
+    def assoc_type_id(self, a, b) -> int:
+        from .schema import ASSOCIATION_TYPE_IDS
+        if (a.name, b.name) in ASSOCIATION_TYPE_IDS:
+            return ASSOCIATION_TYPE_IDS[(a.name, b.name)]
+        if a.custom or b.custom:          # portal-defined: stable ids above HubSpot's own
+            return 1000 + zlib.crc32(f"{a.type_id}>{b.type_id}".encode()) % 9000
+        return 0
 
     def counts(self) -> dict:
         return {name: t.counts() for name, t in self.tables.items()}
 
     def apply_changes(self, now_ms: int, spec: dict) -> dict:
-        """spec: {object type: {"creates": n, "updates": n, "deletes": n, "properties": n}}."""
+        """spec: {object type: {"creates": n, "updates": n, "deletes": n, "properties": n}};
+        marketing datasets (forms, campaigns, marketing_emails, email_events) take the same
+        keys where they make sense (see marketing_data)."""
         out = {}
         with self.lock:
             self.change_batches += 1
             for name, ch in spec.items():
+                if name in self.marketing.sets:
+                    out[name] = self.marketing.apply(name, now_ms, ch, self.change_batches)
+                    continue
                 t = self.tables[name]
+                t.version += 1
+                t.search_cache.clear()
                 rng = random.Random(f"changes:{self.key}:{name}:{self.change_batches}")
                 res = {"created": [], "updated": [], "deleted": [], "properties": []}
                 for _ in range(int(ch.get("properties", 0))):
@@ -267,20 +389,27 @@ class AccountStore:
                                                     added_ms=now_ms))
                     t.by_name[pname] = t.properties[-1]
                     res["properties"].append(pname)
+                if res["properties"] and t.custom is not None:
+                    sch = self.schema_of(name)
+                    sch["properties"] = [p.v3() for p in t.properties]
+                    sch["updatedAt"] = iso_ms(now_ms)
                 live = [i for i in range(t.count) if t.live(i)]
                 for i in rng.sample(live, min(int(ch.get("deletes", 0)), len(live))):
                     t.archived[i] = now_ms
                     res["deleted"].append(str(t.base_id + i))
                 live = [i for i in range(t.count) if t.live(i)]
                 for i in rng.sample(live, min(int(ch.get("updates", 0)), len(live))):
+                    old = t.updated_ms(i)
                     t.updated[i] = (now_ms, t.updated.get(i, (0, 0))[1] + 1)
                     t.indexed_ms[i] = now_ms + self.search_lag_ms
+                    t._reindex(i, old)
                     res["updated"].append(str(t.base_id + i))
                 for _ in range(int(ch.get("creates", 0))):
                     i = t.count
                     self.created_at[(name, i)] = now_ms
                     t.indexed_ms[i] = now_ms + self.search_lag_ms
                     t.count += 1
+                    t._reindex(i, None)
                     res["created"].append(str(t.base_id + i))
                 out[name] = res
         return out

@@ -1,5 +1,7 @@
-"""Owners, pipelines and the legacy/marketing endpoints the connector reads. Small fixed-size
-datasets per account (a few to a few dozen items), deterministic from the account key."""
+"""Owners, pipelines and the legacy/marketing endpoints the connector reads. Forms, campaigns,
+marketing emails and email events come from the account's marketing_data (sized by the account,
+changed by /_sandbox/accounts/{hub_id}/changes); the rest are small fixed-size datasets,
+deterministic from the account key."""
 import random
 import zlib
 
@@ -7,14 +9,14 @@ from flask import g, request
 
 from .data import EPOCH_MS, iso_ms
 from .errors import error, json_response
+from .marketing_data import CAMPAIGN_BASE_ID
 
 DAY = 86_400_000
 FORM_PROPERTIES = [{"name": n, "label": n.title(), "type": t, "fieldType": f, "groupName": "form",
                     "options": [], "hidden": False, "calculated": False, "deleted": False}
                    for n, t, f in (("email", "string", "text"), ("firstname", "string", "text"),
                                    ("message", "string", "textarea"))]
-SIZES = {"forms": 3, "submissions": 4, "campaigns": 5, "emails": 4, "events": 30, "lists": 3,
-         "workflows": 2, "timeline": 10}
+SIZES = {"submissions": 4, "lists": 3, "workflows": 2, "timeline": 10}
 
 
 def _rng(kind):
@@ -85,32 +87,36 @@ def register(app, st):
                                             "createdAt": EPOCH_MS, "updatedAt": EPOCH_MS + DAY}
                                            for k, (s, p) in enumerate(_deal_stages())]}]})
 
-    def forms_list():
-        rng = _rng("forms")
-        return [{"id": f"{rng.getrandbits(32):08x}-form-{k}", "name": f"Form {k}", "formType": "hubspot",
-                 "createdAt": iso_ms(EPOCH_MS + k * DAY), "updatedAt": iso_ms(EPOCH_MS + k * DAY + 3600_000),
-                 "archived": False, "fieldGroups": [{"groupType": "default_group", "richTextType": "text",
-                                                     "fields": [{"objectTypeId": "0-1", "name": "email",
-                                                                 "label": "Email", "required": True,
-                                                                 "hidden": False, "fieldType": "email"}]}],
-                 "configuration": {"language": "en", "createNewContactForNewEmail": True},
-                 "displayOptions": {"renderRawHtml": False, "theme": "default_style"},
-                 "legalConsentOptions": {"type": "none"}}
-                for k in range(SIZES["forms"])]
+    def _int_arg(name, default):
+        try:
+            return int(request.args.get(name) or default)
+        except ValueError:
+            return default
 
     @app.get("/marketing/v3/forms")
     @app.get("/marketing/v3/forms/")
     def forms():
-        items = forms_list()
-        try:
-            after = int(request.args.get("after") or 0)
-            limit = int(request.args.get("limit") or 20)
-        except ValueError:
-            after, limit = 0, 20
-        body = {"results": items[after:after + limit]}
-        if after + limit < len(items):
-            body["paging"] = {"next": {"after": str(after + limit)}}
+        m = g.store.marketing
+        s = m.sets["forms"]
+        archived = request.args.get("archived", "false").lower() == "true"
+        after, limit = max(0, _int_arg("after", 0)), max(1, min(_int_arg("limit", 20), 100))
+        results, k = [], after
+        while k < s.count and len(results) < limit:     # `after` is the next form's position
+            if s.live(k) != archived:
+                results.append(m.form(k))
+            k += 1
+        body = {"results": results}
+        if any(s.live(j) != archived for j in range(k, s.count)):
+            body["paging"] = {"next": {"after": str(k),
+                                       "link": f"{request.base_url}?after={k}"}}
         return ok(body)
+
+    @app.get("/marketing/v3/forms/<form_id>")
+    def form(form_id):
+        k = g.store.marketing.form_index(form_id)
+        if k is None:
+            return error(404, "error", f"Form {form_id} not found", category="OBJECT_NOT_FOUND")
+        return ok(g.store.marketing.form(k))
 
     @app.get("/form-integrations/v1/submissions/forms/<form_id>")
     def form_submissions(form_id):
@@ -119,62 +125,56 @@ def register(app, st):
                   "conversionId": f"{rng.getrandbits(64):016x}",
                   "values": [{"name": "email", "value": f"lead{k}@example.com", "objectTypeId": "0-1"}]}
                  for k in range(SIZES["submissions"])]
-        try:
-            after = int(request.args.get("after") or 0)
-        except ValueError:
-            after = 0
-        limit = int(request.args.get("limit") or 50)
+        after, limit = _int_arg("after", 0), _int_arg("limit", 50)
         body = {"results": items[after:after + limit]}
         if after + limit < len(items):
             body["paging"] = {"next": {"after": str(after + limit)}}
         return ok(body)
 
-    def campaign(k):
-        return {"id": 100000 + k, "appId": 113, "appName": "Batch", "lastUpdatedTime": EPOCH_MS + k * DAY,
-                "contentId": 5000 + k, "name": f"Campaign {k}", "subject": f"News {k}", "type": "BATCH_EMAIL",
-                "subType": "", "numIncluded": 100, "numQueued": 100,
-                "counters": {"sent": 100, "delivered": 98, "open": 40, "click": 10}}
+    def _window(s, start, end):
+        """Positions of a marketing set created within [start, end] (times grow with position)."""
+        return s.first_at_or_after(start), s.first_at_or_after(end + 1)
+
+    def _offset_window(lo, hi, key, default_limit, build):
+        """Legacy offset paging over positions lo..hi-1 (live ones), building only one page."""
+        try:
+            off = int(request.args.get("offset") or 0)
+            lim = int(request.args.get("limit") or request.args.get("count") or default_limit)
+        except ValueError:
+            off, lim = 0, default_limit
+        lim = max(1, min(lim, default_limit))
+        page = [build(k) for k in range(lo + off, min(hi, lo + off + lim))]
+        return {key: page, "hasMore": lo + off + lim < hi, "offset": off + len(page)}
 
     @app.get("/email/public/v1/campaigns")
     @app.get("/email/public/v1/campaigns/by-id")
     def campaigns():
-        items = [{k: v for k, v in campaign(k).items() if k in ("id", "appId", "appName", "lastUpdatedTime")}
-                 for k in range(SIZES["campaigns"])]
-        return ok(_offset_page(items, "campaigns", 500))
+        m = g.store.marketing
+        return ok(_offset_window(0, m.sets["campaigns"].count, "campaigns", 500, m.campaign_summary))
 
     @app.get("/email/public/v1/campaigns/<int:cid>")
     def campaign_detail(cid):
-        k = cid - 100000
-        if not 0 <= k < SIZES["campaigns"]:
+        m = g.store.marketing
+        k = cid - CAMPAIGN_BASE_ID
+        if not 0 <= k < m.sets["campaigns"].count:
             return error(404, "error", "Campaign not found", category="OBJECT_NOT_FOUND")
-        return ok(campaign(k))
+        return ok(m.campaign(k))
 
     @app.get("/marketing-emails/v1/emails/with-statistics")
     def marketing_emails():
-        items = [{"id": 7000 + k, "name": f"Newsletter {k}", "subject": f"Issue {k}",
-                  "created": EPOCH_MS + k * DAY, "updated": EPOCH_MS + k * DAY + 3600_000,
-                  "state": "PUBLISHED", "emailType": "BATCH_EMAIL", "archived": False,
-                  "stats": {"counters": {"sent": 100, "open": 40}}} for k in range(SIZES["emails"])]
-        page = _offset_page(items, "objects", 250)
-        return ok({"objects": page["objects"], "total": len(items), "limit": 250,
+        m = g.store.marketing
+        s = m.sets["marketing_emails"]
+        live = [k for k in range(s.count) if s.live(k)]      # at most a few thousand
+        page = _offset_window(0, len(live), "objects", 250, lambda j: m.email(live[j]))
+        return ok({"objects": page["objects"], "total": len(live), "limit": 250,
                    "offset": int(request.args.get("offset") or 0)})
 
     @app.get("/email/public/v1/events")
     def email_events():
-        rng = _rng("events")
-        start = int(request.args.get("startTimestamp") or 0)
-        end = int(request.args.get("endTimestamp") or 1 << 62)
-        items = []
-        for k in range(SIZES["events"]):
-            created = EPOCH_MS + rng.randrange(3 * 365) * DAY
-            item = {"id": f"evt-{k}-{rng.getrandbits(32):x}", "appId": 113, "appName": "Batch",
-                    "emailCampaignId": 100000 + k % SIZES["campaigns"], "created": created,
-                    "recipient": f"user{k}@example.com", "portalId": g.hub_id,
-                    "type": rng.choice(["SENT", "DELIVERED", "OPEN", "CLICK"]),
-                    "sentBy": {"id": f"sent-{k}", "created": created}}
-            if start <= created <= end:
-                items.append(item)
-        return ok(_offset_page(items, "events", 1000))
+        m = g.store.marketing
+        s = m.sets["email_events"]
+        lo, hi = _window(s, _int_arg("startTimestamp", 0), _int_arg("endTimestamp", 1 << 62))
+        return ok(_offset_window(lo, hi, "events", 1000, lambda k: m.event(k, g.hub_id)))
 
     @app.get("/email/public/v1/subscriptions")
     def email_subscriptions():

@@ -49,24 +49,48 @@ for _name, _kind in (("calls", "0-48"), ("emails", "0-49"), ("meetings", "0-47")
         ("hs_body_preview", "string", "textarea", "sentence"),
         ("hs_engagement_source", "enumeration", "select", "enum:CRM_UI,INTEGRATION,EMAIL_INTEGRATION"),
         ("hs_lastmodifieddate", "datetime", "date", "updated")])
+# Added after the originals so the ids of the types above stay where they were.
+OBJECTS["leads"] = ("0-136", "hs_lastmodifieddate", [
+    ("hs_lead_name", "string", "text", "deal"),
+    ("hs_pipeline", "enumeration", "select", "enum:lead-pipeline-id"),
+    ("hs_pipeline_stage", "enumeration", "radio", "enum:new-stage-id,attempting-stage-id,"
+     "connected-stage-id,qualified-stage-id,unqualified-stage-id"),
+    ("hs_lead_type", "enumeration", "select", "enum:NEW_BUSINESS,UPSELL,RE_ATTEMPTING"),
+    ("hs_lastmodifieddate", "datetime", "date", "updated")])
+OBJECTS["goal_targets"] = ("0-74", "hs_lastmodifieddate", [
+    ("hs_goal_name", "string", "text", "sentence"),
+    ("hs_target_amount", "number", "number", "money"),
+    ("hs_start_datetime", "datetime", "date", "period_start"),
+    ("hs_end_datetime", "datetime", "date", "period_end"),
+    ("hs_goal_type", "enumeration", "select", "enum:revenue,deals_created,calls_made,meetings_booked"),
+    ("hs_lastmodifieddate", "datetime", "date", "updated")])
+OBJECTS["deal_splits"] = ("0-0", "hs_lastmodifieddate", [      # HubSpot exposes no public type id
+    ("hs_deal_split_percentage", "number", "number", "fraction"),
+    ("hs_lastmodifieddate", "datetime", "date", "updated")])
 for _spec in OBJECTS.values():
     _spec[2].extend(_COMMON)
 
+# The connector pages goals with `offset`, which CRM v3 lists ignore, so more than one page of
+# goal targets would make it loop; HubSpot accounts hold few (one per owner and period).
+MAX_GOAL_TARGETS = 60
+
 ALIASES = {"contact": "contacts", "company": "companies", "deal": "deals", "ticket": "tickets",
            "product": "products", "line_item": "line_items", "call": "calls", "email": "emails",
-           "meeting": "meetings", "note": "notes", "task": "tasks"}
-ALIASES.update({spec[0]: name for name, spec in OBJECTS.items()})
+           "meeting": "meetings", "note": "notes", "task": "tasks", "lead": "leads",
+           "goal_target": "goal_targets", "goals": "goal_targets", "goal": "goal_targets",
+           "deal_split": "deal_splits"}
+ALIASES.update({spec[0]: name for name, spec in OBJECTS.items() if spec[0] != "0-0"})
 ALIASES.update({name: name for name in OBJECTS})
 
 # Objects the connector may ask for that the sandbox keeps empty (answered, never 404).
-EMPTY_OBJECTS = {"goal_targets", "goals", "leads", "deal_split", "deal_splits", "feedback_submissions",
-                 "quotes", "invoices", "carts", "orders", "discounts", "fees", "taxes"}
+EMPTY_OBJECTS = {"feedback_submissions", "quotes", "invoices", "carts", "orders", "discounts", "fees", "taxes"}
 
 # child -> parents it is associated with (index rule in data.py); gives both directions.
 ASSOCIATIONS = {"contacts": ["companies"], "deals": ["contacts", "companies"],
                 "tickets": ["contacts", "companies"], "line_items": ["deals"],
                 "calls": ["contacts"], "emails": ["contacts"], "meetings": ["contacts"],
-                "notes": ["contacts"], "tasks": ["contacts"]}
+                "notes": ["contacts"], "tasks": ["contacts"], "leads": ["contacts", "companies"],
+                "deal_splits": ["deals"]}
 
 # HUBSPOT_DEFINED association type ids (v4), keyed by (from, to).
 ASSOCIATION_TYPE_IDS = {("contacts", "companies"): 1, ("companies", "contacts"): 2,
@@ -75,6 +99,31 @@ ASSOCIATION_TYPE_IDS = {("contacts", "companies"): 1, ("companies", "contacts"):
                         ("tickets", "contacts"): 16, ("contacts", "tickets"): 15,
                         ("tickets", "companies"): 26, ("companies", "tickets"): 25,
                         ("line_items", "deals"): 20, ("deals", "line_items"): 19}
+
+# Custom object schemas: each account gets one or two of these (picked from its seed). Property
+# tuples as in OBJECTS; the first property is the primary display property.
+CUSTOM_OBJECT_POOL = {
+    "cars": ("Car", [("vin", "string", "text", "sku"), ("model", "string", "text", "product"),
+                     ("year", "number", "number", "int:1995:2026"),
+                     ("fuel", "enumeration", "select", "enum:petrol,diesel,electric,hybrid")]),
+    "pets": ("Pet", [("pet_name", "string", "text", "first_name"),
+                     ("species", "enumeration", "select", "enum:dog,cat,rabbit,parrot"),
+                     ("born_on", "date", "date", "date"), ("vaccinated", "bool", "booleancheckbox", "bool")]),
+    "projects": ("Project", [("project_name", "string", "text", "deal"),
+                             ("budget", "number", "number", "money"),
+                             ("due_at", "datetime", "date", "datetime"),
+                             ("status", "enumeration", "radio", "enum:planned,active,done")]),
+    "vendors": ("Vendor", [("vendor_name", "string", "text", "company"),
+                           ("website", "string", "text", "domain"),
+                           ("rating", "number", "number", "int:1:6"),
+                           ("vendor_phone", "phone_number", "phonenumber", "phone_number")]),
+    "shipments": ("Shipment", [("tracking_number", "string", "text", "sku"),
+                               ("shipped_at", "datetime", "date", "datetime"),
+                               ("weight_kg", "number", "number", "int:1:900"),
+                               ("carrier", "enumeration", "select", "enum:UPS,FEDEX,DHL,USPS")]),
+}
+CUSTOM_OBJECT_COMMON = [("hs_createdate", "datetime", "date", "created"),
+                        ("hs_lastmodifieddate", "datetime", "date", "updated")]
 
 # Custom property per HubSpot property type, added to every object of every account.
 CUSTOM_TYPES = [("string", "text"), ("number", "number"), ("date", "date"),

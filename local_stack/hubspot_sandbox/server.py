@@ -29,10 +29,12 @@ class SandboxServer:
         """records_per_object: int, or {object type: count}; account_sizes: optional list,
         one records_per_object value per account (accounts of different sizes)."""
         st = self.state = SandboxState(seed=seed, accounts=accounts, apps=apps)
-        st.settings = {"rate_limits": rate_limits, "search_lag_seconds": search_lag_seconds}
+        st.settings = {"rate_limits": rate_limits, "search_lag_seconds": search_lag_seconds,
+                       "search_index": True}
         for k, acct in enumerate(st.accounts.values()):
             size = account_sizes[k] if account_sizes and k < len(account_sizes) else records_per_object
-            acct.store = AccountStore(seed, acct.hub_id, acct.hub_domain, size, search_lag_seconds)
+            acct.store = AccountStore(seed, acct.hub_id, acct.hub_domain, size, search_lag_seconds,
+                                      ordinal=k)
         self.app = create_app(self.state)
         self._host, self._port = host, port
         self._server = None

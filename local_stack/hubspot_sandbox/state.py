@@ -41,7 +41,10 @@ class Account:
                "user": user["email"], "user_id": user["user_id"],
                "installed_apps": [dict(i) for i in self.installs.values()]}
         if self.store is not None:
-            out["objects"] = self.store.counts()
+            out["objects"] = self.store.counts()      # standard and custom CRM objects
+            out["custom_objects"] = [{k: sch[k] for k in ("name", "objectTypeId", "fullyQualifiedName")}
+                                     for sch in self.store.schemas]
+            out["marketing"] = self.store.marketing.counts()
         return out
 
 
