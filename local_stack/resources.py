@@ -139,6 +139,31 @@ def create_health_resources(env: dict) -> dict:
             "alerts_inbox": inbox_url}
 
 
+def create_lake_events(env: dict) -> dict:
+    """The Glue trigger's queue (+ DLQ) and the lake's raw/ object-created notifications to it,
+    as the deploy template declares them (tests/deploy/test_rehearsal.py compares the two)."""
+    if not env.get("GLUE_TRIGGER_QUEUE_NAME"):
+        return {}
+    sqs, s3 = boto3.client("sqs"), boto3.client("s3")
+    dlq_url = sqs.create_queue(QueueName=env["GLUE_TRIGGER_DLQ_NAME"], Attributes={
+        "MessageRetentionPeriod": str(14 * 24 * 3600)})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName=env["GLUE_TRIGGER_QUEUE_NAME"], Attributes={
+        "VisibilityTimeout": "360",  # 6 x the trigger's default 60 s timeout
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount":
+                                     env.get("GLUE_TRIGGER_MAX_RECEIVES", "5")}),
+    })["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    raw = (env.get("LAKE_RAW_PREFIX") or "raw").strip("/") + "/"
+    s3.put_bucket_notification_configuration(Bucket=env["LAKE_BUCKET"], NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"],
+                                 "Filter": {"Key": {"FilterRules": [
+                                     {"Name": "prefix", "Value": raw}]}}}]})
+    return {"glue_trigger": queue_url, "glue_trigger_dlq": dlq_url}
+
+
 def create_all(env: dict | None = None, client_id: str = "", client_secret: str = "") -> dict:
     env = env or dict(os.environ)
     create_tables(env)
@@ -148,4 +173,5 @@ def create_all(env: dict | None = None, client_id: str = "", client_secret: str 
     put_app_secret(env, client_id, client_secret)
     create_bucket(env)
     health = create_health_resources(env)
+    queues.update(create_lake_events(env))
     return {"health": health, "queues": queues, "kms_key_id": key_id}

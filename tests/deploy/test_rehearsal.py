@@ -44,6 +44,8 @@ def moto_stage(tmp_path_factory):
         mp.setenv(k, env[k])
     from local_stack import resources
     resources.create_all(env, "rehearsal-client-id", "rehearsal-client-secret")
+    # LocalStack.start() adds the Airbyte secret when it starts the Airbyte emulator.
+    resources.put_airbyte_secret(env, "rehearsal-airbyte-id", "rehearsal-airbyte-secret")
     yield env
     mp.undo()
     server.stop()
