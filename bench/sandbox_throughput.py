@@ -1,9 +1,12 @@
 """How fast the sandbox serves list pages (100 records, all properties) on one core with limits
-off, against how fast the official connector consumes them, measured in the same run.
+off, against how fast the official connector consumes them, measured in the same run; and how
+fast it serves the connector's incremental search pages (200 records) on a large account with its
+last-modified index, against the reference full scan (`search_index: false`), in the same run.
 
     .venv/bin/python bench/sandbox_throughput.py [--records 20000] [--seconds 5]
-Prints pages/s of each and the ratio (sandbox / connector); > 1 means the sandbox is not the
-bottleneck.
+        [--search-records 200000] [--cases list,search]
+Prints pages/s of each and the ratios; list: sandbox / connector > 1 means the sandbox is not the
+bottleneck; search: indexed / scan is what the index buys.
 """
 import argparse
 import concurrent.futures
@@ -74,6 +77,77 @@ def sandbox_pages_per_second(url, token, seconds, threads):
     return total / (time.perf_counter() - start)
 
 
+def _search_body(props, start_ms, end_ms, min_id, after):
+    """The body the connector's incremental CRM streams send (see its manifest)."""
+    return {"limit": 200, "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(start_ms)},
+                        {"propertyName": "lastmodifieddate", "operator": "LTE", "value": str(end_ms)},
+                        {"propertyName": "hs_object_id", "operator": "GTE", "value": str(min_id)}],
+            "properties": props, "after": after}
+
+
+def search_pages_per_second(url, token, seconds, threads, window_ms=None, min_pages=0):
+    """Search pages/s over contacts, paging like the connector: `after` by 200 up to HubSpot's
+    10,000 cap, then a new query from the last id + 1. window_ms: only records modified in the
+    last window_ms (a next incremental sync); None: the whole history (a first sync)."""
+    h = {"Authorization": f"Bearer {token}"}
+    props = [p["name"] for p in requests.get(f"{url}/properties/v2/contacts/properties", headers=h).json()]
+    end_ms = int(requests.get(f"{url}/_sandbox/clock").json()["now"] * 1000)
+    start_ms = 0 if window_ms is None else end_ms - window_ms
+
+    def worker(deadline):
+        s = requests.Session()
+        s.headers.update(h)
+        n, after, min_id, rows = 0, 0, 0, 0
+        while time.perf_counter() < deadline or n < min_pages:
+            r = s.post(f"{url}/crm/v3/objects/contacts/search",
+                       json=_search_body(props, start_ms, end_ms, min_id, after))
+            body = r.json()
+            assert r.status_code == 200, body
+            n += 1
+            rows += len(body["results"])
+            if after + 200 >= 10_000 and body["results"]:
+                after, min_id = 0, int(body["results"][-1]["id"]) + 1
+            elif body.get("paging"):
+                after += 200
+            else:
+                after, min_id = 0, 0        # wrapped around: start the sync again
+        return n, rows
+
+    deadline = time.perf_counter() + seconds
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        done = list(ex.map(worker, [deadline] * threads))
+    elapsed = time.perf_counter() - start
+    return sum(n for n, _ in done) / elapsed, sum(r for _, r in done) / max(1, sum(n for n, _ in done))
+
+
+def search_case(args):
+    proc, url = start_sandbox(args.search_records)
+    try:
+        tok = install(url)["access_token"]
+        t0 = time.perf_counter()
+        search_pages_per_second(url, tok, 0, 1, min_pages=1)      # builds the index once
+        first = time.perf_counter() - t0
+        full, full_rows = search_pages_per_second(url, tok, args.seconds, args.threads)
+        hub = requests.get(f"{url}/_sandbox/accounts").json()["accounts"][0]["hub_id"]
+        requests.post(f"{url}/_sandbox/accounts/{hub}/changes",     # what a next sync finds
+                      json={"contacts": {"updates": 2_000, "creates": 500, "deletes": 100}})
+        recent, recent_rows = search_pages_per_second(url, tok, args.seconds, args.threads,
+                                                      window_ms=3_600_000)
+        requests.post(f"{url}/_sandbox/settings", json={"search_index": False})
+        scan, _ = search_pages_per_second(url, tok, args.seconds, 1, min_pages=2)
+    finally:
+        proc.terminate()
+        proc.wait()
+    print(f"search, {args.search_records} contacts (1 core, limits off), pages of up to 200:")
+    print(f"  first query (builds the index):  {first:8.2f} s")
+    print(f"  indexed, whole history:          {full:8.1f} pages/s ({full_rows:.0f} records/page)")
+    print(f"  indexed, changes of the last hour: {recent:6.1f} pages/s ({recent_rows:.0f} records/page)")
+    print(f"  reference scan, whole history:   {scan:8.2f} pages/s")
+    print(f"  ratio indexed/scan:              {full / scan:8.1f}x")
+
+
 def connector_pages_per_second(url, refresh_token):
     cfg = oauth_config(CID, SECRET, refresh_token)
     cat = [m for m in run_connector("discover", cfg, sandbox_url=url) if m["type"] == "CATALOG"]
@@ -95,7 +169,15 @@ def main():
     ap.add_argument("--records", type=int, default=20000)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--threads", type=int, default=4, help="client threads hitting the sandbox")
+    ap.add_argument("--search-records", type=int, default=200_000,
+                    help="records per object type of the search case's account")
+    ap.add_argument("--cases", default="list,search", help="list, search or both")
     args = ap.parse_args()
+    cases = set(args.cases.split(","))
+    if "search" in cases:
+        search_case(args)
+    if "list" not in cases:
+        return
     ensure_connector_venv()
     proc, url = start_sandbox(args.records)
     try:

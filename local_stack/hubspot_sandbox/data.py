@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from .schema import (ASSOCIATIONS, CUSTOM_OBJECT_COMMON, CUSTOM_OBJECT_POOL, CUSTOM_TYPES,
                      MAX_GOAL_TARGETS, OBJECTS, canonical)
 
+CACHE_RECORDS = 20_000                # generated property dicts kept per object type
 EPOCH_MS = 1_640_995_200_000          # 2022-01-01: generated data spans three years from here
 SPAN_MS = 3 * 365 * 86_400_000
 _FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Linus", "Margaret", "Donald",
@@ -208,6 +209,8 @@ class ObjectTable:
             # a property added later has no value until the record changes after it
             props[p.name] = _value(p, rng, rec_id, created, updated, self.store) \
                 if updated >= p.added_ms else None
+        if len(self._cache) >= CACHE_RECORDS:      # bounded: a 200,000-record sync passes through
+            self._cache.clear()
         self._cache[i] = (version, len(self.properties), props)
         return props
 

@@ -10,7 +10,8 @@ pytestmark = pytest.mark.slow
 SCOPES = ("oauth crm.objects.contacts.read crm.objects.companies.read crm.objects.deals.read "
           "tickets e-commerce crm.objects.owners.read crm.lists.read content forms automation "
           "crm.schemas.custom.read crm.objects.custom.read crm.objects.line_items.read "
-          "crm.schemas.contacts.read crm.schemas.companies.read crm.schemas.deals.read")
+          "crm.schemas.contacts.read crm.schemas.companies.read crm.schemas.deals.read "
+          "crm.objects.goals.read crm.objects.leads.read")
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +19,20 @@ def conn():
     ensure_connector_venv()
     srv = SandboxServer(seed=11, accounts=2, records_per_object=30, rate_limits=False,
                         apps=[RegisteredApp(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])]).start()
-    hub = srv.state.accounts and list(srv.state.accounts)[0]
+    hub = list(srv.state.accounts)[0]
     tok = install(srv.url, hub, scope=SCOPES)
-    yield srv, hub, oauth_config(CLIENT_ID, CLIENT_SECRET, tok["refresh_token"])
+    cfg = oauth_config(CLIENT_ID, CLIENT_SECRET, tok["refresh_token"])
+    cat = _of(list(run_connector("discover", cfg, sandbox_url=srv.url)), "CATALOG")[0]["catalog"]
+    yield srv, hub, cfg, {s["name"]: s for s in cat["streams"]}
     srv.stop()
 
 
 def _of(msgs, kind):
     return [m for m in msgs if m["type"] == kind]
+
+
+def _truth(srv, hub):
+    return requests.get(f"{srv.url}/_sandbox/accounts/{hub}").json()
 
 
 def test_spec():
@@ -35,7 +42,7 @@ def test_spec():
 
 
 def test_check_succeeds_and_fails_after_uninstall(conn):
-    srv, hub, cfg = conn
+    srv, hub, cfg, _ = conn
     status = _of(list(run_connector("check", cfg, sandbox_url=srv.url)), "CONNECTION_STATUS")
     assert status[0]["connectionStatus"]["status"] == "SUCCEEDED"
     bad = dict(cfg, credentials=dict(cfg["credentials"], refresh_token="not-a-token"))
@@ -46,13 +53,13 @@ def test_check_succeeds_and_fails_after_uninstall(conn):
 
 
 CRM_STREAMS = {"contacts": "contacts", "companies": "companies", "deals": "deals",
-               "tickets": "tickets", "engagements_calls": "calls", "products": "products"}
+               "tickets": "tickets", "engagements_calls": "calls", "products": "products",
+               "leads": "leads", "goals": "goal_targets", "deal_splits": "deal_splits"}
+MARKETING_STREAMS = ["forms", "campaigns", "marketing_emails", "email_events"]
 
 
-def _catalog(srv, cfg, names, mode):
-    cat = _of(list(run_connector("discover", cfg, sandbox_url=srv.url)), "CATALOG")[0]["catalog"]
-    streams = {s["name"]: s for s in cat["streams"]}
-    for n in ("contacts", "deals", "forms", "owners", "campaigns", "engagements_notes"):
+def _catalog(streams, names, mode):
+    for n in ("contacts", "deals", "forms", "owners", "campaigns", "engagements_notes", "leads"):
         assert n in streams
     props = streams["contacts"]["json_schema"]["properties"]
     assert any(k.startswith("properties_tier_") or k.startswith("properties_") for k in props)
@@ -73,36 +80,56 @@ def _read(srv, cfg, catalog, state=None):
 
 
 def test_discover_and_full_refresh_counts_match_sandbox(conn):
-    srv, hub, cfg = conn
-    names = list(CRM_STREAMS) + ["owners", "forms", "deal_pipelines"]
-    records, _ = _read(srv, cfg, _catalog(srv, cfg, names, "full_refresh"))
-    truth = requests.get(f"{srv.url}/_sandbox/accounts/{hub}").json()["objects"]
-    for stream, obj in CRM_STREAMS.items():
-        assert len(records.get(stream, [])) == truth[obj]["live"], stream
-        assert len({r["id"] for r in records[stream]}) == truth[obj]["live"]
-    assert len(records["owners"]) == 5 and len(records["forms"]) == 3
+    srv, hub, cfg, streams = conn
+    truth = _truth(srv, hub)
+    custom = {c["name"]: c for c in truth["custom_objects"]}
+    assert custom and set(custom) <= set(streams)     # the account's custom objects are streams
+    for name in custom:
+        schema_props = streams[name]["json_schema"]["properties"]
+        assert "properties_hs_object_id" in schema_props and len(schema_props) > 10
+    names = list(CRM_STREAMS) + list(custom) + MARKETING_STREAMS + ["owners", "deal_pipelines"]
+    records, _ = _read(srv, cfg, _catalog(streams, names, "full_refresh"))
+    for stream, obj in [*CRM_STREAMS.items(), *((n, n) for n in custom)]:
+        assert len(records.get(stream, [])) == truth["objects"][obj]["live"] > 0, stream
+        assert len({r["id"] for r in records[stream]}) == truth["objects"][obj]["live"]
+    for stream in MARKETING_STREAMS:
+        assert len(records.get(stream, [])) == truth["marketing"][stream]["live"] > 0, stream
+    assert len(records["owners"]) == 5
     c = records["contacts"][0]
     assert isinstance(c["properties_email"], str) and c["properties_email"].endswith(".com")
+    car = records[next(iter(custom))][0]
+    assert car["properties_hs_object_id"] and car["updatedAt"]
+    assert requests.get(f"{srv.url}/_sandbox/unknown-paths").json()["unknown_paths"] == []
 
 
 def test_incremental_reads_only_changes(conn):
-    srv, hub, cfg = conn
-    names = ["contacts", "companies", "deals"]
-    catalog = _catalog(srv, cfg, names, "incremental")
+    srv, hub, cfg, streams = conn
+    custom = _truth(srv, hub)["custom_objects"][0]
+    crm = ["contacts", "companies", "deals", "leads", custom["name"]]
+    names = crm + ["forms", "email_events"]
+    catalog = _catalog(streams, names, "incremental")
     first, states = _read(srv, cfg, catalog)
-    truth = requests.get(f"{srv.url}/_sandbox/accounts/{hub}").json()["objects"]
-    for n in names:
-        assert len(first[n]) == truth[n]["live"]
+    truth = _truth(srv, hub)
+    for n in crm:
+        assert len(first[n]) == truth["objects"][n]["live"]
+    assert len(first["email_events"]) == truth["marketing"]["email_events"]["live"]
     ch = requests.post(f"{srv.url}/_sandbox/accounts/{hub}/changes", json={
         "contacts": {"creates": 3, "updates": 2, "deletes": 1, "properties": 1},
-        "deals": {"updates": 4}}).json()["changes"]
+        "deals": {"updates": 4}, "leads": {"creates": 1, "updates": 1},
+        custom["fullyQualifiedName"]: {"creates": 2, "updates": 2},
+        "forms": {"creates": 2, "updates": 1}, "email_events": {"creates": 3}}).json()["changes"]
     second, _ = _read(srv, cfg, catalog, state=states)
     # The connector filters with GTE on its cursor, so the record(s) at the old cursor value
     # come again (at-least-once); everything else must be exactly the changes.
-    last = {n: max(r["updatedAt"] for r in first[n]) for n in names}
-    got = {n: {r["id"] for r in second.get(n, []) if r["updatedAt"] != last[n]} for n in names}
-    assert got["contacts"] == set(ch["contacts"]["created"]) | set(ch["contacts"]["updated"])
+    cursor = {n: "updatedAt" for n in names}
+    cursor["email_events"] = "created"
+    last = {n: max(r[cursor[n]] for r in first[n]) for n in names}
+    got = {n: {r["id"] for r in second.get(n, []) if r[cursor[n]] != last[n]} for n in names}
+    for n in ("contacts", "leads", custom["name"], "forms"):
+        assert got[n] == set(map(str, ch[n]["created"])) | set(map(str, ch[n]["updated"])), n
     assert got["deals"] == set(ch["deals"]["updated"]) and got["companies"] == set()
-    truth = requests.get(f"{srv.url}/_sandbox/accounts/{hub}").json()["objects"]
-    assert truth["contacts"] == {"live": 32, "deleted": 1}
+    assert got["email_events"] == set(ch["email_events"]["created"])
+    truth = _truth(srv, hub)
+    assert truth["objects"]["contacts"] == {"live": 32, "deleted": 1}
+    assert truth["objects"][custom["name"]] == {"live": 32, "deleted": 0}
     assert requests.get(f"{srv.url}/_sandbox/unknown-paths").json()["unknown_paths"] == []
