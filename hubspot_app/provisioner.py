@@ -28,7 +28,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import boto3
 from pynamodb.exceptions import DoesNotExist, UpdateError
@@ -59,9 +59,10 @@ class ProvisionFailed(Exception):
 class Busy(Exception):
     """Another worker holds the lease for this account or shared resource."""
 
-    def __init__(self, message: str, retry_after: int):
+    def __init__(self, message: str, retry_after: int, lease_started_at: datetime | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+        self.lease_started_at = lease_started_at  # the holder's view of the account is this new
 
 
 PERMANENT = (ProvisionFailed, AirbytePermanentError, SecretConfigError, TokenDecryptError)
@@ -276,10 +277,20 @@ def ensure_shared(settings: Settings, key: str, owner: str, find, create, verify
             _shared_cache[key] = (time.monotonic(), item.resource_id)
             return item.resource_id
         raise Busy(f"{key} is being created by another worker", retry_after=5) from None
-    resource = find() if had_intent else None
-    if resource is None:
-        resource = create()
-        logs.log_event(log, "shared Airbyte resource created", key=key, resource_id=resource)
+    try:
+        resource = find() if had_intent else None
+        if resource is None:
+            resource = create()
+            logs.log_event(log, "shared Airbyte resource created", key=key, resource_id=resource)
+    except BaseException:
+        # Let the next worker try at once (the intent mark stays: it will look before creating).
+        try:
+            SharedResource(key=key).update(
+                actions=[SharedResource.lease_owner.remove(), SharedResource.lease_until.remove()],
+                condition=SharedResource.lease_owner == owner)
+        except UpdateError:
+            pass
+        raise
     SharedResource(key=key).update(
         actions=[SharedResource.resource_id.set(resource), SharedResource.lease_owner.remove(),
                  SharedResource.lease_until.remove(), SharedResource.updated_at.set(utcnow())],
@@ -292,10 +303,18 @@ def ensure_workspace(settings: Settings, client: AirbyteClient, owner: str, hub_
     if settings.airbyte_workspace_id and not settings.airbyte_workspace_per_account:
         return settings.airbyte_workspace_id
     name = workspace_name(settings, hub_id)
+
+    def exists(workspace_id: str) -> bool:
+        try:
+            client.get_workspace(workspace_id)
+            return True
+        except AirbyteNotFound:
+            return False
+
     return ensure_shared(
         settings, f"workspace:{name}", owner,
         find=lambda: (_find_by_name(client.list_workspaces(), name) or {}).get("workspaceId"),
-        create=lambda: client.create_workspace(name)["workspaceId"])
+        create=lambda: client.create_workspace(name)["workspaceId"], verify=exists)
 
 
 def ensure_destination(settings: Settings, client: AirbyteClient, owner: str,
@@ -452,15 +471,22 @@ def _acquire_lease(settings: Settings, account: Account, owner: str) -> None:
         Account.provision_lease_owner.does_not_exist() | (Account.provision_lease_until < now)
         | (Account.provision_lease_owner == owner)))
     try:
-        Account(hub_id=account.hub_id).update(actions=actions, condition=condition)
+        # Updates `account` in place (ALL_NEW): the run works from the item as of its lease, so
+        # any message sent before the lease began is covered by this run.
+        account.update(actions=actions, condition=condition)
     except UpdateError as exc:
         if not _condition_failed(exc):
             raise
         current = Account.get(account.hub_id, consistent_read=True)
         until = current.provision_lease_until
-        wait = int((until - now).total_seconds()) + 1 if until and until > now else 2
+        if current.provision_lease_owner is None or until is None or until <= now:
+            raise Busy(f"account changed while starting (status {current.status})",
+                       retry_after=2) from None
+        wait = int((until - now).total_seconds()) + 1
         raise Busy(f"account is being provisioned by another worker (status {current.status})",
-                   retry_after=max(2, min(wait, 60))) from None
+                   retry_after=max(2, min(wait, 60)),
+                   lease_started_at=until - timedelta(seconds=settings.provision_lease_seconds)
+                   ) from None
 
 
 def load_account(settings: Settings, hub_id: int) -> Account:
@@ -621,7 +647,7 @@ def describe_error(exc: BaseException) -> str:
 def retry_delay(settings: Settings, receive_count: int) -> int:
     base = settings.provision_retry_base_seconds * 2 ** max(0, receive_count - 1)
     delay = min(settings.provision_retry_max_seconds, base)
-    return int(delay * random.uniform(0.8, 1.2)) if delay else 0
+    return max(1, round(delay * random.uniform(0.8, 1.2))) if delay else 0
 
 
 def _queue_url_from_arn(arn: str) -> str:
@@ -678,12 +704,26 @@ def handle_record(settings: Settings, record: dict) -> bool:
                            reason=body.get("reason"))
             return True
         except Busy as exc:
-            # Not an error: another worker is on it. Come back when its lease ends.
-            logs.log_event(log, "account busy; message returns later", message_id=message_id,
-                           retry_in=exc.retry_after)
+            # Not an error: another worker is on it. If this message is older than that worker's
+            # lease, the worker read the account after the message was sent: nothing is left
+            # for this one to do. Otherwise come back when the lease ends.
+            sent_ms = (record.get("attributes") or {}).get("SentTimestamp")
+            if exc.lease_started_at and sent_ms and \
+                    int(sent_ms) / 1000 < exc.lease_started_at.timestamp() - 0.5:
+                logs.log_event(log, "duplicate message covered by the running provisioning",
+                               message_id=message_id, receive_count=receive_count)
+                return True
             if receive_count >= settings.provision_max_receives:
-                return _fail(settings, record, hub_id, owner, exc, receive_count, message_id)
-            _delay(record, exc.retry_after)
+                # Still busy after every try (the holder crashed and its lease has not run out):
+                # the holder's own message returns and finishes the work; should this message
+                # have carried something newer, reconcile's drift check catches it.
+                logs.log_event(log, "duplicate message dropped: account still leased",
+                               logging.WARNING, message_id=message_id, receive_count=receive_count)
+                return True
+            delay = min(exc.retry_after, round(2 ** receive_count * random.uniform(0.8, 1.2)))
+            logs.log_event(log, "account busy; message returns later", message_id=message_id,
+                           retry_in=delay)
+            _delay(record, delay)
             return False
         except Exception as exc:  # noqa: BLE001 - classified below; bugs count as transient
             return _fail(settings, record, hub_id, owner, exc, receive_count, message_id)

@@ -98,6 +98,8 @@ def harness():
         reset_settings()
         env = {**stack.env, **FAST}
         yield Harness(stack, env)
+        # moto keeps its state per process, not per server: leave nothing for the next module.
+        requests.post(f"{stack.aws_url}/moto-api/reset", timeout=10)
     for key in FAST:
         os.environ.pop(key, None)
     reset_settings()
@@ -130,3 +132,45 @@ def captured_logs():
     yield handler
     root.removeHandler(handler)
     root.setLevel(old)
+
+
+@pytest.fixture
+def configured(harness):
+    """Run the provisioner with changed stage settings: `with configured(NAME=value): ...`."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def change(**env):
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        reset_settings()
+        saved = harness.client, harness.route
+        harness.client = harness.stack.chalice_client(**{**harness.env, **env})
+        harness.route = SqsRoute(harness.client, harness.env["PROVISION_QUEUE_NAME"], "provisioner")
+        try:
+            yield
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            harness.client, harness.route = saved
+            reset_settings()
+    return change
+
+
+def run_cli(*argv) -> tuple[int, str, str]:
+    """python -m hubspot_app.ops in this process (same environment as the stack)."""
+    import contextlib
+    import io
+
+    from hubspot_app.ops.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from hubspot_app.models import AccountStatus
+from hubspot_app.models import AccountStatus, SharedResource
+from local_stack.dispatcher import SqsRoute
 
 
 def test_install_provisions_source_and_connection(harness):
@@ -31,4 +32,93 @@ def test_install_provisions_source_and_connection(harness):
     assert creds["client_secret"] == harness.stack.client_secret
     assert creds["refresh_token"].startswith("refresh-1001-")
     assert source["configuration"]["start_date"] == settings.airbyte_source_start_date
+    # The shared destination: S3, Parquet, the lake bucket's raw prefix, namespace in the path.
+    dest = harness.emu.store.destinations[account.airbyte_destination_id]["configuration"]
+    assert dest["s3_bucket_name"] == settings.lake_bucket and dest["s3_bucket_path"] == "raw"
+    assert dest["format"]["format_type"] == "Parquet"
+    assert dest["s3_path_format"].startswith("${NAMESPACE}/${STREAM_NAME}/")
     assert [e.event for e in account.provisioning_history][-1] == "provisioned"
+
+
+def test_duplicate_and_concurrent_messages_make_one_source_and_connection(harness):
+    hubs = [2001, 2002, 2003, 2004, 2005]
+    for hub in hubs:
+        harness.install(hub)
+    for _ in range(6):                    # duplicates of one account's message...
+        harness.send(2001)
+    for hub in hubs[1:]:                  # ...and of the others, out of order
+        harness.send(hub, reason="duplicate")
+    # Four concurrent consumers, as Lambda runs several batches at once.
+    routes = [SqsRoute(harness.client, harness.env["PROVISION_QUEUE_NAME"], "provisioner",
+                       batch_size=2) for _ in range(4)]
+    errors = []
+
+    def consume(route):
+        try:
+            route.run_until_idle(timeout=90)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=consume, args=(r,)) for r in routes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for hub in hubs:
+        assert len(harness.live("sources", hub)) == 1, hub
+        assert len(harness.live("connections", hub)) == 1, hub
+        account = harness.account(hub)
+        assert account.status == AccountStatus.ACTIVE
+        assert account.provision_lease_owner is None
+    # A message for an account already provisioned changes nothing in Airbyte.
+    creates = dict(harness.emu.store.requests)
+    harness.send(2001)
+    harness.deliver()
+    assert harness.emu.store.requests.get("created source") == creates.get("created source")
+    assert harness.emu.store.requests.get("created connection") == creates.get("created connection")
+    # One shared destination and one workspace for all of them.
+    assert harness.emu.state()["totals"]["destinations"] == 1
+    assert len({harness.account(h).airbyte_destination_id for h in hubs}) == 1
+    keys = sorted(item.key.split(":")[0] for item in SharedResource.scan())
+    assert keys == ["destination", "workspace"]
+
+
+def test_lost_create_response_is_found_by_name_not_created_twice(harness):
+    """The source is created but the response never arrives (connection dropped)."""
+    harness.install(3001, send=False)
+    harness.fault(mode="lose_response_after_create", path_prefix="/v1/sources", count=1)
+    harness.fault(mode="lose_response_after_create", path_prefix="/v1/connections", count=1)
+    harness.send(3001)
+    harness.deliver()
+    account = harness.account(3001)
+    assert account.status == AccountStatus.ACTIVE
+    assert len(harness.live("sources", 3001)) == 1
+    assert len(harness.live("connections", 3001)) == 1
+    events = [e.event for e in account.provisioning_history]
+    assert events.count("retrying") == 2 and events[-1] == "provisioned"
+    assert "adopted (found by name)" in account.provisioning_history[-1].detail
+
+
+def test_crash_after_source_created_completes_without_duplicate(harness, monkeypatch):
+    """The worker dies right after Airbyte created the source, before anything was recorded."""
+    from hubspot_app import airbyte_client
+
+    original = airbyte_client.AirbyteClient.create_source
+    crashed = []
+
+    def create_then_crash(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        if not crashed:
+            crashed.append(result["sourceId"])
+            raise RuntimeError("worker crashed")
+        return result
+
+    monkeypatch.setattr(airbyte_client.AirbyteClient, "create_source", create_then_crash)
+    harness.install(3002)
+    harness.deliver()
+    account = harness.account(3002)
+    assert crashed and account.airbyte_source_id == crashed[0]
+    assert len(harness.live("sources", 3002)) == 1
+    assert len(harness.live("connections", 3002)) == 1
+    assert account.status == AccountStatus.ACTIVE
