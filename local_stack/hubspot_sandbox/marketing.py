@@ -221,19 +221,20 @@ def register(app, st):
     @app.get("/engagements/v1/engagements/paged")
     @app.get("/engagements/v1/engagements/recent/modified")
     def engagements_v1():
-        # Legacy engagements: one per note of the account (the v3 `notes` table).
+        # Legacy engagements: one per note of the account (the v3 `notes` table). `offset` is a
+        # cursor (the next note's position), as HubSpot's is opaque; only one page is built.
         t = g.store.tables["notes"]
+        i, lim = max(0, _int_arg("offset", 0)), max(1, min(_int_arg("count", _int_arg("limit", 250)), 250))
         items = []
-        for i in range(t.count):
-            if i in t.archived:
-                continue
-            created, updated = t.created_ms(i), t.updated_ms(i)
-            items.append({"engagement": {"id": t.base_id + i, "portalId": g.hub_id, "active": True,
-                                         "createdAt": created, "lastUpdated": updated, "type": "NOTE",
-                                         "timestamp": created},
-                          "associations": {"contactIds": [], "companyIds": [], "dealIds": [],
-                                           "ownerIds": [], "workflowIds": [], "ticketIds": []},
-                          "attachments": [], "metadata": {"body": "note"}})
-        page = _offset_page(items, "results", 250)
-        page["total"] = len(items)
-        return ok(page)
+        while i < t.count and len(items) < lim:
+            if i not in t.archived:
+                created, updated = t.created_ms(i), t.updated_ms(i)
+                items.append({"engagement": {"id": t.base_id + i, "portalId": g.hub_id, "active": True,
+                                             "createdAt": created, "lastUpdated": updated,
+                                             "type": "NOTE", "timestamp": created},
+                              "associations": {"contactIds": [], "companyIds": [], "dealIds": [],
+                                               "ownerIds": [], "workflowIds": [], "ticketIds": []},
+                              "attachments": [], "metadata": {"body": "note"}})
+            i += 1
+        more = any(j not in t.archived for j in range(i, t.count))
+        return ok({"results": items, "hasMore": more, "offset": i, "total": t.count - len(t.archived)})

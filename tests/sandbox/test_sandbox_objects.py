@@ -182,3 +182,17 @@ def test_marketing_sized_by_account_and_changed_on_demand():
         assert bad.status_code == 400
     finally:
         big.stop()
+
+
+def test_legacy_engagements_page_by_cursor(objs):
+    srv, hubs, toks = objs
+    requests.post(f"{srv.url}/_sandbox/accounts/{hubs[2]}/changes", json={"notes": {"deletes": 3}})
+    ids, offset = [], 0
+    while True:
+        page = _get(srv, toks[2], "/engagements/v1/engagements/paged", count=50, offset=offset)
+        ids += [e["engagement"]["id"] for e in page["results"]]
+        offset = page["offset"]
+        if not page["hasMore"]:
+            break
+    truth = requests.get(f"{srv.url}/_sandbox/accounts/{hubs[2]}").json()["objects"]["notes"]
+    assert len(ids) == len(set(ids)) == truth["live"] == page["total"] == 117
