@@ -51,6 +51,18 @@ _SHARED_CACHE_SECONDS = 300
 _shared_cache: dict[str, tuple[float, str]] = {}
 
 
+_clients: dict[str, object] = {}
+
+
+def _kms():
+    """One KMS client per container (creating a boto3 client costs more than the call)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    key = f"kms|{endpoint}"
+    if key not in _clients:
+        _clients[key] = boto3.client("kms")
+    return _clients[key]
+
+
 # -- errors ---------------------------------------------------------------------------------
 class ProvisionFailed(Exception):
     """A failure the provisioner cannot fix by retrying (bad config, missing account...)."""
@@ -360,7 +372,8 @@ class _Run:
     # The refresh token is decrypted only when it must be sent to Airbyte.
     def refresh_token(self) -> str:
         if self._token is None:
-            self._token = decrypt_token(self.account.refresh_token_encrypted, self.hub_id)
+            self._token = decrypt_token(self.account.refresh_token_encrypted, self.hub_id,
+                                        kms=_kms())
             logs.register_secret(self._token)
         return self._token
 
