@@ -74,8 +74,10 @@ def run(accounts: int = 3, seed: int = 7) -> int:
     with LocalStack(accounts=accounts, seed=seed) as stack:
         print(f"Local stack up: AWS (moto) {stack.aws_url}, HubSpot sandbox {stack.hubspot_url}, "
               f"app {stack.app_url}")
-        install_all(stack)
+        hub_ids = install_all(stack)
         show_accounts()
         show_provision_queue()
-    print("\nMain job finished: every account installed and queued for provisioning.")
+        from .provision_step import provision_all, sync_all
+        sync_all(stack, provision_all(stack, hub_ids))
+    print("\nMain job finished: every account installed, provisioned in Airbyte and synced.")
     return 0

@@ -1,0 +1,89 @@
+"""Main-job steps for provisioning: deliver the provision queue to the provisioner function (as
+Lambda's SQS event source would), show each account's Airbyte connection, run one sync per
+account on the Airbyte emulator and show the files that landed per stream in S3."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import boto3
+
+from hubspot_app.airbyte_client import client_from_settings
+from hubspot_app.config import get_settings
+from hubspot_app.models import Account, bind_tables
+
+from .dispatcher import SqsRoute, describe
+from .stack import LocalStack
+
+
+def _heading(text: str) -> None:
+    print(f"\n== {text} " + "=" * max(0, 70 - len(text)), flush=True)
+
+
+def provision_all(stack: LocalStack, hub_ids: list[int]) -> list[Account]:
+    _heading("4. Provisioning through the queue (provisioner function -> Airbyte API)")
+    settings = get_settings()
+    bind_tables(settings.accounts_table, settings.states_table)
+    route = SqsRoute(stack.chalice_client(), settings.provision_queue_name, "provisioner")
+    report = route.run_until_idle(timeout=300)
+    print(f"  delivery: {describe(report)}")
+    accounts = [Account.get(h, consistent_read=True) for h in sorted(hub_ids)]
+    client = client_from_settings(settings)
+    for a in accounts:
+        if not a.airbyte_connection_id:
+            print(f"  hub {a.hub_id:>10}  status={a.status}  NOT PROVISIONED: {a.provision_error}")
+            continue
+        conn = client.get_connection(a.airbyte_connection_id)
+        streams = ", ".join(f"{s['name']}:{s['syncMode']}"
+                            for s in conn["configurations"]["streams"])
+        print(f"  hub {a.hub_id:>10}  status={a.status:<8} source={a.airbyte_source_id}\n"
+              f"  {'':>14}  connection={conn['connectionId']} '{conn['name']}'\n"
+              f"  {'':>14}  namespace={conn['namespaceDefinition']}:{conn.get('namespaceFormat')} "
+              f"schedule={conn['schedule'].get('cronExpression', conn['schedule']['scheduleType'])}"
+              f"\n  {'':>14}  streams: {streams}")
+    dests = {a.airbyte_destination_id for a in accounts if a.airbyte_destination_id}
+    print(f"  shared S3 destination(s): {', '.join(sorted(dests))} "
+          f"(s3://{settings.lake_bucket}/{settings.lake_raw_prefix}/<hub_id>/<stream>/)")
+    return accounts
+
+
+def sync_all(stack: LocalStack, accounts: list[Account], timeout_s: float = 900) -> None:
+    _heading("5. One sync per account (Airbyte emulator runs the HubSpot connector)")
+    settings = get_settings()
+    client = client_from_settings(settings)
+    jobs = {}
+    for a in accounts:
+        if a.airbyte_connection_id:
+            jobs[a.hub_id] = client.start_job(a.airbyte_connection_id)["jobId"]
+            print(f"  hub {a.hub_id:>10}  sync job {jobs[a.hub_id]} started", flush=True)
+    deadline = time.monotonic() + timeout_s
+    results = {}
+    for hub, job_id in jobs.items():
+        while True:
+            job = client.get_job(job_id)
+            if job["status"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        results[hub] = job
+        print(f"  hub {hub:>10}  job {job_id}: {job['status']}, {job.get('rowsSynced', 0)} rows, "
+              f"{job.get('bytesSynced', 0)} bytes", flush=True)
+    _heading("6. Files landed in S3 per account and stream")
+    s3 = boto3.client("s3")
+    for a in accounts:
+        prefix = f"{settings.lake_raw_prefix}/{a.hub_id}/"
+        by_stream: dict[str, list] = defaultdict(list)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.lake_bucket,
+                                                                 Prefix=prefix):
+            for obj in page.get("Contents", []):
+                stream = obj["Key"][len(prefix):].split("/", 1)[0]
+                by_stream[stream].append(obj)
+        print(f"  hub {a.hub_id:>10}  connection {a.airbyte_connection_id}: "
+              f"{sum(len(v) for v in by_stream.values())} file(s) under "
+              f"s3://{settings.lake_bucket}/{prefix}")
+        for stream, objs in sorted(by_stream.items()):
+            size = sum(o["Size"] for o in objs)
+            print(f"  {'':>14}  {stream:<24} {len(objs):>3} file(s) {size:>10} bytes  "
+                  f"e.g. {objs[0]['Key'].rsplit('/', 1)[-1]}")
+    failed = [h for h, j in results.items() if j["status"] != "succeeded"]
+    if failed:
+        print(f"  syncs not succeeded for hubs: {failed}")
