@@ -42,6 +42,11 @@ class Auth:
             self._issued[token] = now + self.token_ttl_s
         return {"access_token": token, "token_type": "Bearer", "expires_in": int(self.token_ttl_s)}
 
+    def expire_all(self) -> None:
+        """Expire every issued access token now (tests of clients' refresh on 401)."""
+        with self._lock:
+            self._issued.clear()
+
     def check(self, header: str | None) -> None:
         if not self.required:
             return

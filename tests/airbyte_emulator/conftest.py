@@ -1,6 +1,6 @@
 """Fixtures: an emulator on a free port (fake sync runner unless a test asks for the real one)
 and the official airbyte-api SDK pointed at it."""
-import time
+import threading
 
 import airbyte_api
 import pytest
@@ -22,18 +22,32 @@ S3_CONFIG = {
 }
 
 
-def fake_runner(ctx):
-    """Stands in for the connector: a short running phase, then one row per configured stream."""
-    time.sleep(0.2)
-    rows = {s["name"]: 1 for s in ctx.connection["streams"]}
-    return SyncResult(rows_by_stream=rows, files_by_stream={k: [] for k in rows}, bytes_synced=10,
-                      state={"s": {"type": "STREAM"}}, generations={})
+class FakeRunner:
+    """Stands in for the connector: one row per configured stream. A job stays running while
+    `release` is clear (tests hold it to see a running job without relying on timing)."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.release.set()
+
+    def __call__(self, ctx):
+        while not self.release.wait(0.02) and not ctx.cancelled.is_set():
+            pass
+        rows = {s["name"]: 1 for s in ctx.connection["streams"]}
+        return SyncResult(rows_by_stream=rows, files_by_stream={k: [] for k in rows},
+                          bytes_synced=10, state={"s": {"type": "STREAM"}}, generations={})
+
+
+fake_runner = FakeRunner()  # for emulators a test builds itself (never held)
 
 
 @pytest.fixture
 def emu():
-    e = AirbyteEmulator(port=0, sync_runner=fake_runner).start()
+    runner = FakeRunner()
+    e = AirbyteEmulator(port=0, sync_runner=runner).start()
+    e.fake = runner
     yield e
+    runner.release.set()
     e.stop()
 
 

@@ -206,6 +206,7 @@ def test_deleting_a_source_deletes_its_connections(sdk, emu):
 
 def test_jobs_lifecycle(sdk, emu):
     conn = _create_connection(sdk, _create_source(sdk, emu), _create_destination(sdk, emu))
+    emu.fake.release.clear()  # keep the job running until the 409 is seen
     job = sdk.jobs.create_job(request=models.JobCreateRequest(
         connection_id=conn.connection_id, job_type=models.JobTypeEnum.SYNC)).job_response
     assert job.status in (models.JobStatusEnum.PENDING, models.JobStatusEnum.RUNNING)
@@ -214,12 +215,14 @@ def test_jobs_lifecycle(sdk, emu):
         sdk.jobs.create_job(request=models.JobCreateRequest(
             connection_id=conn.connection_id, job_type=models.JobTypeEnum.SYNC))
     assert exc.value.status_code == 409
+    emu.fake.release.set()
     emu.wait_for_job(job.job_id)
     done = sdk.jobs.get_job(request=api.GetJobRequest(job_id=job.job_id)).job_response
     assert done.status == models.JobStatusEnum.SUCCEEDED
     assert done.rows_synced == 2 and done.bytes_synced == 10
     assert done.last_updated_at and done.duration.startswith("PT")
 
+    emu.fake.release.clear()
     second = sdk.jobs.create_job(request=models.JobCreateRequest(
         connection_id=conn.connection_id, job_type=models.JobTypeEnum.SYNC)).job_response
     cancelled = sdk.jobs.cancel_job(request=api.CancelJobRequest(job_id=second.job_id)).job_response

@@ -47,7 +47,10 @@ def stack():
     hub_id = next(iter(sandbox.state.accounts))
     sandbox.state.install(hub_id, CLIENT_ID, SCOPES)
     refresh = sandbox.state.issue_tokens(hub_id, CLIENT_ID, SCOPES)["refresh_token"]
-    emu = AirbyteEmulator(s3_endpoint_url=s3_url, hubspot_sandbox_url=sandbox.url).start()
+    # Own application credentials: the SDK caches access tokens per (client_id, secret) across
+    # client instances and servers, so another test's emulator must not share them.
+    emu = AirbyteEmulator(s3_endpoint_url=s3_url, hubspot_sandbox_url=sandbox.url,
+                          client_id="e2e-airbyte-app", client_secret="e2e-airbyte-secret").start()
     yield emu, s3, hub_id, refresh
     emu.stop()
     sandbox.stop()

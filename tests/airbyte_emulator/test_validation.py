@@ -101,10 +101,12 @@ def test_job_errors(emu):
     _problem(raw(emu, "POST", "/jobs", {"connectionId": cid, "jobType": "backfill"}), 400, "bad-request")
     _problem(raw(emu, "POST", "/jobs", {"connectionId": str(uuid.uuid4()), "jobType": "sync"}),
              404, "resource-not-found")
+    emu.fake.release.clear()
     job = raw(emu, "POST", "/jobs", {"connectionId": cid, "jobType": "sync"}).json()
     body = _problem(raw(emu, "POST", "/jobs", {"connectionId": cid, "jobType": "sync"}),
                     409, "try-again-later")
     assert body["data"]["message"] == f"A sync is already running for: {cid}"
+    emu.fake.release.set()
     emu.wait_for_job(job["jobId"])
     _problem(raw(emu, "DELETE", f"/jobs/{job['jobId']}"), 409, "state-conflict")
     raw(emu, "DELETE", f"/connections/{cid}")
