@@ -219,11 +219,14 @@ class _Search:
                 idx = t.upd_index()
                 a = 0 if u_lo == -math.inf else bisect.bisect_left(idx, (u_lo, -1))
                 z = len(idx) if u_hi == math.inf else bisect.bisect_right(idx, (u_hi, math.inf))
-                if id_lo == 0 and id_hi == t.count - 1:
-                    cands = [i for _, i in idx[a:z]]
+                if id_hi - id_lo + 1 < (z - a) // 4:        # the id range is the narrower
+                    upd = t.updated_ms
+                    cands = [i for i in range(id_lo, id_hi + 1) if u_lo <= upd(i) <= u_hi]
+                elif id_lo == 0 and id_hi == t.count - 1:
+                    cands, by_updated = [i for _, i in idx[a:z]], True
                 else:
                     cands = [i for _, i in idx[a:z] if id_lo <= i <= id_hi]
-                by_updated = True
+                    by_updated = True
             else:
                 cands = range(id_lo, id_hi + 1)
         archived, now = t.archived, self.now_ms
