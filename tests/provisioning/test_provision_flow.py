@@ -122,3 +122,18 @@ def test_crash_after_source_created_completes_without_duplicate(harness, monkeyp
     assert len(harness.live("sources", 3002)) == 1
     assert len(harness.live("connections", 3002)) == 1
     assert account.status == AccountStatus.ACTIVE
+
+
+def test_workspace_per_account_when_configured(harness, configured):
+    with configured(AIRBYTE_WORKSPACE_PER_ACCOUNT="true"):
+        harness.install(3101)
+        harness.install(3102)
+        harness.deliver()
+    a, b = harness.account(3101), harness.account(3102)
+    assert a.status == b.status == AccountStatus.ACTIVE
+    assert a.airbyte_workspace_id != b.airbyte_workspace_id
+    assert a.airbyte_destination_id != b.airbyte_destination_id
+    names = {w["name"] for w in harness.emu.store.workspaces.values() if not w["deleted"]}
+    assert {"hubspot-pipeline-local-hub-3101", "hubspot-pipeline-local-hub-3102"} <= names
+    [conn] = harness.live("connections", 3101)
+    assert conn["workspaceId"] == a.airbyte_workspace_id
