@@ -370,6 +370,25 @@ def register(app, st):
             return ok(out, 207)
         return ok(out)
 
+    @app.post("/crm/v3/objects/deals/splits/batch/read")
+    def deal_splits_batch_read():
+        """HubSpot's deal splits API: the splits of each deal asked for."""
+        deals, splits = g.store.tables["deals"], g.store.tables["deal_splits"]
+        inputs = (request.get_json(silent=True) or {}).get("inputs") or []
+        if len(inputs) > 100:
+            return error(400, "error", "Batch size cannot exceed 100.", category="VALIDATION_ERROR")
+        now = iso_ms(int(st.clock.now() * 1000))
+        results = []
+        with g.store.lock:
+            for inp in inputs:
+                i = deals.index_of(inp.get("id"))
+                if i is None or i in deals.archived:
+                    continue
+                results.append({"id": str(inp.get("id")), "splits": [
+                    splits.record(j, ["hs_deal_split_percentage", "hubspot_owner_id"])
+                    for j in deals.associated(i, splits)]})
+        return ok({"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now})
+
     @app.post("/crm/v3/objects/<object_type>/search")
     def search(object_type):
         t = table(object_type)

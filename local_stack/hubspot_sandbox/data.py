@@ -121,8 +121,12 @@ def _value(p: PropertyDef, rng: random.Random, rec_id: int, created: int, update
     if g in ("period_start", "period_end"):      # a goal's month, from its creation day
         start = created // 86_400_000 * 86_400_000
         return iso_ms(start if g == "period_start" else start + 30 * 86_400_000 - 1)
-    if g == "fraction":
-        return rng.choice(("0.25", "0.5", "0.75", "1.0"))
+    if g == "split_share":      # the splits of a deal share it equally (sum 1.0)
+        n_deals, n_splits = st.base_counts["deals"], st.base_counts["deal_splits"]
+        i = (rec_id - 101) % 100_000_000
+        if not n_deals or i >= n_splits:
+            return "1.0"
+        return str(round(1 / len(range(i % n_deals, n_splits, n_deals)), 4))
     if g == "owner":
         return str(st.owner_ids[rng.randrange(len(st.owner_ids))])
     return None
@@ -281,6 +285,8 @@ class AccountStore:
         self.base_counts = {name: int(sizes.get(name, default)) for name in OBJECTS}
         if "goal_targets" not in sizes:
             self.base_counts["goal_targets"] = min(self.base_counts["goal_targets"], MAX_GOAL_TARGETS)
+        if "deal_splits" not in sizes:    # half of the deals split between two owners
+            self.base_counts["deal_splits"] = self.base_counts["deals"] * 3 // 2
         self.created_at = {}
         self.parents = {k: list(v) for k, v in ASSOCIATIONS.items()}
         self.tables = {name: ObjectTable(self, name, k, self.base_counts[name])

@@ -65,7 +65,7 @@ OBJECTS["goal_targets"] = ("0-74", "hs_lastmodifieddate", [
     ("hs_goal_type", "enumeration", "select", "enum:revenue,deals_created,calls_made,meetings_booked"),
     ("hs_lastmodifieddate", "datetime", "date", "updated")])
 OBJECTS["deal_splits"] = ("0-0", "hs_lastmodifieddate", [      # HubSpot exposes no public type id
-    ("hs_deal_split_percentage", "number", "number", "fraction"),
+    ("hs_deal_split_percentage", "number", "number", "split_share"),
     ("hs_lastmodifieddate", "datetime", "date", "updated")])
 for _spec in OBJECTS.values():
     _spec[2].extend(_COMMON)

@@ -118,9 +118,14 @@ def test_leads_goals_and_deal_splits_hold_data(objs):
     truth = requests.get(f"{srv.url}/_sandbox/accounts/{hubs[0]}").json()["objects"]
     assert len(leads) == truth["leads"]["live"] == 120
     assert len(goals) == truth["goal_targets"]["live"] == 60      # goals are capped (one page)
-    assert len(splits) == truth["deal_splits"]["live"] == 120
+    assert len(splits) == truth["deal_splits"]["live"] == 180        # half the deals split in two
     assert leads[0]["associations"]["contacts"]["results"]
-    assert {s["properties"]["hs_deal_split_percentage"] for s in splits} <= {"0.25", "0.5", "0.75", "1.0"}
+    deals = [d["id"] for d in _all(srv, toks[0], "deals")]
+    r = requests.post(f"{srv.url}/crm/v3/objects/deals/splits/batch/read", headers=_h(toks[0]),
+                      json={"inputs": [{"id": d} for d in deals[:100]]}).json()["results"]
+    shares = [sum(float(x["properties"]["hs_deal_split_percentage"]) for x in d["splits"]) for d in r]
+    assert len(r) == 100 and all(abs(x - 1.0) < 1e-6 for x in shares)
+    assert {len(d["splits"]) for d in r} == {1, 2}
     names = {p["name"] for p in _get(srv, toks[0], "/properties/v2/leads/properties")}
     assert {"hs_lead_name", "hs_pipeline_stage"} <= names
     g = _get(srv, toks[0], f"/crm/v3/objects/goal_targets/{goals[0]['id']}",
