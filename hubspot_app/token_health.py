@@ -136,11 +136,11 @@ class CallLimiter:
                 now = self._clock()
                 self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
                 self._at = now
-                if now >= self._blocked_until and self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                if now >= self._blocked_until and self._tokens >= 1.0 - 1e-9:
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     self.calls += 1
                     return
-                delay = max(self._blocked_until - now, (1.0 - self._tokens) / self.per_second)
+                delay = max(self._blocked_until - now, (1.0 - self._tokens) / self.per_second, 1e-4)
             self.waited += delay
             self._sleep(delay)
 
@@ -533,7 +533,9 @@ def process_records(bodies: list[str], checker: TokenHealthChecker, health,
             continue
         attempt = int(message.get("attempt", 0))
         retry: list[int] = []
-        pending = [h for h in message.get("hub_ids", []) if isinstance(h, int) and h > 0]
+        from .webhooks import parse_hub_id
+
+        pending = [h for h in map(parse_hub_id, message.get("hub_ids") or []) if h is not None]
         for index, hub_id in enumerate(pending):
             if out_of_time or (done_any and remaining_ms and remaining_ms() < TIME_RESERVE_MS):
                 out_of_time = True
