@@ -1,0 +1,150 @@
+"""S3 object-created events for ``raw/`` -> few Glue job runs, no file forgotten.
+
+Delivery: S3 -> SQS queue -> this function (SQS event source, batch size up to 10,000 and a
+batching window of GLUE_TRIGGER_WINDOW_SECONDS). SQS rather than direct invocation because it
+batches (thousands of files in a minute become one invocation and one run), keeps events for
+days while Glue is busy or broken, retries a failed invocation, and ends in a DLQ operators
+can redrive; a direct S3 -> Lambda invocation is one event at a time with only two async
+retries.
+
+No file is forgotten because the Glue job does not trust the event list: it is told which
+accounts to look at (--hub_ids) and processes every raw file of theirs missing from its own
+ledger. So an event only has to lead to *some* run of its account starting after the file
+landed: a run that cannot start (ConcurrentRunsExceededException, throttling) is put back on
+the queue as a compact retry message with backoff; after GLUE_TRIGGER_MAX_ATTEMPTS it goes to
+the DLQ with the error, and redriving it to the queue resumes it. ``reconcile`` (schedule)
+starts an ALL-accounts run as a backstop for runs that started but failed.
+
+Plain functions, no Chalice or Spark imports: app.py wires them."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+log = logging.getLogger("hubspot_app.glue_trigger")
+
+RETRYABLE = {"ConcurrentRunsExceededException", "ThrottlingException",
+             "OperationTimeoutException", "InternalServiceException",
+             "ResourceNumberLimitExceededException", "TooManyRequestsException"}
+
+
+@dataclass
+class Config:
+    job_name: str
+    queue_url: str = ""
+    dlq_url: str = ""
+    lake_root: str = ""  # passed as --lake_root when set; else the job's default argument
+    grouping: str = "global"  # "global": one run per batch; "account": one run per hub_id
+    max_hubs_per_run: int = 500  # keeps --hub_ids well inside Glue's argument size limit
+    retry_base_seconds: int = 60
+    retry_max_seconds: int = 900  # SQS DelaySeconds maximum
+    max_attempts: int = 40  # about 9 hours at the maximum delay, then the DLQ
+    raw_prefix: str = "raw/"
+
+    @classmethod
+    def from_env(cls, env=os.environ) -> "Config":
+        g = env.get
+        return cls(job_name=g("GLUE_JOB_NAME", "hubspot-curate"),
+                   queue_url=g("GLUE_TRIGGER_QUEUE_URL", ""), dlq_url=g("GLUE_TRIGGER_DLQ_URL", ""),
+                   lake_root=g("LAKE_ROOT", ""), grouping=g("GLUE_TRIGGER_GROUPING", "global"),
+                   max_hubs_per_run=int(g("GLUE_TRIGGER_MAX_HUBS_PER_RUN", "500")),
+                   retry_base_seconds=int(g("GLUE_TRIGGER_RETRY_BASE_SECONDS", "60")),
+                   retry_max_seconds=int(g("GLUE_TRIGGER_RETRY_MAX_SECONDS", "900")),
+                   max_attempts=int(g("GLUE_TRIGGER_MAX_ATTEMPTS", "40")))
+
+
+def hubs_from_body(body: str, raw_prefix: str = "raw/") -> tuple[set[str], int, int]:
+    """One SQS message body -> (hub_ids, raw files it names, retry attempt). Understands S3
+    notifications (also wrapped in SNS), S3's test event, and this module's retry messages."""
+    msg = json.loads(body)
+    if "Message" in msg and "TopicArn" in msg:  # S3 -> SNS -> SQS fan-out
+        msg = json.loads(msg["Message"])
+    if "glue_retry" in msg:
+        r = msg["glue_retry"]
+        return set(r["hub_ids"]), 0, int(r.get("attempt", 1))
+    hubs, files = set(), 0
+    for rec in msg.get("Records", []):
+        if not rec.get("eventName", "").startswith("ObjectCreated"):
+            continue
+        key = unquote_plus(rec["s3"]["object"]["key"])  # S3 URL-encodes keys in events
+        parts = key[len(raw_prefix):].split("/") if key.startswith(raw_prefix) else []
+        if len(parts) == 3 and parts[2].endswith(".parquet"):
+            hubs.add(parts[0])
+            files += 1
+    return hubs, files, 0
+
+
+def plan_runs(hubs, cfg: Config) -> list[list[str]]:
+    ordered = sorted(hubs)
+    if cfg.grouping == "account":
+        return [[h] for h in ordered]
+    n = max(1, cfg.max_hubs_per_run)
+    return [ordered[i:i + n] for i in range(0, len(ordered), n)]
+
+
+def _error_code(e: Exception) -> str:
+    return getattr(e, "response", {}).get("Error", {}).get("Code", "")
+
+
+def start_run(glue, cfg: Config, hub_ids: list[str]) -> str:
+    args = {"--hub_ids": ",".join(hub_ids)}
+    if cfg.lake_root:
+        args["--lake_root"] = cfg.lake_root
+    return glue.start_job_run(JobName=cfg.job_name, Arguments=args)["JobRunId"]
+
+
+def requeue(sqs, cfg: Config, hub_ids: list[str], attempt: int, error: str) -> None:
+    """Put a run that could not start back on the queue (or, at the end, in the DLQ)."""
+    body = {"glue_retry": {"hub_ids": hub_ids, "attempt": attempt + 1, "last_error": error},
+            "how_to_redrive": "move this message back to the glue trigger queue "
+                              "(SQS StartMessageMoveTask); the trigger resumes it"}
+    if attempt + 1 > cfg.max_attempts and cfg.dlq_url:
+        sqs.send_message(QueueUrl=cfg.dlq_url, MessageBody=json.dumps(body))
+        log.error(json.dumps({"msg": "glue run gave up, sent to DLQ", "hub_ids": hub_ids[:50],
+                              "attempt": attempt, "error": error}))
+        return
+    delay = min(cfg.retry_max_seconds, cfg.retry_base_seconds * 2 ** min(attempt, 10))
+    delay = max(1, round(delay * random.uniform(0.8, 1.0)))  # jitter: retries do not stampede
+    sqs.send_message(QueueUrl=cfg.queue_url, MessageBody=json.dumps(body), DelaySeconds=delay)
+
+
+def handle_sqs_event(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
+    """The SQS-triggered handler body. Raises (so SQS redelivers the whole batch) only if a
+    run could neither start nor be put back on the queue."""
+    cfg = cfg or Config.from_env()
+    hubs, files, attempt = set(), 0, 0
+    for record in event.get("Records", []):
+        h, f, a = hubs_from_body(record["body"], cfg.raw_prefix)
+        hubs |= h
+        files += f
+        attempt = max(attempt, a)
+    started, retried = [], []
+    for group in plan_runs(hubs, cfg):
+        try:
+            started.append(start_run(glue, cfg, group))
+        except Exception as e:  # noqa: BLE001 - botocore ClientError or a stand-in
+            code = _error_code(e)
+            if code not in RETRYABLE:
+                raise
+            requeue(sqs, cfg, group, attempt, code)
+            retried.append(group)
+    summary = {"msg": "glue trigger", "messages": len(event.get("Records", [])), "files": files,
+               "hub_ids": len(hubs), "runs_started": started,
+               "groups_retried": len(retried), "attempt": attempt}
+    log.info(json.dumps(summary))
+    return summary
+
+
+def reconcile(glue, cfg: Config | None = None) -> dict:
+    """Scheduled backstop: one run over every account (the job skips processed files)."""
+    cfg = cfg or Config.from_env()
+    try:
+        return {"run": start_run(glue, cfg, ["ALL"])}
+    except Exception as e:  # noqa: BLE001
+        if _error_code(e) not in RETRYABLE:
+            raise
+        return {"run": None, "skipped": _error_code(e)}  # a run is going; the next tick retries
