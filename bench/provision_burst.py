@@ -10,6 +10,9 @@ emulator with a rate limit.
 2. Provisioning: --consumers dispatcher threads deliver SQS batches to the provisioner function
    through chalice.test (as Lambda's event source with that maximum concurrency), each account
    costing two Airbyte creates (source, connection).
+   Installs arrive in waves of --wave (default 500) and each wave is provisioned before the
+   next: moto's SQS does work proportional to the queue's depth on every call, so a 10,000-deep
+   queue would measure moto, not the provisioner. Provisioning time is summed over the waves.
 3. Checks: every account active with exactly one source and one connection in the emulator,
    the DLQ empty. Prints accounts/s against the ceiling the emulator's rate limit allows
    (rate / requests per account), measured in this run; exits 1 on a duplicate or a loss.
@@ -45,6 +48,8 @@ def main(argv=None) -> int:
     parser.add_argument("--duplicates", type=float, default=0.05,
                         help="share of accounts that get a duplicate message (default 0.05)")
     parser.add_argument("--install-threads", type=int, default=4)
+    parser.add_argument("--wave", type=int, default=500,
+                        help="installs per wave (moto's SQS slows down with queue depth)")
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)  # the provisioner's per-account INFO lines: not for a bench
 
@@ -80,7 +85,7 @@ def run(stack, args, overrides) -> int:
           f"{args.rate_limit:g} requests/s, {args.consumers} concurrent consumers, "
           f"{args.duplicates:.0%} duplicate messages", flush=True)
 
-    # -- 1. installs ---------------------------------------------------------------------
+    # -- 1 + 2, per wave: installs, then provisioning through the queue ---------------------
     def install(hub: int) -> None:
         info = TokenInfo(hub_id=hub, user=f"owner@{hub}.example", user_id=1,
                          hub_domain=f"{hub}.example", scopes=("oauth",))
@@ -89,33 +94,20 @@ def run(stack, args, overrides) -> int:
         request_provisioning(settings, account, reason="install")
 
     kms = boto3.client("kms")
-    start = time.perf_counter()
-    with ThreadPoolExecutor(args.install_threads) as pool:
-        list(pool.map(install, hubs))
-    dupes = random.Random(1).sample(hubs, int(len(hubs) * args.duplicates))
     sqs = boto3.client("sqs")
     url = queue_url(settings.provision_queue_name)
-    for i in range(0, len(dupes), 10):
-        sqs.send_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(j), "MessageBody": json.dumps(provision_message(h, f"dup:{h}", "duplicate"))}
-            for j, h in enumerate(dupes[i:i + 10])])
-    install_s = time.perf_counter() - start
-    print(f"  installs stored and queued: {len(hubs)} in {install_s:.1f} s "
-          f"({len(hubs) / install_s:.0f}/s), plus {len(dupes)} duplicate messages", flush=True)
-
-    # -- 2. provisioning through the queue -----------------------------------------------
+    dupes = set(random.Random(1).sample(hubs, int(len(hubs) * args.duplicates)))
     client = stack.chalice_client(**overrides)
     routes = [SqsRoute(client, settings.provision_queue_name, "provisioner")
               for _ in range(args.consumers)]
     emu = stack.airbyte
     before = dict(emu.store.requests)
-    stop = threading.Event()
     totals = {"received": 0, "failed": 0}
     lock = threading.Lock()
 
     def consume(route):
         idle = 0
-        while not stop.is_set():
+        while True:
             report = route.poll_once()
             with lock:
                 totals["received"] += report.received
@@ -123,25 +115,39 @@ def run(stack, args, overrides) -> int:
             if report.received == 0:
                 idle += 1
                 time.sleep(0.2)
-                if idle > 5 and route.pending() == 0:
+                if idle > 3 and route.pending() == 0:
                     return
             else:
                 idle = 0
 
-    def progress():
-        while not stop.wait(10):
-            live = emu.state()["totals"]["connections"]
-            print(f"  ... {live} connections after {time.perf_counter() - start:.0f} s", flush=True)
-
-    start = time.perf_counter()
-    threading.Thread(target=progress, daemon=True).start()
-    threads = [threading.Thread(target=consume, args=(r,)) for r in routes]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    stop.set()
-    prov_s = time.perf_counter() - start
+    install_s = prov_s = 0.0
+    for first in range(0, len(hubs), args.wave):
+        wave = hubs[first:first + args.wave]
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(args.install_threads) as pool:
+            list(pool.map(install, wave))
+        wave_dupes = [h for h in wave if h in dupes]
+        for i in range(0, len(wave_dupes), 10):
+            sqs.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(j), "MessageBody": json.dumps(provision_message(h, f"dup:{h}",
+                                                                           "duplicate"))}
+                for j, h in enumerate(wave_dupes[i:i + 10])])
+        t1 = time.perf_counter()
+        threads = [threading.Thread(target=consume, args=(r,)) for r in routes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        t2 = time.perf_counter()
+        install_s += t1 - t0
+        prov_s += t2 - t1
+        done = first + len(wave)
+        print(f"  wave {first // args.wave + 1}: {len(wave)} installs in {t1 - t0:.1f} s, "
+              f"provisioned in {t2 - t1:.1f} s ({len(wave) / (t2 - t1):.1f} accounts/s); "
+              f"{done}/{len(hubs)} done, {emu.state()['totals']['connections']} connections",
+              flush=True)
+    print(f"  installs stored and queued: {len(hubs)} in {install_s:.1f} s "
+          f"({len(hubs) / install_s:.0f}/s), plus {len(dupes)} duplicate messages")
 
     # -- 3. checks -----------------------------------------------------------------------
     state = emu.state()
