@@ -22,11 +22,15 @@ import json
 import logging
 import os
 import random
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 log = logging.getLogger("hubspot_app.glue_trigger")
 
+# hub_ids are HubSpot portal ids (digits); streams are connector stream names. Anything else in
+# a key (.., encoded slashes, other prefixes) is not a raw file and must not steer a run.
+_RAW_KEY = re.compile(r"^(?P<hub>[1-9][0-9]{0,19})/(?P<stream>[A-Za-z0-9_]{1,100})/[^/]+\.parquet$")
 RETRYABLE = {"ConcurrentRunsExceededException", "ThrottlingException",
              "OperationTimeoutException", "InternalServiceException",
              "ResourceNumberLimitExceededException", "TooManyRequestsException"}
@@ -65,15 +69,16 @@ def hubs_from_body(body: str, raw_prefix: str = "raw/") -> tuple[set[str], int, 
         msg = json.loads(msg["Message"])
     if "glue_retry" in msg:
         r = msg["glue_retry"]
-        return set(r["hub_ids"]), 0, int(r.get("attempt", 1))
+        hubs = {str(h) for h in r["hub_ids"] if str(h) == "ALL" or str(h).isdigit()}
+        return hubs, 0, int(r.get("attempt", 1))
     hubs, files = set(), 0
     for rec in msg.get("Records", []):
         if not rec.get("eventName", "").startswith("ObjectCreated"):
             continue
         key = unquote_plus(rec["s3"]["object"]["key"])  # S3 URL-encodes keys in events
-        parts = key[len(raw_prefix):].split("/") if key.startswith(raw_prefix) else []
-        if len(parts) == 3 and parts[2].endswith(".parquet"):
-            hubs.add(parts[0])
+        m = _RAW_KEY.match(key[len(raw_prefix):]) if key.startswith(raw_prefix) else None
+        if m and ".." not in key:
+            hubs.add(m["hub"])
             files += 1
     return hubs, files, 0
 

@@ -25,7 +25,8 @@ INTERMEDIATE = [
 def parse_key(key: str):
     """raw/<hub_id>/<stream>/<file>.parquet -> (hub_id, stream) or None."""
     parts = key.split("/")
-    if len(parts) == 4 and parts[0] == "raw" and parts[3].endswith(".parquet"):
+    if len(parts) == 4 and parts[0] == "raw" and parts[1].isdigit() and ".." not in key \
+            and parts[2].replace("_", "").isalnum() and parts[3].endswith(".parquet"):
         return parts[1], parts[2]
     return None
 

@@ -106,7 +106,7 @@ def test_burst_of_5000_events_starts_few_runs_and_forgets_no_file(tmp_path):
 
     def land(n, start):
         for i in range(start, start + n):
-            key = f"raw/{i % 50}/deals/2024_01_01_{T0 + i}_{i}.parquet"
+            key = f"raw/{1000 + i % 50}/deals/2024_01_01_{T0 + i}_{i}.parquet"
             (lake / key).parent.mkdir(parents=True, exist_ok=True)
             (lake / key).write_bytes(b"")
             landed.append(key)
