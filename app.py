@@ -102,3 +102,27 @@ def hubspot_webhook():
         status, body = 503, {"error": "try_again_later"}
     headers = {**SECURITY_HEADERS, "Content-Type": "application/json"}
     return Response(body=_json.dumps(body), status_code=status, headers=headers)
+
+
+# -- Lake events (issue 5): S3 raw/ object-created -> SQS -> few Glue job runs ---------------
+@app.on_sqs_message(queue=_os.environ.get("GLUE_TRIGGER_QUEUE_NAME", "hubspot-pipeline-glue-trigger"),
+                    batch_size=1000, maximum_batching_window_in_seconds=60, name="glue_trigger",
+                    maximum_concurrency=2)
+def glue_trigger(event):
+    """Batches of raw/ file events start Glue runs for their accounts; runs that cannot start
+    now are put back on the queue with a delay (see hubspot_app.glue_trigger)."""
+    import boto3
+
+    from hubspot_app.glue_trigger import handle_sqs_event
+
+    return handle_sqs_event(event.to_dict(), boto3.client("glue"), boto3.client("sqs"))
+
+
+@app.schedule(_Rate(1, unit=_Rate.HOURS), name="glue_reconcile")
+def glue_reconcile(event):
+    """Backstop: an all-accounts run (the job skips files it has processed)."""
+    import boto3
+
+    from hubspot_app.glue_trigger import reconcile as start_backstop_run
+
+    return start_backstop_run(boto3.client("glue"))

@@ -53,12 +53,21 @@ class Config:
     def from_env(cls, env=os.environ) -> "Config":
         g = env.get
         return cls(job_name=g("GLUE_JOB_NAME", "hubspot-curate"),
-                   queue_url=g("GLUE_TRIGGER_QUEUE_URL", ""), dlq_url=g("GLUE_TRIGGER_DLQ_URL", ""),
+                   queue_url=g("GLUE_TRIGGER_QUEUE_URL") or _url_of(g("GLUE_TRIGGER_QUEUE_NAME")),
+                   dlq_url=g("GLUE_TRIGGER_DLQ_URL") or _url_of(g("GLUE_TRIGGER_DLQ_NAME")),
                    lake_root=g("LAKE_ROOT", ""), grouping=g("GLUE_TRIGGER_GROUPING", "global"),
                    max_hubs_per_run=int(g("GLUE_TRIGGER_MAX_HUBS_PER_RUN", "500")),
                    retry_base_seconds=int(g("GLUE_TRIGGER_RETRY_BASE_SECONDS", "60")),
                    retry_max_seconds=int(g("GLUE_TRIGGER_RETRY_MAX_SECONDS", "900")),
                    max_attempts=int(g("GLUE_TRIGGER_MAX_ATTEMPTS", "40")))
+
+
+def _url_of(queue_name: str | None) -> str:
+    """Queue URL from its name (stage config names queues; URLs hold the account id)."""
+    if not queue_name:
+        return ""
+    from .queues import queue_url
+    return queue_url(queue_name)
 
 
 def hubs_from_body(body: str, raw_prefix: str = "raw/") -> tuple[set[str], int, int]:
