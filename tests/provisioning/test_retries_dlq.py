@@ -103,3 +103,37 @@ def test_cli_usage_and_exit_codes(harness):
     assert run_cli("dlq", "show", "no-such-message")[0] == 3
     assert run_cli("dlq", "redrive")[0] == 2            # neither ids nor --all
     assert run_cli("dlq", "frobnicate")[0] == 2
+
+
+def test_partial_batch_response_names_only_the_failed_message(harness):
+    from datetime import timedelta
+
+    from hubspot_app.models import Account, utcnow
+    from local_stack.dispatcher import lambda_sqs_event
+
+    harness.install(4101, send=False)
+    harness.install(4102, send=False)
+    # Another worker holds 4102's lease, taken before our message was sent (so it may not
+    # have seen what the message is about: the message must come back, not be dropped).
+    Account(hub_id=4102).update(actions=[
+        Account.provision_lease_owner.set("someone-else"),
+        Account.provision_lease_until.set(utcnow() + timedelta(seconds=10))])
+    harness.send(4101)
+    harness.send(4102)
+    route = harness.route
+    messages = route.sqs.receive_message(QueueUrl=route.queue_url, MaxNumberOfMessages=10,
+                                         AttributeNames=["All"])["Messages"]
+    assert len(messages) == 2
+    by_hub = {json.loads(m["Body"])["hub_id"]: m["MessageId"] for m in messages}
+    payload = harness.client.lambda_.invoke(
+        "provisioner", lambda_sqs_event(messages, route.queue_arn, route.region)).payload
+    assert payload == {"batchItemFailures": [{"itemIdentifier": by_hub[4102]}]}
+    assert harness.account(4101).status == AccountStatus.ACTIVE
+    assert harness.account(4102).status == AccountStatus.INSTALLED
+    for m in messages:  # tidy: as the dispatcher would after the lease ends
+        route.sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=m["ReceiptHandle"])
+    Account(hub_id=4102).update(actions=[Account.provision_lease_owner.remove(),
+                                         Account.provision_lease_until.remove()])
+    harness.send(4102)
+    harness.deliver()
+    assert harness.account(4102).status == AccountStatus.ACTIVE
