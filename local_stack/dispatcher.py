@@ -60,11 +60,21 @@ class SqsRoute:
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.region = self.sqs.meta.region_name
 
+    def _receive_batch(self, wait_seconds: int) -> list[dict]:
+        """Up to batch_size messages, ten per ReceiveMessage, as Lambda's poller gathers them."""
+        messages: list[dict] = []
+        while len(messages) < self.batch_size:
+            got = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
+                WaitTimeSeconds=wait_seconds if not messages else 0, AttributeNames=["All"],
+                MessageAttributeNames=["All"]).get("Messages", [])
+            if not got:
+                break
+            messages += got
+        return messages
+
     def poll_once(self, wait_seconds: int = 0) -> Delivery:
-        messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size,
-            WaitTimeSeconds=wait_seconds, AttributeNames=["All"],
-            MessageAttributeNames=["All"]).get("Messages", [])
+        messages = self._receive_batch(wait_seconds)
         report = Delivery(received=len(messages))
         if not messages:
             return report

@@ -107,8 +107,28 @@ class LocalStack:
         self.resources = resources.create_all(self.env, LOCAL_CLIENT_ID, self.client_secret)
         self._start_sandbox()
         self._start_airbyte()
+        self._start_glue()
         self._start_app()
         return self
+
+    def _start_glue(self) -> None:
+        """Glue's API on HTTP, running the job on local PySpark over a mirror of the lake.
+
+        Runs queue rather than fail when one is going, as JobRunQueuingEnabled does on AWS."""
+        import tempfile
+
+        import boto3
+
+        from .glue_runner import LocalGlue
+        from .glue_service import GlueService
+
+        self.glue_mirror = tempfile.mkdtemp(prefix="hubspot-glue-mirror-")
+        self.glue = LocalGlue(self.glue_mirror, self.env["LAKE_BUCKET"], s3=boto3.client("s3"),
+                              queuing=True)
+        service = GlueService(self.glue).start()
+        self._servers.append(service)
+        self.env["AWS_ENDPOINT_URL_GLUE"] = service.url
+        os.environ["AWS_ENDPOINT_URL_GLUE"] = service.url
 
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
@@ -190,6 +210,10 @@ class LocalStack:
                 self._servers.pop().stop()
             except Exception:  # noqa: BLE001 - stop the rest even if one is already down
                 pass
+        if getattr(self, "glue_mirror", None):
+            import shutil
+            shutil.rmtree(self.glue_mirror, ignore_errors=True)
+            os.environ.pop("AWS_ENDPOINT_URL_GLUE", None)
 
     def __enter__(self) -> "LocalStack":
         return self.start()

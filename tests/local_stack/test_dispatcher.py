@@ -43,7 +43,7 @@ def queues(monkeypatch_module):
     dlq = sqs.create_queue(QueueName="work-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     work = sqs.create_queue(QueueName="work", Attributes={
-        "VisibilityTimeout": "0",  # failed messages come straight back, to keep the test short
+        "VisibilityTimeout": "1",  # failed messages come back after a second: a short test
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
     yield sqs, work, dlq
     server.stop()
