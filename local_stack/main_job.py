@@ -79,5 +79,11 @@ def run(accounts: int = 3, seed: int = 7) -> int:
         show_provision_queue()
         from .provision_step import provision_all, sync_all
         sync_all(stack, provision_all(stack, hub_ids))
-    print("\nMain job finished: every account installed, provisioned in Airbyte and synced.")
+        from .curate_step import curate_all
+        curated_ok = curate_all(stack, hub_ids)
+    if not curated_ok:
+        print("\nMain job finished, but the curated tables do not match the sandbox (see above).")
+        return 1
+    print("\nMain job finished: every account installed, provisioned in Airbyte, synced, and "
+          "curated.")
     return 0
