@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_main_job_installs_every_account_and_queues_provisioning():
+def test_main_job_runs_the_whole_flow():
     result = subprocess.run([sys.executable, "-m", "local_stack", "main", "--accounts", "2"],
                             cwd=ROOT, capture_output=True, text=True, timeout=900)
     out = result.stdout
@@ -23,7 +23,18 @@ def test_main_job_installs_every_account_and_queues_provisioning():
         stored = re.search(rf"hub\s+{hub}\s+user=\S+.*refresh_token=(\S+)", out)
         assert stored and "***" in stored.group(1)      # masked, never the token
         assert f'"hub_id": {hub}' in out                 # its provision message
-    assert "Main job finished" in out
+    # Provisioned: one connection per account, namespaced by its hub_id.
+    for hub in installed:
+        assert re.search(rf"hub\s+{hub}\s+status=active\s+source=\S+", out)
+        assert f"namespace=custom_format:{hub}" in out
+        assert re.search(rf"hub\s+{hub}\s+job \d+: succeeded", out)
+        assert re.search(rf"connection \S+: [1-9]\d* file\(s\) under s3://\S+/raw/{hub}/", out)
+    # Curated: every entity table's live rows equal the sandbox's live records.
+    curated = re.findall(r"(contacts|companies|deals)\s+rows=\s*\d+\s+live=\s*(\d+).*"
+                         r"sandbox live=\s*(\d+) (match|MISMATCH)", out)
+    assert len(curated) == 3 * len(installed)
+    assert all(live == truth and verdict == "match" for _, live, truth, verdict in curated)
+    assert "Main job finished: every account installed, provisioned" in out
     assert "Traceback" not in out + result.stderr
 
 
