@@ -512,8 +512,13 @@ def process_records(bodies: list[str], checker: TokenHealthChecker, health,
     out_of_time = False
     # A context that reports no time at all (local tools) means "no limit"; and every
     # invocation checks at least one account, so a re-queued remainder always shrinks.
-    if remaining_ms is not None and remaining_ms() <= 0:
-        remaining_ms = None
+    reserve = TIME_RESERVE_MS
+    if remaining_ms is not None:
+        initial = remaining_ms()
+        if initial <= 0:
+            remaining_ms = None
+        else:  # a short timeout keeps a quarter of itself in reserve, not 20 s
+            reserve = min(TIME_RESERVE_MS, initial / 4)
     done_any = False
     for raw in bodies:
         try:
@@ -537,7 +542,7 @@ def process_records(bodies: list[str], checker: TokenHealthChecker, health,
 
         pending = [h for h in map(parse_hub_id, message.get("hub_ids") or []) if h is not None]
         for index, hub_id in enumerate(pending):
-            if out_of_time or (done_any and remaining_ms and remaining_ms() < TIME_RESERVE_MS):
+            if out_of_time or (done_any and remaining_ms and remaining_ms() < reserve):
                 out_of_time = True
                 followups.append((check_message(pending[index:], attempt, message.get("force", False)), 0))
                 break

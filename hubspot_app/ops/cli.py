@@ -305,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="report only, queue nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=reconcile_cmd)
+
+    from hubspot_app.ops import health  # token health and offboarding (hubspot_app/ops/health.py)
+    health.register(groups)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import zlib
 
 import boto3
 import pytest
@@ -97,6 +98,23 @@ class Harness:
         requests.post(f"{self.stack.hubspot_url}/_sandbox/accounts/{hub_id}/uninstall",
                       json={}, timeout=10).raise_for_status()
 
+    def forget_other_suites(self) -> None:
+        """moto keeps its state per process: drop accounts and messages earlier suites left."""
+        mine = set(self.hub_ids())
+        for account in Account.scan():
+            if account.hub_id not in mine:
+                account.delete()
+        for queue in ("TOKEN_HEALTH_QUEUE_NAME", "TOKEN_HEALTH_DLQ_NAME", "PROVISION_QUEUE_NAME",
+                      "ALERTS_INBOX_QUEUE_NAME"):
+            url = self.sqs.get_queue_url(QueueName=self.env[queue])["QueueUrl"]
+            while True:
+                got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                               VisibilityTimeout=0).get("Messages", [])
+                if not got:
+                    break
+                self.sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+
     # -- the functions ------------------------------------------------------------------
     def run_health(self, force: bool = True, timeout: float = 60):
         self.schedule.fire({"force": force})
@@ -119,10 +137,13 @@ class Harness:
 
 
 @pytest.fixture(scope="module")
-def hs():
-    with LocalStack(accounts=4, seed=23, airbyte_options={"sync_runner": fake_sync}) as stack:
+def hs(request):
+    # A seed per module: other hub_ids in every module, since moto keeps state per process.
+    seed = zlib.crc32(request.module.__name__.encode()) % 10_000
+    with LocalStack(accounts=4, seed=seed, airbyte_options={"sync_runner": fake_sync}) as stack:
         proxy = FaultProxy(stack.hubspot_url).start()
         harness = Harness(stack, proxy)
+        harness.forget_other_suites()
         for hub_id in harness.hub_ids():
             harness.install(hub_id)
         harness.provision()

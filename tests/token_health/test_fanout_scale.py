@@ -25,7 +25,15 @@ def moto_env():
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    env = {**stage_environment("local"), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+    # Tables and queues of its own: moto keeps state per process, and 10,000 accounts must not
+    # leak into the other suites' stacks.
+    env = {**stage_environment("local"), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+           "ACCOUNTS_TABLE": "scale-test-accounts", "STATES_TABLE": "scale-test-states",
+           "TOKEN_HEALTH_QUEUE_NAME": "scale-test-token-health",
+           "TOKEN_HEALTH_DLQ_NAME": "scale-test-token-health-dlq",
+           "UNINSTALL_AUDIT_TABLE": "scale-test-audit", "WEBHOOK_RECEIPTS_TABLE": "scale-test-receipts",
+           "ALERTS_INBOX_QUEUE_NAME": "scale-test-alerts-inbox",
+           "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:scale-test-alerts"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     reset_settings()
@@ -37,6 +45,13 @@ def moto_env():
     resources.create_health_resources(env)
     bind_tables(env["ACCOUNTS_TABLE"], env["STATES_TABLE"], reconnect=True)
     yield env
+    ddb = boto3.client("dynamodb")
+    for table in ("ACCOUNTS_TABLE", "STATES_TABLE", "UNINSTALL_AUDIT_TABLE", "WEBHOOK_RECEIPTS_TABLE"):
+        ddb.delete_table(TableName=env[table])
+    sqs = boto3.client("sqs")
+    for queue in ("TOKEN_HEALTH_QUEUE_NAME", "TOKEN_HEALTH_DLQ_NAME", "ALERTS_INBOX_QUEUE_NAME"):
+        sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=env[queue])["QueueUrl"])
+    boto3.client("sns").delete_topic(TopicArn=env["ALERTS_TOPIC_ARN"])
     server.stop()
     for k, v in saved.items():
         if v is None:

@@ -90,7 +90,9 @@ def test_worker_stops_before_the_lambda_timeout_and_requeues_the_rest():
 def test_worker_always_makes_progress_even_without_time():
     checker = ScriptedChecker({})
     sent = []
-    process_records([json.dumps(check_message([1, 2]))], checker, Health(), remaining_ms=lambda: 5,
+    budget = iter([100, 10, 10])  # a quarter of the first reading is kept in reserve
+    process_records([json.dumps(check_message([1, 2]))], checker, Health(),
+                    remaining_ms=lambda: next(budget),
                     send=lambda items: sent.extend(items) or len(items))
     assert checker.calls == [1]
     assert sent == [(check_message([2]), 0)]
