@@ -262,7 +262,32 @@ def run_fan_out(force: bool = False) -> dict:
 
     settings, health = get_settings(), get_health_settings()  # no secret needed to fan out
     bind_tables(settings.accounts_table, settings.states_table)
-    return fan_out(settings.accounts_table, health, force=force)
+    summary = fan_out(settings.accounts_table, health, force=force)
+    summary["dlq_depth"] = emit_dlq_depths({"token_health": health.dlq_name,
+                                            "provision": settings.provision_dlq_name})
+    return summary
+
+
+def emit_dlq_depths(queues: dict[str, str]) -> dict[str, int]:
+    """DlqDepth metric per dead-letter queue (visible + in flight), for the DLQ alarm."""
+    import boto3
+
+    from .queues import queue_url
+
+    sqs, depths = boto3.client("sqs"), {}
+    for label, name in queues.items():
+        if not name:
+            continue
+        try:
+            attrs = sqs.get_queue_attributes(QueueUrl=queue_url(name), AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        except Exception as exc:  # noqa: BLE001 - a metric must not fail the fan-out
+            logs.log_event(log, "DLQ depth not read", logging.WARNING, queue=label,
+                           error=type(exc).__name__)
+            continue
+        depths[label] = sum(int(v) for v in attrs.values())
+        emit_metric("DlqDepth", depths[label], "Count", Queue=label)
+    return depths
 
 
 def run_worker(records: list[dict], context=None) -> dict:
