@@ -206,7 +206,8 @@ def _account_dict(hub_id: int) -> dict | None:
     return {
         "hub_id": int(a.hub_id), "hub_domain": a.hub_domain, "user": a.user, "status": a.status,
         "install_count": a.install_count, "installed_at": a.installed_at,
-        "refresh_token": f"KMS-encrypted ({len(a.refresh_token_encrypted)} chars)",
+        "refresh_token": (f"KMS-encrypted ({len(a.refresh_token_encrypted)} chars)"
+                          if a.refresh_token_encrypted else "none (deleted at uninstall)"),
         "airbyte_workspace_id": a.airbyte_workspace_id,
         "airbyte_destination_id": a.airbyte_destination_id,
         "airbyte_source_id": a.airbyte_source_id,

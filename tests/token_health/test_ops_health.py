@@ -24,6 +24,9 @@ def test_health_show_check_uninstall(hs, capsys):
     shown = json.loads(capsys.readouterr().out)
     assert shown["status"] == "uninstalled" and shown["audit"][0]["source"] == "operator"
     assert "sandbox.user@example.com" not in json.dumps(shown)
+    # The provisioning view of an offboarded account (its token deleted) still answers.
+    assert cli.main(["account", "show", str(hub_id), "--json"]) == cli.OK
+    assert "none (deleted at uninstall)" in capsys.readouterr().out
     assert cli.main(["health", "check", str(hub_id), "--json"]) == cli.OK
     assert json.loads(capsys.readouterr().out)[0]["result"] == "skipped"
     assert cli.main(["health", "show", "99"]) == cli.NOT_FOUND
