@@ -146,10 +146,15 @@ def handle_sqs_event(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
                 raise
             requeue(sqs, cfg, group, attempt, code)
             retried.append(group)
-    summary = {"msg": "glue trigger", "messages": len(event.get("Records", [])), "files": files,
+    summary = {"messages": len(event.get("Records", [])), "files": files,
                "hub_ids": len(hubs), "runs_started": started,
                "groups_retried": len(retried), "attempt": attempt}
-    log.info(json.dumps(summary))
+    from .logs import log_event
+    from .metrics import emit_metric
+    log_event(log, "glue trigger", **summary)
+    emit_metric("GlueRunsStarted", len(started), "Count", Trigger="events")
+    if retried:
+        emit_metric("GlueRunsDeferred", len(retried), "Count", Trigger="events")
     return summary
 
 

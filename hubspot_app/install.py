@@ -15,6 +15,7 @@ from http.cookies import SimpleCookie
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from . import logs, queues
+from .metrics import emit_metric
 from .config import Settings
 from .hubspot_oauth import (ClientConfigError, HubSpotOAuthClient, HubSpotOAuthError,
                             HubSpotUnavailable, InvalidGrant, authorize_url, make_pkce_pair)
@@ -131,7 +132,8 @@ def complete_install(settings: Settings, params: dict, cookie_header: str | None
     try:
         state = consume_state(params.get("state"), read_cookie(cookie_header))
         if params.get("error"):
-            raise InstallError(400, f"hubspot_{params['error']}"[:64], "The install was cancelled",
+            # A fixed reason: the error text is the caller's and must not become a metric value.
+            raise InstallError(400, "hubspot_refused", "The install was cancelled",
                                "HubSpot did not grant access (you chose not to connect, or your "
                                f"account does not allow it). {_RESTART}")
         if not params.get("code"):
@@ -143,23 +145,28 @@ def complete_install(settings: Settings, params: dict, cookie_header: str | None
         account = _store_install(settings, oauth, params["code"], state.code_verifier)
     except InstallError as exc:
         logs.log_event(log, "install refused", logging.WARNING, reason=exc.reason, status=exc.status)
+        emit_metric("Installs", 1, "Count", Result=exc.reason)
         return exc.page()
     except InvalidGrant as exc:
         logs.log_event(log, "install refused", logging.WARNING, reason="invalid_grant",
                        hubspot_status=exc.code)
+        emit_metric("Installs", 1, "Count", Result="invalid_grant")
         return error_page(400, "This install link was already used or has expired",
                           f"HubSpot no longer accepts this authorization. {_RESTART}")
     except HubSpotUnavailable as exc:
         logs.log_event(log, "hubspot unavailable", logging.WARNING, error=str(exc))
+        emit_metric("Installs", 1, "Count", Result="hubspot_unavailable")
         # A 4xx by design: the request can be retried by the person, nothing broke on our side.
         return error_page(424, "HubSpot could not be reached",
                           f"HubSpot did not answer in time, so nothing was installed. Please try "
                           f"again in a few minutes. {_RESTART}")
     except (ClientConfigError, HubSpotOAuthError) as exc:
         logs.log_event(log, "hubspot refused the app", logging.ERROR, error=str(exc))
+        emit_metric("Installs", 1, "Count", Result="app_refused")
         return error_page(424, "The app could not be connected",
                           "HubSpot refused our app's credentials. Our team has been alerted; "
                           "please try again later.")
+    emit_metric("Installs", 1, "Count", Result="stored", hub_id=account.hub_id)
     return success_page(account.hub_id, account.hub_domain, account.user)
 
 

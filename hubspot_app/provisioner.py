@@ -41,7 +41,8 @@ from .models import (Account, AccountStatus, ProvisionEvent, SharedResource, bin
                      bind_tables, utcnow)
 from .secrets_store import AppCredentials, SecretConfigError, get_app_credentials
 from .token_crypto import TokenDecryptError, decrypt_token
-from .tracing import subsegment
+from .metrics import emit_metric
+from .tracing import subsegment, trace_root
 
 log = logging.getLogger(__name__)
 
@@ -704,7 +705,9 @@ def handle_record(settings: Settings, record: dict) -> bool:
                     receive_count, None)
         return True
     owner = f"{message_id}:{uuid.uuid4().hex[:8]}"
-    with logs.hub_context(hub_id), subsegment("provision_message", hub_id=hub_id):
+    install_trace = trace_root((record.get("attributes") or {}).get("AWSTraceHeader"))
+    with logs.hub_context(hub_id), subsegment("provision_message", hub_id=hub_id,
+                                              sender_trace_id=install_trace):
         try:
             if body.get("type") == "deprovision":
                 outcome = deprovision(settings, hub_id, owner=owner, message_id=message_id,
@@ -714,7 +717,8 @@ def handle_record(settings: Settings, record: dict) -> bool:
                                     message_id=message_id, receive_count=receive_count)
             logs.log_event(log, "provision message handled", result=outcome.result,
                            message_id=message_id, receive_count=receive_count,
-                           reason=body.get("reason"))
+                           reason=body.get("reason"), sender_trace_id=install_trace)
+            emit_metric("ProvisionResults", 1, "Count", Result=outcome.result, hub_id=hub_id)
             return True
         except Busy as exc:
             # Not an error: another worker is on it. If this message is older than that worker's
@@ -749,6 +753,8 @@ def _fail(settings, record, hub_id, owner, exc, receive_count, message_id) -> bo
     logs.log_event(log, "provisioning failed", logging.ERROR if final else logging.WARNING,
                    error=reason, message_id=message_id, receive_count=receive_count,
                    dead_letter=final, retry_in=delay)
+    emit_metric("ProvisionResults", 1, "Count",
+                Result="dead_lettered" if final else "retrying", hub_id=hub_id)
     try:
         record_failure(settings, hub_id, owner, exc, final=final, message_id=message_id,
                        receive_count=receive_count, retry_in=delay)

@@ -25,10 +25,18 @@ def provision_message(hub_id: int, idempotency_key: str, reason: str) -> dict:
 
 
 def send_provision_message(queue_name: str, hub_id: int, idempotency_key: str, reason: str) -> str:
+    from .tracing import current_trace_header
+
     body = provision_message(hub_id, idempotency_key, reason)
+    extra = {}
+    trace = current_trace_header()
+    if trace:  # the provisioner's spans link back to the install that queued the work
+        extra["MessageSystemAttributes"] = {"AWSTraceHeader": {"DataType": "String",
+                                                               "StringValue": trace}}
     response = boto3.client("sqs").send_message(
         QueueUrl=queue_url(queue_name),
         MessageBody=json.dumps(body),
         MessageAttributes={"hub_id": {"DataType": "Number", "StringValue": str(int(hub_id))}},
+        **extra,
     )
     return response["MessageId"]

@@ -45,7 +45,8 @@ def subsegment(name: str, **annotations: str | int) -> Iterator[None]:
     try:
         if sub is not None:
             for key, value in annotations.items():
-                sub.put_annotation(key, value)
+                if value is not None:
+                    sub.put_annotation(key, value)
         yield
     except Exception as exc:
         if sub is not None:
@@ -54,3 +55,26 @@ def subsegment(name: str, **annotations: str | int) -> Iterator[None]:
     finally:
         if sub is not None:
             xray_recorder.end_subsegment()
+
+
+def current_trace_header() -> str | None:
+    """`Root=...;Parent=...;Sampled=...` of the span in progress, to hand to the next function
+    (SQS carries it as the AWSTraceHeader system attribute); None outside a trace."""
+    from aws_xray_sdk.core import xray_recorder
+    from aws_xray_sdk.core.models.trace_header import TraceHeader
+
+    entity = xray_recorder.get_trace_entity()
+    if entity is None or not getattr(entity, "trace_id", None):
+        return None
+    segment = getattr(entity, "parent_segment", entity)
+    return TraceHeader(root=entity.trace_id, parent=entity.id,
+                       sampled=int(bool(getattr(segment, "sampled", True)))).to_header_str()
+
+
+def trace_root(header: str | None) -> str | None:
+    """The trace id (`Root=`) in an AWSTraceHeader, to link a message's work to its sender."""
+    for part in (header or "").split(";"):
+        key, _, value = part.partition("=")
+        if key.strip() == "Root" and value:
+            return value.strip()
+    return None

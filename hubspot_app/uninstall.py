@@ -24,6 +24,7 @@ occurred before the account's latest install is ignored (HubSpot can deliver lat
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -264,7 +265,8 @@ def run_fan_out(force: bool = False) -> dict:
     bind_tables(settings.accounts_table, settings.states_table)
     summary = fan_out(settings.accounts_table, health, force=force)
     summary["dlq_depth"] = emit_dlq_depths({"token_health": health.dlq_name,
-                                            "provision": settings.provision_dlq_name})
+                                            "provision": settings.provision_dlq_name,
+                                            "glue_trigger": os.environ.get("GLUE_TRIGGER_DLQ_NAME")})
     return summary
 
 

@@ -110,7 +110,8 @@ def test_install_is_traced_with_xray(stack, sandbox_accounts, app_client):
     browser = requests.Session()
     callback = consent(begin(stack.app_url, browser), browser, sandbox_accounts[0]["hub_id"])
     cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
-    xray_recorder.configure(sampling=False)
+    # Keep every subsegment on the segment (the SDK streams them out past a threshold).
+    xray_recorder.configure(sampling=False, streaming_threshold=1_000_000)
     segment = xray_recorder.begin_segment("install-test")
     try:
         with app_client() as client:
@@ -126,6 +127,21 @@ def test_install_is_traced_with_xray(stack, sandbox_accounts, app_client):
     # boto3 calls inside are traced too (patched), e.g. KMS and DynamoDB.
     inner = {s.name for s in store.subsegments}
     assert {"kms", "dynamodb"} <= inner, inner
+
+    # The provision message carries the trace on to the provisioner, which links its work to it.
+    from local_stack.dispatcher import SqsRoute
+
+    provisioning = xray_recorder.begin_segment("provisioner-test")
+    try:
+        route = SqsRoute(stack.chalice_client(), stack.env["PROVISION_QUEUE_NAME"], "provisioner")
+        route.run_until_idle(timeout=120)
+    finally:
+        xray_recorder.end_segment()
+    linked = [sub for sub in provisioning.subsegments if sub.name == "provision_message"
+              and sub.annotations.get("hub_id") == sandbox_accounts[0]["hub_id"]]
+    assert linked, [(s.name, s.annotations) for s in provisioning.subsegments]
+    assert linked[-1].annotations["sender_trace_id"] == segment.trace_id
+    assert Account.get(sandbox_accounts[0]["hub_id"]).status == "active"
 
 
 class socket_closed_port:
