@@ -69,7 +69,7 @@ class Harness:
         self.sqs.send_message(QueueUrl=queue_url(self.settings.provision_queue_name),
                               MessageBody=json.dumps(body))
 
-    def deliver(self, timeout: float = 60):
+    def deliver(self, timeout: float = 300):
         return self.route.run_until_idle(timeout=timeout)
 
     # -- Airbyte (the emulator's own store is the ground truth) ---------------------------
