@@ -1,9 +1,13 @@
 """Chalice entry points: thin adapters from HTTP and AWS events to hubspot_app functions.
 
-Handlers import what only they need inside their bodies, so each function's cold start
-pays only for its own work.
+Handlers import what only they need inside their bodies, so each function's cold start pays
+only for its own work (tests/deploy/test_lazy_imports.py checks it). Queue names are read when
+Chalice loads the app: `chalice package/deploy --stage S` sets the stage's environment first;
+the defaults only keep the import working without one.
 """
-from chalice import Chalice, Response
+import os
+
+from chalice import Chalice, Rate, Response
 
 from hubspot_app import logs
 from hubspot_app.config import get_settings
@@ -14,16 +18,17 @@ logs.configure()
 configure_tracing()
 
 
-def _respond(page) -> Response:
+def _page(page) -> Response:
     return Response(body=page.body, status_code=page.status, headers=page.all_headers())
 
 
+# -- Install (routes) -------------------------------------------------------------------------
 @app.route("/install", methods=["GET"])
 def install():
     """The marketplace install link: redirect to HubSpot's consent page."""
     from hubspot_app.install import start_install
 
-    return _respond(start_install(get_settings()))
+    return _page(start_install(get_settings()))
 
 
 @app.route("/oauth/callback", methods=["GET"])
@@ -32,29 +37,35 @@ def oauth_callback():
     from hubspot_app.install import complete_install
 
     request = app.current_request
-    return _respond(complete_install(get_settings(), dict(request.query_params or {}),
-                                     request.headers.get("cookie")))
+    return _page(complete_install(get_settings(), dict(request.query_params or {}),
+                                  request.headers.get("cookie")))
 
 
-# -- Provisioning (issue 4): the SQS provisioner and the scheduled reconcile ---------------
-# The queue name is read when Chalice loads the app (deploy/package set the stage's
-# environment first); the default only keeps imports working without it.
-import os as _os  # noqa: E402
+@app.route("/webhooks/hubspot", methods=["POST"], content_types=["application/json"])
+def hubspot_webhook():
+    """HubSpot-signed (v3) webhook: app uninstalls are queued for offboarding."""
+    from hubspot_app.pages import SECURITY_HEADERS
+    from hubspot_app.uninstall import webhook_response
 
-from chalice import Rate as _Rate  # noqa: E402
+    request = app.current_request
+    status, body = webhook_response(request.method, dict(request.headers),
+                                    request.raw_body or b"", dict(request.query_params or {}))
+    return Response(body=body, status_code=status,
+                    headers={**SECURITY_HEADERS, "Content-Type": "application/json"})
 
 
-@app.on_sqs_message(queue=_os.environ.get("PROVISION_QUEUE_NAME", "hubspot-pipeline-provision"),
+# -- Provisioning: the SQS provisioner and the scheduled reconcile ------------------------------
+@app.on_sqs_message(queue=os.environ.get("PROVISION_QUEUE_NAME", "hubspot-pipeline-provision"),
                     batch_size=10, name="provisioner", maximum_concurrency=5)
 def provisioner(event):
     """Provision messages -> each account's Airbyte source and connection. Returns the partial
-    batch response (needs ReportBatchItemFailures on the event source: see README)."""
+    batch response (ReportBatchItemFailures is set by the deploy templates)."""
     from hubspot_app.provisioner import handle_batch
 
     return handle_batch(get_settings(), event.to_dict(), event.context)
 
 
-@app.schedule(_Rate(1, unit=_Rate.HOURS), name="reconcile")
+@app.schedule(Rate(1, unit=Rate.HOURS), name="reconcile")
 def reconcile(event):
     """Compare every account with Airbyte; queue repairs for drift."""
     from hubspot_app.reconcile import run_scheduled
@@ -62,13 +73,8 @@ def reconcile(event):
     return run_scheduled(get_settings())
 
 
-# -- Token health, uninstalls, webhooks (issue 6): hubspot_app.token_health / uninstall -----
-import os as _health_os  # noqa: E402
-
-from chalice import Rate as _HealthRate  # noqa: E402
-
-
-@app.schedule(_HealthRate(6, unit=_HealthRate.HOURS), name="token_health_schedule")
+# -- Token health and offboarding ---------------------------------------------------------------
+@app.schedule(Rate(6, unit=Rate.HOURS), name="token_health_schedule")
 def token_health_schedule(event):
     """Fan every account out to the token-health queue, N hub_ids per message."""
     from hubspot_app.uninstall import run_fan_out
@@ -76,7 +82,7 @@ def token_health_schedule(event):
     return run_fan_out(force=bool((event.to_dict().get("detail") or {}).get("force")))
 
 
-@app.on_sqs_message(queue=_health_os.environ.get("TOKEN_HEALTH_QUEUE_NAME", "hubspot-pipeline-token-health"),
+@app.on_sqs_message(queue=os.environ.get("TOKEN_HEALTH_QUEUE_NAME", "hubspot-pipeline-token-health"),
                     batch_size=4, name="token_health_worker", maximum_concurrency=2)
 def token_health_worker(event):
     """Check a batch of accounts' tokens (and run queued uninstalls); re-queues its own retries."""
@@ -85,27 +91,8 @@ def token_health_worker(event):
     return run_worker(event.to_dict().get("Records", []), event.context)
 
 
-@app.route("/webhooks/hubspot", methods=["POST"], content_types=["application/json"])
-def hubspot_webhook():
-    """HubSpot-signed (v3) webhook: app uninstalls are queued for offboarding."""
-    import json as _json
-
-    from hubspot_app.pages import SECURITY_HEADERS
-    from hubspot_app.uninstall import run_webhook
-
-    request = app.current_request
-    try:
-        status, body = run_webhook(request.method, dict(request.headers), request.raw_body or b"",
-                                   dict(request.query_params or {}))
-    except Exception:  # noqa: BLE001 - HubSpot retries a 5xx; no detail leaves the app
-        logs.get_logger("hubspot_app.webhooks").exception("webhook not processed")
-        status, body = 503, {"error": "try_again_later"}
-    headers = {**SECURITY_HEADERS, "Content-Type": "application/json"}
-    return Response(body=_json.dumps(body), status_code=status, headers=headers)
-
-
-# -- Lake events (issue 5): S3 raw/ object-created -> SQS -> few Glue job runs ---------------
-@app.on_sqs_message(queue=_os.environ.get("GLUE_TRIGGER_QUEUE_NAME", "hubspot-pipeline-glue-trigger"),
+# -- Lake events: S3 raw/ object-created -> SQS -> few Glue job runs ------------------------------
+@app.on_sqs_message(queue=os.environ.get("GLUE_TRIGGER_QUEUE_NAME", "hubspot-pipeline-glue-trigger"),
                     batch_size=1000, maximum_batching_window_in_seconds=60, name="glue_trigger",
                     maximum_concurrency=2)
 def glue_trigger(event):
@@ -118,7 +105,7 @@ def glue_trigger(event):
     return handle_sqs_event(event.to_dict(), boto3.client("glue"), boto3.client("sqs"))
 
 
-@app.schedule(_Rate(1, unit=_Rate.HOURS), name="glue_reconcile")
+@app.schedule(Rate(1, unit=Rate.HOURS), name="glue_reconcile")
 def glue_reconcile(event):
     """Backstop: an all-accounts run (the job skips files it has processed)."""
     import boto3

@@ -308,6 +308,20 @@ def run_worker(records: list[dict], context=None) -> dict:
             "batchItemFailures": []}
 
 
+def webhook_response(method: str, headers: dict, body: bytes,
+                     query_params: dict | None) -> tuple[int, str]:
+    """The webhook route's answer: (status, JSON body). Any failure is a 503 with no detail:
+    HubSpot retries a 5xx, and nothing about the app leaves in the answer."""
+    import json
+
+    try:
+        status, answer = run_webhook(method, headers, body, query_params)
+    except Exception:  # noqa: BLE001
+        log.exception("webhook not processed")
+        status, answer = 503, {"error": "try_again_later"}
+    return status, json.dumps(answer)
+
+
 def run_webhook(method: str, headers: dict, body: bytes, query_params: dict | None) -> tuple[int, dict]:
     """POST /webhooks/hubspot: verify, then queue an uninstall per uninstall event."""
     from .config import get_health_settings, get_settings
