@@ -141,7 +141,8 @@ class LocalStack:
         from .hubspot_sandbox import RegisteredApp, SandboxServer
 
         app = RegisteredApp(client_id=LOCAL_CLIENT_ID, client_secret=self.client_secret,
-                            redirect_uris=[self.env["HUBSPOT_REDIRECT_URI"]])
+                            redirect_uris=[self.env["HUBSPOT_REDIRECT_URI"]],
+                            webhook_url=f"{self.app_url}/webhooks/hubspot")
         self.sandbox = SandboxServer(port=self.ports.hubspot, seed=self.seed, accounts=self.accounts,
                                      apps=[app], records_per_object=self.records_per_object)
         self.sandbox.start()

@@ -1,6 +1,7 @@
 """Sandbox control routes under /_sandbox (not part of HubSpot): apps, clock, accounts."""
 from flask import request
 
+from .app_webhooks import send_uninstall
 from .errors import error, json_response
 from .state import RegisteredApp
 
@@ -14,7 +15,8 @@ def register(app, st):
             return error(400, "BAD_REQUEST", "client_id, client_secret and redirect_uris are required")
         new = st.add_app(RegisteredApp(client_id=body["client_id"],
                                        client_secret=body["client_secret"],
-                                       redirect_uris=list(uris)))
+                                       redirect_uris=list(uris),
+                                       webhook_url=body.get("webhook_url", "")))
         return json_response({"client_id": new.client_id, "app_id": new.app_id,
                               "redirect_uris": new.redirect_uris}, 201)
 
@@ -50,7 +52,12 @@ def register(app, st):
             return error(404, "NOT_FOUND", "no such account")
         body = request.get_json(silent=True) or {}
         removed = st.uninstall(hub_id, body.get("client_id"))
-        return json_response({"hub_id": hub_id, "uninstalled": removed})
+        # As HubSpot does, tell each app that subscribed to webhooks ("notify": false plays a
+        # webhook HubSpot never delivered, leaving the app to notice through its token checks).
+        notify = body.get("notify", True) is not False
+        webhooks = [send_uninstall(st.apps[c], hub_id) for c in removed
+                    if notify and c in st.apps and st.apps[c].webhook_url]
+        return json_response({"hub_id": hub_id, "uninstalled": removed, "webhooks": webhooks})
 
 
 FAULT_KINDS = {"429", "500", "502", "503", "slow", "drop", "malformed"}

@@ -26,6 +26,7 @@ class RegisteredApp:
     client_secret: str
     redirect_uris: list
     app_id: int = 0          # HubSpot's numeric app id; derived from client_id when 0
+    webhook_url: str = ""    # where HubSpot sends the app's webhooks (uninstall events)
 
 
 @dataclasses.dataclass

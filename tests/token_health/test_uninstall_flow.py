@@ -159,3 +159,15 @@ def test_fan_out_skips_uninstalled_accounts(hs):
     assert summary["uninstalled_skipped"] == uninstalled >= 1
     assert summary["accounts"] == len(hs.hub_ids()) - uninstalled
     hs.health_route.run_until_idle(timeout=60)
+
+
+def test_uninstall_in_hubspot_reaches_the_app_as_a_signed_webhook(hs):
+    """The sandbox signs and sends the uninstall webhook itself (its own v3 signer), as HubSpot
+    does when a user uninstalls the app: the app verifies it and offboards the account."""
+    hub_id = next(h for h in hs.hub_ids() if hs.account(h).status == AccountStatus.ACTIVE)
+    answer = requests.post(f"{hs.stack.hubspot_url}/_sandbox/accounts/{hub_id}/uninstall",
+                           json={}, timeout=30).json()
+    assert answer["webhooks"] == [{"url": f"{hs.stack.app_url}/webhooks/hubspot", "status": 200}]
+    hs.health_route.run_until_idle(timeout=60)
+    account = hs.account(hub_id)
+    assert account.status == AccountStatus.UNINSTALLED and account.refresh_token_encrypted is None
