@@ -71,6 +71,10 @@ def show_provision_queue() -> None:
 
 
 def run(accounts: int = 3, seed: int = 7) -> int:
+    from hubspot_app import metrics
+
+    emitted: list[str] = []
+    metrics.set_sink(emitted.append)  # CloudWatch EMF lines: counted here, not printed
     with LocalStack(accounts=accounts, seed=seed) as stack:
         print(f"Local stack up: AWS (moto) {stack.aws_url}, HubSpot sandbox {stack.hubspot_url}, "
               f"app {stack.app_url}")
@@ -80,10 +84,19 @@ def run(accounts: int = 3, seed: int = 7) -> int:
         from .provision_step import provision_all, sync_all
         sync_all(stack, provision_all(stack, hub_ids))
         from .curate_step import curate_all
+        from .health_step import lifecycle
         curated_ok = curate_all(stack, hub_ids)
+        lifecycle(stack, hub_ids)
+    names = sorted({name for line in emitted for name in _metric_names(line)})
+    print(f"\n{len(emitted)} CloudWatch metric lines (EMF) emitted: {', '.join(names)}")
     if not curated_ok:
         print("\nMain job finished, but the curated tables do not match the sandbox (see above).")
         return 1
-    print("\nMain job finished: every account installed, provisioned in Airbyte, synced, and "
-          "curated.")
+    print("\nMain job finished: every account installed, provisioned in Airbyte, synced and "
+          "curated; token health checked and an uninstall offboarded.")
     return 0
+
+
+def _metric_names(line: str) -> list[str]:
+    directives = json.loads(line)["_aws"]["CloudWatchMetrics"]
+    return [m["Name"] for d in directives for m in d["Metrics"]]

@@ -13,12 +13,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_main_job_runs_the_whole_flow():
-    result = subprocess.run([sys.executable, "-m", "local_stack", "main", "--accounts", "2"],
+    result = subprocess.run([sys.executable, "-m", "local_stack", "main", "--accounts", "3"],
                             cwd=ROOT, capture_output=True, text=True, timeout=900)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     installed = re.findall(r"hub\s+(\d+)\s+\S+\s+-> HTTP 200 installed", out)
-    assert len(installed) == 2
+    assert len(installed) == 3
     for hub in installed:
         stored = re.search(rf"hub\s+{hub}\s+user=\S+.*refresh_token=(\S+)", out)
         assert stored and "***" in stored.group(1)      # masked, never the token
@@ -34,6 +34,14 @@ def test_main_job_runs_the_whole_flow():
                          r"sandbox live=\s*(\d+) (match|MISMATCH)", out)
     assert len(curated) == 3 * len(installed)
     assert all(live == truth and verdict == "match" for _, live, truth, verdict in curated)
+    # Lifecycle: the last account uninstalled in HubSpot (webhook) is offboarded with its data;
+    # the one whose token was revoked silently is caught by the health check and paused.
+    healthy, revoked, gone = sorted(installed)
+    assert "HubSpot's signed webhook -> HTTP 200" in out
+    assert re.search(rf"hub\s+{healthy}\s+status=active\s+token_health=ok\s+connection=active\s+lake objects=[1-9]", out)
+    assert re.search(rf"hub\s+{revoked}\s+status=needs_reauth\s+token_health=broken\s+connection=paused", out)
+    assert re.search(rf"hub\s+{gone}\s+status=uninstalled\s+\S+\s+connection=deleted\s+lake objects=0", out)
+    assert re.search(rf"alert: \[error\] token_broken hub {revoked}", out)
     assert "Main job finished: every account installed, provisioned" in out
     assert "Traceback" not in out + result.stderr
 

@@ -1,0 +1,83 @@
+"""Main-job step: the accounts' lives after install. One account's refresh token is revoked at
+HubSpot without a word to the app, another uninstalls the app in HubSpot (whose signed webhook
+reaches the app); the scheduled token-health check runs, and each account's state is printed
+with the alerts operators received."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import requests
+
+from hubspot_app.models import Account
+
+from .dispatcher import Scheduler, SqsRoute, describe
+from .stack import LocalStack
+
+
+def _heading(text: str) -> None:
+    print(f"\n== {text} " + "=" * max(0, 70 - len(text)), flush=True)
+
+
+def _inbox(stack: LocalStack) -> list[dict]:
+    """Alerts that reached the operators' subscription (an SQS queue on the alert topic)."""
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=stack.env["ALERTS_INBOX_QUEUE_NAME"])["QueueUrl"]
+    alerts = []
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in got:
+            body = json.loads(message["Body"])
+            alerts.append(json.loads(body["Message"]) if "TopicArn" in body else body)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return alerts
+
+
+def _objects_per_hub(bucket: str) -> dict[int, int]:
+    """Objects under raw/<hub_id>/ and curated/<table>/hub_id=<hub_id>/, per hub."""
+    counts: dict[int, int] = {}
+    for page in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            parts = obj["Key"].split("/")
+            hub = parts[1] if parts[0] == "raw" and len(parts) > 2 else next(
+                (p.removeprefix("hub_id=") for p in parts if p.startswith("hub_id=")), None)
+            if hub and hub.isdigit():
+                counts[int(hub)] = counts.get(int(hub), 0) + 1
+    return counts
+
+
+def lifecycle(stack: LocalStack, hub_ids: list[int]) -> dict[int, str]:
+    """Returns each account's status after the check."""
+    _heading("9. Token health and offboarding")
+    hubs = sorted(hub_ids)
+    client = stack.chalice_client()
+    worker = SqsRoute(client, stack.env["TOKEN_HEALTH_QUEUE_NAME"], "token_health_worker",
+                      batch_size=4)
+    if len(hubs) >= 2:
+        uninstalled = hubs[-1]
+        answer = requests.post(f"{stack.hubspot_url}/_sandbox/accounts/{uninstalled}/uninstall",
+                               json={}, timeout=30).json()
+        sent = ", ".join(f"HTTP {w['status']}" for w in answer.get("webhooks", []))
+        print(f"  hub {uninstalled:>10}  uninstalled in HubSpot; HubSpot's signed webhook -> {sent}")
+    if len(hubs) >= 3:
+        revoked = hubs[-2]
+        requests.post(f"{stack.hubspot_url}/_sandbox/accounts/{revoked}/uninstall",
+                      json={"notify": False}, timeout=30).raise_for_status()
+        print(f"  hub {revoked:>10}  refresh token revoked at HubSpot, no webhook: the check "
+              f"must notice")
+    summary = Scheduler(client, "token_health_schedule").fire({"force": True})
+    print(f"  schedule: {summary.get('accounts', '?')} account(s) fanned out in "
+          f"{summary.get('messages', '?')} message(s)")
+    print(f"  worker delivery: {describe(worker.run_until_idle(timeout=300))}")
+    states = {}
+    lake = _objects_per_hub(stack.env["LAKE_BUCKET"])
+    for hub in hubs:
+        account = Account.get(hub, consistent_read=True)
+        states[hub] = account.status
+        connection = "deleted" if not account.airbyte_connection_id else (
+            "paused" if account.paused_by_health else "active")
+        print(f"  hub {hub:>10}  status={account.status:<12} token_health={account.token_health}"
+              f"  connection={connection:<7}  lake objects={lake.get(hub, 0)}")
+    for alert in _inbox(stack):
+        print(f"  alert: [{alert.get('severity')}] {alert.get('event')} hub {alert.get('hub_id')}: "
+              f"{alert.get('summary')} -> {alert.get('action')}")
+    return states
