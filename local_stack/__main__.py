@@ -28,14 +28,28 @@ def main(argv=None) -> int:
     if args.command == "main":
         from .main_job import run as run_main
         return run_main(accounts=args.accounts, seed=args.seed)
+    from .dispatcher import BackgroundDispatcher, SqsRoute
     from .stack import LocalStack, Ports
     with LocalStack(ports=Ports(), accounts=args.accounts, seed=args.seed) as stack:
-        print(f"AWS (moto): {stack.aws_url}\nHubSpot sandbox: {stack.hubspot_url}\n"
-              f"App: {stack.app_url}/install  (Ctrl-C to stop)", flush=True)
+        client = stack.chalice_client()
+        # Lambda's event source mappings: every queue a function consumes is delivered to it.
+        dispatcher = BackgroundDispatcher([
+            SqsRoute(client, stack.env["PROVISION_QUEUE_NAME"], "provisioner"),
+            SqsRoute(client, stack.env["TOKEN_HEALTH_QUEUE_NAME"], "token_health_worker", 4),
+            SqsRoute(client, stack.env["GLUE_TRIGGER_QUEUE_NAME"], "glue_trigger", 1000),
+        ]).start()
+        print(f"AWS (moto):      {stack.aws_url}\n"
+              f"HubSpot sandbox: {stack.hubspot_url}   (accounts: /_sandbox/accounts)\n"
+              f"Airbyte API:     {stack.airbyte_url}/v1\n"
+              f"App:             {stack.app_url}/install   <- open this in a browser\n"
+              f"Queues are delivered to their functions as they fill. With the environment of "
+              f"the stage set, `python -m hubspot_app.ops --stage local ...` inspects it. "
+              f"Ctrl-C stops.", flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
             pass
+        dispatcher.stop()
     return 0
 
 
