@@ -135,6 +135,10 @@ class LocalStack:
 
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.aws, verbose=False)
         server.start()
+        # moto keeps its state per process, not per server: start from nothing, so a stack
+        # never sees what an earlier one in this process (a test module) left behind.
+        import requests
+        requests.post(f"{self.aws_url}/moto-api/reset", timeout=10).raise_for_status()
         self._servers.append(server)
 
     def _start_sandbox(self) -> None:

@@ -3,7 +3,6 @@ provisioner fed by the lead's dispatcher exactly as Lambda's SQS event source wo
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 
@@ -13,7 +12,6 @@ import requests
 
 from hubspot_app.config import get_settings, reset_settings
 from hubspot_app.hubspot_oauth import TokenInfo
-from hubspot_app.logs import JsonFormatter
 from hubspot_app.models import Account
 from local_stack.airbyte_emulator.sync import SyncResult
 from local_stack.dispatcher import SqsRoute
@@ -110,28 +108,6 @@ def _clean_faults(request):
     yield
     if "harness" in request.fixturenames:
         request.getfixturevalue("harness").clear_faults()
-
-
-class CapturedLogs(logging.Handler):
-    def __init__(self):
-        super().__init__(level=logging.DEBUG)
-        self.setFormatter(JsonFormatter())
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(self.format(record))
-
-
-@pytest.fixture
-def captured_logs():
-    handler = CapturedLogs()
-    root = logging.getLogger()
-    old = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield handler
-    root.removeHandler(handler)
-    root.setLevel(old)
 
 
 @pytest.fixture

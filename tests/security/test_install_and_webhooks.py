@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -13,7 +12,6 @@ import requests
 
 from hubspot_app import metrics
 from hubspot_app.config import get_settings, reset_settings
-from hubspot_app.logs import JsonFormatter
 from hubspot_app.models import Account, OAuthState, utcnow
 from hubspot_app.webhooks import sign_v3
 from tests.install import flow_helpers as flow
@@ -252,21 +250,8 @@ def test_glue_trigger_refuses_traversing_keys(key):
 
 
 # -- secrets nowhere --------------------------------------------------------------------------
-class Capture(logging.Handler):
-    def __init__(self):
-        super().__init__(level=logging.DEBUG)
-        self.setFormatter(JsonFormatter())
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(self.format(record))
-
-
-def test_secrets_and_tokens_absent_from_every_log_line_response_alert_and_metric(hs):
-    root = logging.getLogger()
-    capture, old_level = Capture(), root.level
-    root.addHandler(capture)
-    root.setLevel(logging.DEBUG)
+def test_secrets_and_tokens_absent_from_every_log_line_response_alert_and_metric(hs, captured_logs):
+    capture = captured_logs
     metric_lines: list[str] = []
     metrics.set_sink(metric_lines.append)
     responses: list[str] = []
@@ -290,8 +275,6 @@ def test_secrets_and_tokens_absent_from_every_log_line_response_alert_and_metric
         hs.health_route.run_until_idle(timeout=30)
         alerts = hs.alerts()
     finally:
-        root.removeHandler(capture)
-        root.setLevel(old_level)
         metrics.set_sink(hs.metric_lines.append)
     st = hs.stack.sandbox.state
     secrets = {"client secret": hs.stack.client_secret,
