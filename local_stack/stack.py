@@ -25,6 +25,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_moto(port: int = 0):
+    """A moto server on 127.0.0.1 holding nothing yet. moto keeps its state per process, not
+    per server, so it is reset: a server never sees what an earlier one in this process (a
+    test module, say) left behind. Returns the server (`.stop()`, `.get_host_and_port()`)."""
+    import requests
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    requests.post(f"http://{host}:{bound}/moto-api/reset", timeout=10).raise_for_status()
+    return server
+
+
 def stage_environment(stage: str = "local") -> dict[str, str]:
     """The environment variables Chalice gives the functions of `stage`."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
@@ -131,15 +145,7 @@ class LocalStack:
         os.environ["AWS_ENDPOINT_URL_GLUE"] = service.url
 
     def _start_moto(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.aws, verbose=False)
-        server.start()
-        # moto keeps its state per process, not per server: start from nothing, so a stack
-        # never sees what an earlier one in this process (a test module) left behind.
-        import requests
-        requests.post(f"{self.aws_url}/moto-api/reset", timeout=10).raise_for_status()
-        self._servers.append(server)
+        self._servers.append(start_moto(self.ports.aws))
 
     def _start_sandbox(self) -> None:
         from .hubspot_sandbox import RegisteredApp, SandboxServer

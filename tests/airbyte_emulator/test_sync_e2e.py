@@ -32,10 +32,9 @@ def _free_port():
 
 @pytest.fixture(scope="module")
 def stack():
-    from moto.server import ThreadedMotoServer
+    from local_stack.stack import start_moto
 
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    moto.start()
+    moto = start_moto(_free_port())
     host, port = moto.get_host_and_port()
     s3_url = f"http://{host}:{port}"
     s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1",

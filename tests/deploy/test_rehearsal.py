@@ -32,11 +32,10 @@ NOT_ON_MOTO = {
 @pytest.fixture(scope="module")
 def moto_stage(tmp_path_factory):
     """A moto server with the local stack's resources, created by local_stack.resources."""
-    from moto.server import ThreadedMotoServer
+    from local_stack.stack import start_moto
 
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = start_moto(port)
     mp = pytest.MonkeyPatch()
     env = infra.stage_env("local")
     env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"

@@ -17,10 +17,10 @@ from local_stack.glue_runner import LocalGlue
 
 @pytest.fixture(scope="module")
 def moto_url():
-    from moto.server import ThreadedMotoServer
+    from local_stack.stack import start_moto
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server = start_moto(0)
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()

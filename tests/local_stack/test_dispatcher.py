@@ -30,11 +30,10 @@ def worker(event):
 
 @pytest.fixture(scope="module")
 def queues(monkeypatch_module):
-    from moto.server import ThreadedMotoServer
+    from local_stack.stack import start_moto
 
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = start_moto(port)
     for key, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x",
                        "AWS_SECRET_ACCESS_KEY": "x"}.items():

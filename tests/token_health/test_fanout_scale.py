@@ -20,11 +20,10 @@ ACCOUNTS = 10_000
 
 @pytest.fixture(scope="module")
 def moto_env():
-    from moto.server import ThreadedMotoServer
+    from local_stack.stack import start_moto
 
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = start_moto(port)
     # Tables and queues of its own: moto keeps state per process, and 10,000 accounts must not
     # leak into the other suites' stacks.
     env = {**stage_environment("local"), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
