@@ -60,7 +60,7 @@ def hubspot_webhook():
 def provisioner(event):
     """Provision messages -> each account's Airbyte source and connection. Returns the partial
     batch response (ReportBatchItemFailures is set by the deploy templates)."""
-    from hubspot_app.provisioner import handle_batch
+    from hubspot_app.provision_queue import handle_batch
 
     return handle_batch(get_settings(), event.to_dict(), event.context)
 

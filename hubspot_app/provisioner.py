@@ -20,11 +20,8 @@ to the dead-letter queue with the reason attached. The account's status and
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -34,20 +31,22 @@ import boto3
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from . import logs
-from .airbyte_client import (AirbyteClient, AirbyteError, AirbyteNotFound, AirbytePermanentError,
+from .airbyte_client import (AirbyteClient, AirbyteNotFound, AirbytePermanentError,
                              AirbyteTransientError, client_from_settings)
+from .airbyte_spec import (ProvisionFailed, config_hash, connection_drift,
+                           connection_settings, destination_configuration, destination_name,
+                           source_configuration, source_drift, source_name, source_public_config,
+                           token_fingerprint, workspace_name)
 from .config import Settings
 from .models import (Account, AccountStatus, ProvisionEvent, SharedResource, bind_shared_table,
                      bind_tables, utcnow)
 from .secrets_store import AppCredentials, SecretConfigError, get_app_credentials
 from .token_crypto import TokenDecryptError, decrypt_token
-from .metrics import emit_metric
-from .tracing import subsegment, trace_root
+from .tracing import subsegment
 
 log = logging.getLogger(__name__)
 
 HISTORY_KEEP = 50
-S3_PATH_FORMAT = "${NAMESPACE}/${STREAM_NAME}/${YEAR}_${MONTH}_${DAY}_${EPOCH}_"
 _SHARED_CACHE_SECONDS = 300
 _shared_cache: dict[str, tuple[float, str]] = {}
 
@@ -65,10 +64,6 @@ def _kms():
 
 
 # -- errors ---------------------------------------------------------------------------------
-class ProvisionFailed(Exception):
-    """A failure the provisioner cannot fix by retrying (bad config, missing account...)."""
-
-
 class Busy(Exception):
     """Another worker holds the lease for this account or shared resource."""
 
@@ -84,131 +79,6 @@ TRANSIENT = (AirbyteTransientError, Busy)
 
 def is_permanent(exc: BaseException) -> bool:
     return isinstance(exc, PERMANENT)
-
-
-# -- what the account should have -------------------------------------------------------------
-def prefix(settings: Settings) -> str:
-    return f"hubspot-pipeline-{settings.stage}"
-
-
-def source_name(settings: Settings, hub_id: int) -> str:
-    return f"{prefix(settings)}-hub-{hub_id}"
-
-
-def connection_name(settings: Settings, hub_id: int) -> str:
-    return f"{prefix(settings)}-hub-{hub_id}-to-s3"
-
-
-def destination_name(settings: Settings) -> str:
-    return f"{prefix(settings)}-s3-lake"
-
-
-def workspace_name(settings: Settings, hub_id: int | None = None) -> str:
-    base = settings.airbyte_workspace_name or prefix(settings)
-    return f"{base}-hub-{hub_id}" if settings.airbyte_workspace_per_account else base
-
-
-def streams(settings: Settings) -> list[dict]:
-    out = []
-    for item in settings.airbyte_streams:
-        name, _, mode = item.partition(":")
-        out.append({"name": name, "syncMode": mode or "full_refresh_overwrite"})
-    if not out:
-        raise ProvisionFailed("AIRBYTE_STREAMS is empty: configure at least one stream")
-    return out
-
-
-def schedule(settings: Settings) -> dict:
-    cron = settings.airbyte_schedule_cron.strip()
-    return {"scheduleType": "cron", "cronExpression": cron} if cron else {"scheduleType": "manual"}
-
-
-def source_options(settings: Settings) -> dict:
-    try:
-        options = json.loads(settings.airbyte_source_options or "{}")
-    except ValueError:
-        raise ProvisionFailed("AIRBYTE_SOURCE_OPTIONS is not valid JSON") from None
-    if not isinstance(options, dict):
-        raise ProvisionFailed("AIRBYTE_SOURCE_OPTIONS must be a JSON object")
-    options.pop("credentials", None)
-    return options
-
-
-def source_public_config(settings: Settings, creds: AppCredentials) -> dict:
-    """The source configuration without its secrets (what Airbyte shows back, and what is hashed)."""
-    return {"start_date": settings.airbyte_source_start_date, **source_options(settings),
-            "credentials": {"credentials_title": "OAuth Credentials", "client_id": creds.client_id}}
-
-
-def source_configuration(settings: Settings, creds: AppCredentials, refresh_token: str) -> dict:
-    cfg = source_public_config(settings, creds)
-    cfg["credentials"] = {**cfg["credentials"], "client_secret": creds.client_secret,
-                          "refresh_token": refresh_token}
-    return {"sourceType": "hubspot", **cfg}
-
-
-def destination_configuration(settings: Settings) -> dict:
-    if not settings.lake_bucket:
-        raise ProvisionFailed("LAKE_BUCKET is not set for this stage")
-    cfg = {"destinationType": "s3", "s3_bucket_name": settings.lake_bucket,
-           "s3_bucket_path": settings.lake_raw_prefix, "s3_bucket_region": settings.lake_region,
-           "s3_path_format": S3_PATH_FORMAT,
-           "format": {"format_type": "Parquet", "compression_codec": "UNCOMPRESSED"}}
-    if settings.airbyte_s3_role_arn:
-        cfg["role_arn"] = settings.airbyte_s3_role_arn
-    return cfg
-
-
-def connection_settings(settings: Settings, hub_id: int) -> dict:
-    """Everything the connection should have except its source and destination ids."""
-    return {"name": connection_name(settings, hub_id),
-            "namespaceDefinition": "custom_format", "namespaceFormat": str(hub_id),
-            "configurations": {"streams": streams(settings)}, "schedule": schedule(settings),
-            "status": "active", "nonBreakingSchemaUpdatesBehavior": "propagate_columns"}
-
-
-def config_hash(settings: Settings, creds: AppCredentials, hub_id: int) -> str:
-    desired = {"source": source_public_config(settings, creds),
-               "connection": connection_settings(settings, hub_id),
-               "destination": destination_configuration(settings)}
-    return hashlib.sha256(json.dumps(desired, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def token_fingerprint(account: Account, creds: AppCredentials) -> str:
-    """Changes when the account's refresh token (re-install) or the app's secret changes.
-    Built from the *encrypted* token and a hash of the secret: nothing here reveals either."""
-    secret_hash = hashlib.sha256(creds.client_secret.encode()).hexdigest()
-    raw = f"{account.refresh_token_encrypted}|{secret_hash}".encode()
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def connection_drift(actual: dict, desired: dict, source_id: str, destination_id: str) -> list[str]:
-    """Names of the settings where the connection in Airbyte differs from the desired one."""
-    drift = []
-    if actual.get("sourceId") != source_id or actual.get("destinationId") != destination_id:
-        drift.append("endpoints")
-    for key in ("namespaceDefinition", "namespaceFormat", "status"):
-        if actual.get(key) != desired[key]:
-            drift.append(key)
-    act_sched = dict(actual.get("schedule") or {})
-    if act_sched.get("cronExpression", "").endswith(" UTC"):
-        act_sched["cronExpression"] = act_sched["cronExpression"][:-4]
-    if act_sched != desired["schedule"]:
-        drift.append("schedule")
-    have = {(s.get("name"), s.get("syncMode"))
-            for s in ((actual.get("configurations") or {}).get("streams") or [])}
-    want = {(s["name"], s["syncMode"]) for s in desired["configurations"]["streams"]}
-    if have != want:
-        drift.append("streams")
-    return drift
-
-
-def source_drift(actual: dict, public: dict) -> list[str]:
-    cfg = actual.get("configuration") or {}
-    drift = [k for k, v in public.items() if k != "credentials" and cfg.get(k) != v]
-    if (cfg.get("credentials") or {}).get("client_id") != public["credentials"]["client_id"]:
-        drift.append("client_id")
-    return drift
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -655,146 +525,3 @@ def record_failure(settings: Settings, hub_id: int, owner: str, exc: BaseExcepti
 def describe_error(exc: BaseException) -> str:
     kind = "permanent" if is_permanent(exc) else "transient"
     return logs.redact(f"{kind}: {type(exc).__name__}: {exc}")[:1000]
-
-
-# -- the SQS handler --------------------------------------------------------------------------
-def retry_delay(settings: Settings, receive_count: int) -> int:
-    base = settings.provision_retry_base_seconds * 2 ** max(0, receive_count - 1)
-    delay = min(settings.provision_retry_max_seconds, base)
-    return max(1, round(delay * random.uniform(0.8, 1.2))) if delay else 0
-
-
-def _queue_url_from_arn(arn: str) -> str:
-    from .queues import queue_url
-
-    return queue_url(arn.rsplit(":", 1)[-1])
-
-
-def dead_letter(settings: Settings, record: dict, reason: str, kind: str, receive_count: int,
-                hub_id: int | None) -> None:
-    """Put the message on the DLQ with why it failed (the caller then lets the original go)."""
-    from .queues import queue_url
-
-    if not settings.provision_dlq_name:
-        raise RuntimeError("PROVISION_DLQ_NAME is not set")
-    attrs = {
-        "error": {"DataType": "String", "StringValue": reason[:1000] or "unknown"},
-        "error_kind": {"DataType": "String", "StringValue": kind},
-        "receive_count": {"DataType": "Number", "StringValue": str(receive_count)},
-        "failed_at": {"DataType": "String", "StringValue": utcnow().isoformat(timespec="seconds")},
-        "source_queue": {"DataType": "String",
-                         "StringValue": record.get("eventSourceARN", "").rsplit(":", 1)[-1] or "?"},
-        "original_message_id": {"DataType": "String", "StringValue": record["messageId"]},
-    }
-    if hub_id is not None:
-        attrs["hub_id"] = {"DataType": "Number", "StringValue": str(hub_id)}
-    boto3.client("sqs").send_message(QueueUrl=queue_url(settings.provision_dlq_name),
-                                     MessageBody=record["body"], MessageAttributes=attrs)
-
-
-def handle_record(settings: Settings, record: dict) -> bool:
-    """Process one SQS record; True when it is done (handled or dead-lettered)."""
-    message_id = record["messageId"]
-    receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
-    try:
-        body = json.loads(record["body"])
-        hub_id = int(body["hub_id"])
-    except (ValueError, KeyError, TypeError):
-        logs.log_event(log, "malformed provision message", logging.ERROR, message_id=message_id)
-        dead_letter(settings, record, "permanent: malformed message (needs hub_id)", "permanent",
-                    receive_count, None)
-        return True
-    owner = f"{message_id}:{uuid.uuid4().hex[:8]}"
-    install_trace = trace_root((record.get("attributes") or {}).get("AWSTraceHeader"))
-    with logs.hub_context(hub_id), subsegment("provision_message", hub_id=hub_id,
-                                              sender_trace_id=install_trace):
-        try:
-            if body.get("type") == "deprovision":
-                outcome = deprovision(settings, hub_id, owner=owner, message_id=message_id,
-                                      receive_count=receive_count)
-            else:
-                outcome = provision(settings, hub_id, owner=owner, verify=bool(body.get("verify")),
-                                    message_id=message_id, receive_count=receive_count)
-            logs.log_event(log, "provision message handled", result=outcome.result,
-                           message_id=message_id, receive_count=receive_count,
-                           reason=body.get("reason"), sender_trace_id=install_trace)
-            emit_metric("ProvisionResults", 1, "Count", Result=outcome.result, hub_id=hub_id)
-            return True
-        except Busy as exc:
-            # Not an error: another worker is on it. If this message is older than that worker's
-            # lease, the worker read the account after the message was sent: nothing is left
-            # for this one to do. Otherwise come back when the lease ends.
-            sent_ms = (record.get("attributes") or {}).get("SentTimestamp")
-            if exc.lease_started_at and sent_ms and \
-                    int(sent_ms) / 1000 < exc.lease_started_at.timestamp() - 0.5:
-                logs.log_event(log, "duplicate message covered by the running provisioning",
-                               message_id=message_id, receive_count=receive_count)
-                return True
-            if receive_count >= settings.provision_max_receives:
-                # Still busy after every try (the holder crashed and its lease has not run out):
-                # the holder's own message returns and finishes the work; should this message
-                # have carried something newer, reconcile's drift check catches it.
-                logs.log_event(log, "duplicate message dropped: account still leased",
-                               logging.WARNING, message_id=message_id, receive_count=receive_count)
-                return True
-            delay = min(exc.retry_after, round(2 ** receive_count * random.uniform(0.8, 1.2)))
-            logs.log_event(log, "account busy; message returns later", message_id=message_id,
-                           retry_in=delay)
-            _delay(record, delay)
-            return False
-        except Exception as exc:  # noqa: BLE001 - classified below; bugs count as transient
-            return _fail(settings, record, hub_id, owner, exc, receive_count, message_id)
-
-
-def _fail(settings, record, hub_id, owner, exc, receive_count, message_id) -> bool:
-    reason = describe_error(exc)
-    final = is_permanent(exc) or receive_count >= settings.provision_max_receives
-    delay = None if final else retry_delay(settings, receive_count)
-    logs.log_event(log, "provisioning failed", logging.ERROR if final else logging.WARNING,
-                   error=reason, message_id=message_id, receive_count=receive_count,
-                   dead_letter=final, retry_in=delay)
-    emit_metric("ProvisionResults", 1, "Count",
-                Result="dead_lettered" if final else "retrying", hub_id=hub_id)
-    try:
-        record_failure(settings, hub_id, owner, exc, final=final, message_id=message_id,
-                       receive_count=receive_count, retry_in=delay)
-    except Exception as exc2:  # noqa: BLE001 - the message's fate matters more than the note
-        logs.log_event(log, "could not record the failure", logging.ERROR,
-                       error=type(exc2).__name__)
-    if final:
-        try:
-            dead_letter(settings, record, reason,
-                        "permanent" if is_permanent(exc) else "retries_exhausted",
-                        receive_count, hub_id)
-            return True
-        except Exception as exc2:  # noqa: BLE001 - SQS's own redrive policy is the fallback
-            logs.log_event(log, "could not dead-letter; leaving it to the redrive policy",
-                           logging.ERROR, error=type(exc2).__name__)
-            return False
-    _delay(record, delay or 0)
-    return False
-
-
-def _delay(record: dict, seconds: int) -> None:
-    try:
-        boto3.client("sqs").change_message_visibility(
-            QueueUrl=_queue_url_from_arn(record["eventSourceARN"]),
-            ReceiptHandle=record["receiptHandle"], VisibilityTimeout=max(0, min(int(seconds), 43200)))
-    except Exception as exc:  # noqa: BLE001 - then it returns after the queue's visibility timeout
-        logs.log_event(log, "could not set the retry delay", logging.WARNING, error=type(exc).__name__)
-
-
-def handle_batch(settings: Settings, event: dict, context=None) -> dict:
-    """Lambda's SQS batch: returns the partial batch response (ReportBatchItemFailures)."""
-    failures = []
-    # In Lambda, leave records untouched when the time left could not cover one more account
-    # (off Lambda, e.g. chalice.test's 3-second context, there is no such limit).
-    remaining = getattr(context, "get_remaining_time_in_millis", None) \
-        if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else None
-    for record in event.get("Records", []):
-        if callable(remaining) and remaining() < 3000 * settings.airbyte_timeout_seconds / 2:
-            failures.append({"itemIdentifier": record["messageId"]})  # no time left: next batch
-            continue
-        if not handle_record(settings, record):
-            failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}

@@ -30,8 +30,8 @@ from . import logs
 from .airbyte_client import AirbyteClient, client_from_settings
 from .config import Settings
 from .models import Account, AccountStatus, bind_tables, utcnow
-from .provisioner import (config_hash, connection_drift, connection_settings, prefix,
-                          source_drift, source_public_config, token_fingerprint, workspace_name)
+from .airbyte_spec import (config_hash, connection_drift, connection_settings, prefix,
+                           source_drift, source_public_config, token_fingerprint, workspace_name)
 from .queues import provision_message, queue_url
 from .secrets_store import get_app_credentials
 

@@ -11,7 +11,8 @@ NEVER = ("local_stack", "moto", "flask", "pyspark", "pyarrow", "hubcurate", "air
          "pytest", "playwright")
 # What only other functions need, which the API function (user-facing: the install page and the
 # OAuth callback) must not pay for at cold start.
-NOT_IN_API = ("hubspot_app.provisioner", "hubspot_app.airbyte_client", "hubspot_app.reconcile",
+NOT_IN_API = ("hubspot_app.provisioner", "hubspot_app.provision_queue", "hubspot_app.airbyte_spec",
+              "hubspot_app.airbyte_client", "hubspot_app.reconcile",
               "hubspot_app.glue_trigger", "hubspot_app.ops")
 
 

@@ -6,7 +6,7 @@ import json
 import re
 
 from hubspot_app.models import AccountStatus
-from hubspot_app.provisioner import retry_delay
+from hubspot_app.provision_queue import retry_delay
 
 from .conftest import run_cli
 

@@ -1,0 +1,145 @@
+"""What an account's Airbyte resources should look like, from the stage settings alone.
+
+Names (deterministic, so a lost create can be found again), the source, destination and
+connection configurations, the hashes that tell when settings changed, and the drift between
+what Airbyte has and what it should have. Pure functions: no AWS or Airbyte calls.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from .config import Settings
+from .models import Account
+from .secrets_store import AppCredentials
+
+# Airbyte's S3 destination path: namespace (= hub_id) / stream / date_epoch_ files.
+S3_PATH_FORMAT = "${NAMESPACE}/${STREAM_NAME}/${YEAR}_${MONTH}_${DAY}_${EPOCH}_"
+
+
+class ProvisionFailed(Exception):
+    """A failure the provisioner cannot fix by retrying (bad config, missing account...)."""
+
+
+def prefix(settings: Settings) -> str:
+    return f"hubspot-pipeline-{settings.stage}"
+
+
+def source_name(settings: Settings, hub_id: int) -> str:
+    return f"{prefix(settings)}-hub-{hub_id}"
+
+
+def connection_name(settings: Settings, hub_id: int) -> str:
+    return f"{prefix(settings)}-hub-{hub_id}-to-s3"
+
+
+def destination_name(settings: Settings) -> str:
+    return f"{prefix(settings)}-s3-lake"
+
+
+def workspace_name(settings: Settings, hub_id: int | None = None) -> str:
+    base = settings.airbyte_workspace_name or prefix(settings)
+    return f"{base}-hub-{hub_id}" if settings.airbyte_workspace_per_account else base
+
+
+def streams(settings: Settings) -> list[dict]:
+    out = []
+    for item in settings.airbyte_streams:
+        name, _, mode = item.partition(":")
+        out.append({"name": name, "syncMode": mode or "full_refresh_overwrite"})
+    if not out:
+        raise ProvisionFailed("AIRBYTE_STREAMS is empty: configure at least one stream")
+    return out
+
+
+def schedule(settings: Settings) -> dict:
+    cron = settings.airbyte_schedule_cron.strip()
+    return {"scheduleType": "cron", "cronExpression": cron} if cron else {"scheduleType": "manual"}
+
+
+def source_options(settings: Settings) -> dict:
+    try:
+        options = json.loads(settings.airbyte_source_options or "{}")
+    except ValueError:
+        raise ProvisionFailed("AIRBYTE_SOURCE_OPTIONS is not valid JSON") from None
+    if not isinstance(options, dict):
+        raise ProvisionFailed("AIRBYTE_SOURCE_OPTIONS must be a JSON object")
+    options.pop("credentials", None)
+    return options
+
+
+def source_public_config(settings: Settings, creds: AppCredentials) -> dict:
+    """The source configuration without its secrets (what Airbyte shows back, and what is hashed)."""
+    return {"start_date": settings.airbyte_source_start_date, **source_options(settings),
+            "credentials": {"credentials_title": "OAuth Credentials", "client_id": creds.client_id}}
+
+
+def source_configuration(settings: Settings, creds: AppCredentials, refresh_token: str) -> dict:
+    cfg = source_public_config(settings, creds)
+    cfg["credentials"] = {**cfg["credentials"], "client_secret": creds.client_secret,
+                          "refresh_token": refresh_token}
+    return {"sourceType": "hubspot", **cfg}
+
+
+def destination_configuration(settings: Settings) -> dict:
+    if not settings.lake_bucket:
+        raise ProvisionFailed("LAKE_BUCKET is not set for this stage")
+    cfg = {"destinationType": "s3", "s3_bucket_name": settings.lake_bucket,
+           "s3_bucket_path": settings.lake_raw_prefix, "s3_bucket_region": settings.lake_region,
+           "s3_path_format": S3_PATH_FORMAT,
+           "format": {"format_type": "Parquet", "compression_codec": "UNCOMPRESSED"}}
+    if settings.airbyte_s3_role_arn:
+        cfg["role_arn"] = settings.airbyte_s3_role_arn
+    return cfg
+
+
+def connection_settings(settings: Settings, hub_id: int) -> dict:
+    """Everything the connection should have except its source and destination ids."""
+    return {"name": connection_name(settings, hub_id),
+            "namespaceDefinition": "custom_format", "namespaceFormat": str(hub_id),
+            "configurations": {"streams": streams(settings)}, "schedule": schedule(settings),
+            "status": "active", "nonBreakingSchemaUpdatesBehavior": "propagate_columns"}
+
+
+def config_hash(settings: Settings, creds: AppCredentials, hub_id: int) -> str:
+    desired = {"source": source_public_config(settings, creds),
+               "connection": connection_settings(settings, hub_id),
+               "destination": destination_configuration(settings)}
+    return hashlib.sha256(json.dumps(desired, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def token_fingerprint(account: Account, creds: AppCredentials) -> str:
+    """Changes when the account's refresh token (re-install) or the app's secret changes.
+    Built from the *encrypted* token and a hash of the secret: nothing here reveals either."""
+    secret_hash = hashlib.sha256(creds.client_secret.encode()).hexdigest()
+    raw = f"{account.refresh_token_encrypted}|{secret_hash}".encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def connection_drift(actual: dict, desired: dict, source_id: str, destination_id: str) -> list[str]:
+    """Names of the settings where the connection in Airbyte differs from the desired one."""
+    drift = []
+    if actual.get("sourceId") != source_id or actual.get("destinationId") != destination_id:
+        drift.append("endpoints")
+    for key in ("namespaceDefinition", "namespaceFormat", "status"):
+        if actual.get(key) != desired[key]:
+            drift.append(key)
+    act_sched = dict(actual.get("schedule") or {})
+    if act_sched.get("cronExpression", "").endswith(" UTC"):
+        act_sched["cronExpression"] = act_sched["cronExpression"][:-4]
+    if act_sched != desired["schedule"]:
+        drift.append("schedule")
+    have = {(s.get("name"), s.get("syncMode"))
+            for s in ((actual.get("configurations") or {}).get("streams") or [])}
+    want = {(s["name"], s["syncMode"]) for s in desired["configurations"]["streams"]}
+    if have != want:
+        drift.append("streams")
+    return drift
+
+
+def source_drift(actual: dict, public: dict) -> list[str]:
+    cfg = actual.get("configuration") or {}
+    drift = [k for k, v in public.items() if k != "credentials" and cfg.get(k) != v]
+    if (cfg.get("credentials") or {}).get("client_id") != public["credentials"]["client_id"]:
+        drift.append("client_id")
+    return drift
