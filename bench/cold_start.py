@@ -13,7 +13,6 @@ baseline and of the functions are interleaved round by round, and the median is 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
 import subprocess

@@ -300,7 +300,7 @@ def client_from_settings(settings) -> AirbyteClient:
         if not isinstance(data, dict) or not (data.get("api_token") or (
                 data.get("client_id") and data.get("client_secret"))):
             raise ValueError
-    except ValueError as exc:
+    except ValueError:
         raise SecretConfigError(
             f"Secret {settings.airbyte_secret_name} must be JSON with 'client_id' and "
             f"'client_secret' (an Airbyte application) or 'api_token'") from None

@@ -8,7 +8,6 @@ import time
 
 import requests
 
-from hubspot_app.config import get_settings
 
 from .dispatcher import SqsRoute, describe
 from .glue_runner import GLUE_DIR

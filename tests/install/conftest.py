@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from hubspot_app.config import get_settings
-from hubspot_app.models import Account, OAuthState, bind_tables
+from hubspot_app.models import bind_tables
 from local_stack.stack import LocalStack
 
 
