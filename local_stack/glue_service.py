@@ -8,25 +8,22 @@ runs to `LocalGlue`, which runs glue/curate_job.py on local PySpark.
 from __future__ import annotations
 
 import json
-import logging
-import threading
 
 from botocore.exceptions import ClientError
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from .glue_runner import LocalGlue
+from .http import BackgroundServer
 
 
 class GlueService:
     def __init__(self, runner: LocalGlue, host: str = "127.0.0.1", port: int = 0):
         self.runner, self._host, self._port = runner, host, port
         self._server = None
-        self._thread = None
 
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self._server.server_port}"
+        return self._server.url
 
     def _answer(self, request: Request) -> Response:
         operation = request.headers.get("X-Amz-Target", "").removeprefix("AWSGlue.")
@@ -57,17 +54,11 @@ class GlueService:
                         content_type="application/x-amz-json-1.1")
 
     def start(self) -> "GlueService":
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        app = Request.application(self._answer)
-        self._server = make_server(self._host, self._port, app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-glue",
-                                        daemon=True)
-        self._thread.start()
+        self._server = BackgroundServer(Request.application(self._answer), self._host,
+                                        self._port, "local-glue")
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
+            self._server.stop()
             self._server = None

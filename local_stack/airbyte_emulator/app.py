@@ -2,18 +2,17 @@
 auth, in that order, like a gateway in front of Airbyte), and the /_emulator admin endpoints."""
 from __future__ import annotations
 
-import socket
 import time
 
 from flask import Blueprint, Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from ..http import drop_connection
 from . import api_actors, api_connections, api_jobs, problems
 
 # Airbyte Cloud serves the API at /v1, self-managed at /api/public/v1.
 API_PREFIXES = ("/v1", "/api/public/v1")
 RATE_LIMITED = {"message": "You are being rate limited."}  # Airbyte's 429 body (no Retry-After)
-
 
 def _api_path(path: str) -> str | None:
     """The /v1/... form of an API path, or None for admin and unknown paths."""
@@ -21,7 +20,6 @@ def _api_path(path: str) -> str | None:
         if path == prefix or path.startswith(prefix + "/"):
             return "/v1" + path[len(prefix):]
     return None
-
 
 def create_app(emu) -> Flask:
     app = Flask("airbyte_emulator")
@@ -82,13 +80,7 @@ def create_app(emu) -> Flask:
     @app.after_request
     def maybe_lose(response):
         if g.get("lose_response") and response.status_code < 300:
-            # The create happened; now the client never hears of it.
-            sock = request.environ.get("werkzeug.socket")
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            drop_connection(request.environ)  # the create happened; the client never hears of it
         return response
 
     @app.errorhandler(problems.ApiProblem)
@@ -101,7 +93,6 @@ def create_app(emu) -> Flask:
 
     _register_admin(app, emu)
     return app
-
 
 def _register_admin(app: Flask, emu) -> None:
     @app.get("/_emulator/state")

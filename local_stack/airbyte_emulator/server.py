@@ -1,10 +1,9 @@
 """AirbyteEmulator: owns the store, auth, faults, the job runner and the HTTP server thread."""
 from __future__ import annotations
 
-import threading
 import time
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from ..http import BackgroundServer
 
 from . import problems
 from .app import create_app
@@ -13,12 +12,6 @@ from .catalog import hubspot_catalog
 from .faults import Faults, RateLimiter
 from .jobs import JobRunner
 from .store import Store
-
-class _QuietHandler(WSGIRequestHandler):
-    # Per-request access lines would drown test and benchmark output (10,000 installs).
-    def log_request(self, *args, **kwargs):
-        pass
-
 
 DEFAULT_TOKEN = "airbyte-emulator-token"
 DEFAULT_CLIENT_ID = "airbyte-emulator-client"
@@ -55,25 +48,18 @@ class AirbyteEmulator:
         self.jobs = JobRunner(self, max_concurrent_syncs, sync_runner)
         self.default_workspace_id = self.add_workspace(workspace_name)["workspaceId"]
         self._server = None
-        self._thread = None
         self.started_at = None
 
     # ---- lifecycle
     def start(self) -> "AirbyteEmulator":
-        self._server = make_server(self.host, self._port, create_app(self), threaded=True,
-                                   request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="airbyte-emulator",
-                                        daemon=True)
-        self._thread.start()
+        self._server = BackgroundServer(create_app(self), self.host, self._port, "airbyte-emulator")
         self.started_at = time.time()
         return self
 
     def stop(self) -> None:
         self.jobs.shutdown()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
+            self._server.stop()
             self._server = None
 
     def __enter__(self):
@@ -84,7 +70,7 @@ class AirbyteEmulator:
 
     @property
     def port(self) -> int:
-        return self._server.server_port if self._server else self._port
+        return self._server.port if self._server else self._port
 
     @property
     def url(self) -> str:

@@ -2,17 +2,16 @@
 HubSpot's headers and 429 body, and faults injected on demand."""
 import collections
 import random
-import socket
 import threading
 import time
 
 from flask import Response, g, request
 
+from ..http import drop_connection
 from .errors import error
 
 WINDOW_S, WINDOW_MAX = 10.0, 110      # public apps: 110 requests per 10 s per installing account
 SEARCH_PER_S = 5
-
 
 class Limiter:
     def __init__(self):
@@ -39,15 +38,8 @@ class Limiter:
             ok, remaining, wait = self._take(self.calls[hub_id], WINDOW_S, WINDOW_MAX, now)
             return ok, remaining, wait, "TEN_SECONDLY_ROLLING"
 
-
 def _drop_connection():
-    sock = request.environ.get("werkzeug.socket")
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
+    drop_connection(request.environ)
 
 def _fault(st, hub_id):
     """The first matching fault rule of the account, consumed once; None when none applies."""
@@ -66,7 +58,6 @@ def _fault(st, hub_id):
                 rule["remaining"] -= 1
             return rule
     return None
-
 
 def register(app, st):
     st.limiter = Limiter()

@@ -1,9 +1,7 @@
 """SandboxServer: the Flask app on a threaded werkzeug server in a background thread."""
-import logging
-import threading
 
 from flask import Flask
-from werkzeug.serving import make_server
+from ..http import BackgroundServer
 
 from . import admin, crm, oauth
 from .data import AccountStore
@@ -38,27 +36,20 @@ class SandboxServer:
         self.app = create_app(self.state)
         self._host, self._port = host, port
         self._server = None
-        self._thread = None
 
     @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("SandboxServer not started")
-        return f"http://{self._host}:{self._server.server_port}"
+        return self._server.url
 
     def start(self) -> "SandboxServer":
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = make_server(self._host, self._port, self.app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="hubspot-sandbox", daemon=True)
-        self._thread.start()
+        self._server = BackgroundServer(self.app, self._host, self._port, "hubspot-sandbox")
         return self
 
     def stop(self):
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
+            self._server.stop()
             self._server = None
 
     def __enter__(self):
