@@ -21,31 +21,57 @@ def _ensure(call, *already_exists_codes):
         raise
 
 
-def create_tables(env: dict) -> None:
+def _queue_arn(sqs, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
+
+
+def _queue_with_dlq(name: str, dlq_name: str, max_receives: str, visibility: str) -> tuple[str, str]:
+    """A queue whose messages move to `dlq_name` after `max_receives` receives (14-day DLQ)."""
+    sqs = boto3.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=dlq_name, Attributes={
+        "MessageRetentionPeriod": str(14 * 24 * 3600)})["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName=name, Attributes={
+        "VisibilityTimeout": visibility,
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": _queue_arn(sqs, dlq_url),
+                                     "maxReceiveCount": max_receives}),
+    })["QueueUrl"]
+    return queue_url, dlq_url
+
+
+def _table(name: str, hash_key: tuple[str, str], range_key: tuple[str, str] | None = None,
+           ttl_attribute: str | None = None) -> None:
+    """An on-demand table keyed by (name, type) pairs, with TTL on `ttl_attribute`."""
     ddb = boto3.client("dynamodb")
+    keys = [(hash_key, "HASH")] + ([(range_key, "RANGE")] if range_key else [])
     _ensure(lambda: ddb.create_table(
-        TableName=env["ACCOUNTS_TABLE"], BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "hub_id", "AttributeType": "N"}],
-        KeySchema=[{"AttributeName": "hub_id", "KeyType": "HASH"}]), "ResourceInUseException")
-    _ensure(lambda: ddb.create_table(
-        TableName=env["STATES_TABLE"], BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "state", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "state", "KeyType": "HASH"}]), "ResourceInUseException")
-    ddb.update_time_to_live(TableName=env["STATES_TABLE"], TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": "expires_at"})
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": t} for (k, t), _ in keys],
+        KeySchema=[{"AttributeName": k, "KeyType": role} for (k, _), role in keys]),
+        "ResourceInUseException")
+    if ttl_attribute:
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": ttl_attribute})
+
+
+def _put_secret(name: str, value: dict) -> None:
+    sm = boto3.client("secretsmanager")
+    try:
+        sm.create_secret(Name=name, SecretString=json.dumps(value))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceExistsException":
+            raise
+        sm.put_secret_value(SecretId=name, SecretString=json.dumps(value))
+
+
+def create_tables(env: dict) -> None:
+    _table(env["ACCOUNTS_TABLE"], ("hub_id", "N"))
+    _table(env["STATES_TABLE"], ("state", "S"), ttl_attribute="expires_at")
 
 
 def create_queues(env: dict) -> dict:
-    sqs = boto3.client("sqs")
-    dlq_url = sqs.create_queue(QueueName=env["PROVISION_DLQ_NAME"], Attributes={
-        "MessageRetentionPeriod": str(14 * 24 * 3600)})["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(QueueName=env["PROVISION_QUEUE_NAME"], Attributes={
-        "VisibilityTimeout": "360",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                     "maxReceiveCount": env.get("PROVISION_MAX_RECEIVES", "5")}),
-    })["QueueUrl"]
+    queue_url, dlq_url = _queue_with_dlq(env["PROVISION_QUEUE_NAME"], env["PROVISION_DLQ_NAME"],
+                                         env.get("PROVISION_MAX_RECEIVES", "5"), "360")
     return {"provision": queue_url, "provision_dlq": dlq_url}
 
 
@@ -61,14 +87,7 @@ def create_key(env: dict) -> str:
 
 
 def put_app_secret(env: dict, client_id: str, client_secret: str) -> None:
-    sm = boto3.client("secretsmanager")
-    value = json.dumps({"client_id": client_id, "client_secret": client_secret})
-    try:
-        sm.create_secret(Name=env["APP_SECRET_NAME"], SecretString=value)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceExistsException":
-            raise
-        sm.put_secret_value(SecretId=env["APP_SECRET_NAME"], SecretString=value)
+    _put_secret(env["APP_SECRET_NAME"], {"client_id": client_id, "client_secret": client_secret})
 
 
 def create_bucket(env: dict) -> None:
@@ -79,23 +98,12 @@ def create_bucket(env: dict) -> None:
 
 def create_provisioning_table(env: dict) -> None:
     """The provisioner's table of shared Airbyte resource ids (workspace, S3 destination)."""
-    ddb = boto3.client("dynamodb")
-    _ensure(lambda: ddb.create_table(
-        TableName=env["AIRBYTE_RESOURCES_TABLE"], BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}]), "ResourceInUseException")
+    _table(env["AIRBYTE_RESOURCES_TABLE"], ("key", "S"))
 
 
 def put_airbyte_secret(env: dict, client_id: str, client_secret: str) -> None:
     """Airbyte application credentials ({"client_id", "client_secret"}) for the provisioner."""
-    sm = boto3.client("secretsmanager")
-    value = json.dumps({"client_id": client_id, "client_secret": client_secret})
-    try:
-        sm.create_secret(Name=env["AIRBYTE_SECRET_NAME"], SecretString=value)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceExistsException":
-            raise
-        sm.put_secret_value(SecretId=env["AIRBYTE_SECRET_NAME"], SecretString=value)
+    _put_secret(env["AIRBYTE_SECRET_NAME"], {"client_id": client_id, "client_secret": client_secret})
 
 
 def create_health_resources(env: dict) -> dict:
@@ -105,33 +113,15 @@ def create_health_resources(env: dict) -> dict:
     from hubspot_app.config import reset_health_settings
     from hubspot_app.models import bind_health_tables
 
-    ddb, sqs, sns = boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("sns")
-    _ensure(lambda: ddb.create_table(
-        TableName=env["UNINSTALL_AUDIT_TABLE"], BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "hub_id", "AttributeType": "N"},
-                              {"AttributeName": "at", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "hub_id", "KeyType": "HASH"},
-                   {"AttributeName": "at", "KeyType": "RANGE"}]), "ResourceInUseException")
-    _ensure(lambda: ddb.create_table(
-        TableName=env["WEBHOOK_RECEIPTS_TABLE"], BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}]), "ResourceInUseException")
-    ddb.update_time_to_live(TableName=env["WEBHOOK_RECEIPTS_TABLE"], TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": "expires_at"})
-    dlq_url = sqs.create_queue(QueueName=env["TOKEN_HEALTH_DLQ_NAME"], Attributes={
-        "MessageRetentionPeriod": str(14 * 24 * 3600)})["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(QueueName=env["TOKEN_HEALTH_QUEUE_NAME"], Attributes={
-        "VisibilityTimeout": "1800",  # 6 x the worker's 300 s timeout
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount":
-                                     env.get("TOKEN_HEALTH_MAX_RECEIVES", "5")}),
-    })["QueueUrl"]
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    _table(env["UNINSTALL_AUDIT_TABLE"], ("hub_id", "N"), range_key=("at", "S"))
+    _table(env["WEBHOOK_RECEIPTS_TABLE"], ("key", "S"), ttl_attribute="expires_at")
+    queue_url, dlq_url = _queue_with_dlq(  # visibility 6 x the worker's 300 s timeout
+        env["TOKEN_HEALTH_QUEUE_NAME"], env["TOKEN_HEALTH_DLQ_NAME"],
+        env.get("TOKEN_HEALTH_MAX_RECEIVES", "5"), "1800")
     topic_arn = sns.create_topic(Name=env["ALERTS_TOPIC_ARN"].rsplit(":", 1)[-1])["TopicArn"]
     inbox_url = sqs.create_queue(QueueName=env["ALERTS_INBOX_QUEUE_NAME"])["QueueUrl"]
-    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn,
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=_queue_arn(sqs, inbox_url),
                   Attributes={"RawMessageDelivery": "true"})
     reset_health_settings()
     bind_health_tables(env["UNINSTALL_AUDIT_TABLE"], env["WEBHOOK_RECEIPTS_TABLE"], reconnect=True)
@@ -145,17 +135,10 @@ def create_lake_events(env: dict) -> dict:
     if not env.get("GLUE_TRIGGER_QUEUE_NAME"):
         return {}
     sqs, s3 = boto3.client("sqs"), boto3.client("s3")
-    dlq_url = sqs.create_queue(QueueName=env["GLUE_TRIGGER_DLQ_NAME"], Attributes={
-        "MessageRetentionPeriod": str(14 * 24 * 3600)})["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(QueueName=env["GLUE_TRIGGER_QUEUE_NAME"], Attributes={
-        "VisibilityTimeout": "360",  # 6 x the trigger's default 60 s timeout
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount":
-                                     env.get("GLUE_TRIGGER_MAX_RECEIVES", "5")}),
-    })["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
+    queue_url, dlq_url = _queue_with_dlq(  # visibility 6 x the trigger's 60 s timeout
+        env["GLUE_TRIGGER_QUEUE_NAME"], env["GLUE_TRIGGER_DLQ_NAME"],
+        env.get("GLUE_TRIGGER_MAX_RECEIVES", "5"), "360")
+    queue_arn = _queue_arn(sqs, queue_url)
     raw = (env.get("LAKE_RAW_PREFIX") or "raw").strip("/") + "/"
     s3.put_bucket_notification_configuration(Bucket=env["LAKE_BUCKET"], NotificationConfiguration={
         "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"],
