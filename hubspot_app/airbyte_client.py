@@ -283,9 +283,7 @@ _CLIENT_CACHE_SECONDS = 300
 
 def client_from_settings(settings) -> AirbyteClient:
     """The stage's client, credentials from Secrets Manager (cached per container for 5 min)."""
-    import boto3
-
-    from .secrets_store import SecretConfigError
+    from .secrets_store import SecretConfigError, get_secret_json
 
     key = (settings.airbyte_api_url, settings.airbyte_secret_name)
     cached = _clients.get(key)
@@ -293,17 +291,11 @@ def client_from_settings(settings) -> AirbyteClient:
         return cached[1]
     if not settings.airbyte_secret_name:
         raise SecretConfigError("AIRBYTE_SECRET_NAME is not set for this stage")
-    raw = boto3.client("secretsmanager").get_secret_value(
-        SecretId=settings.airbyte_secret_name)["SecretString"]
-    try:
-        data = json.loads(raw)
-        if not isinstance(data, dict) or not (data.get("api_token") or (
-                data.get("client_id") and data.get("client_secret"))):
-            raise ValueError
-    except ValueError:
+    data = get_secret_json(settings.airbyte_secret_name, secret_keys=("client_secret", "api_token"))
+    if not (data.get("api_token") or (data.get("client_id") and data.get("client_secret"))):
         raise SecretConfigError(
             f"Secret {settings.airbyte_secret_name} must be JSON with 'client_id' and "
-            f"'client_secret' (an Airbyte application) or 'api_token'") from None
+            f"'client_secret' (an Airbyte application) or 'api_token'")
     client = AirbyteClient(settings.airbyte_api_url, api_token=data.get("api_token"),
                            client_id=data.get("client_id"), client_secret=data.get("client_secret"),
                            timeout=settings.airbyte_timeout_seconds,

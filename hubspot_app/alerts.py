@@ -33,8 +33,6 @@ EVENTS = {
 }
 _SECRET_KEY = re.compile(r"token|secret|password|credential|authorization|code_verifier|cookie",
                          re.IGNORECASE)
-_WEBHOOK_CACHE_SECONDS = 300
-_webhook_cache: dict[str, tuple[float, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -71,19 +69,13 @@ def _subject(payload: dict) -> str:
 
 
 def _webhook_url(secret_name: str) -> str:
-    cached = _webhook_cache.get(secret_name)
-    if cached and time.monotonic() - cached[0] < _WEBHOOK_CACHE_SECONDS:
-        return cached[1]
-    import boto3
+    from .secrets_store import SecretConfigError, get_secret_json
 
-    raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_name)["SecretString"]
-    try:
-        url = str(json.loads(raw)["url"])
-    except (ValueError, KeyError, TypeError):
-        raise RuntimeError(f"secret {secret_name} must be JSON with 'url'") from None
-    logs.register_secret(url)  # a webhook URL is a credential: never log it
-    _webhook_cache[secret_name] = (time.monotonic(), url)
-    return url
+    # A webhook URL is a credential (it often embeds a token): masked in logs like one.
+    url = get_secret_json(secret_name, secret_keys=("url",)).get("url")
+    if not url:
+        raise SecretConfigError(f"secret {secret_name} must be JSON with 'url'")
+    return str(url)
 
 
 def send_alert(event: str, hub_id: int | None, severity: str, summary: str, action: str,
@@ -130,7 +122,3 @@ def send_alert(event: str, hub_id: int | None, severity: str, summary: str, acti
                    summary=payload["summary"], action=payload["action"],
                    delivered_to=",".join(delivered) or "log only")
     return AlertResult(tuple(delivered), payload)
-
-
-def clear_cache() -> None:
-    _webhook_cache.clear()

@@ -1,7 +1,8 @@
-"""The app's HubSpot credentials, from AWS Secrets Manager (name in stage config).
+"""Secrets from AWS Secrets Manager (names in stage config): the app's HubSpot credentials,
+and any other JSON secret (Airbyte's credentials, the alert webhook URL).
 
-Cached for a few minutes per Lambda container so a rotation is picked up without a redeploy,
-and registered with the log redactor so the secret cannot reach a log line.
+Cached for a few minutes per Lambda container so a rotation is picked up without a redeploy;
+the secret values are registered with the log redactor so they cannot reach a log line.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import boto3
 from . import logs
 
 _CACHE_SECONDS = 300
-_cache: dict[str, tuple[float, "AppCredentials"]] = {}
+_cache: dict[str, tuple[float, dict]] = {}
 
 
 @dataclass(frozen=True, repr=False)
@@ -30,22 +31,33 @@ class SecretConfigError(RuntimeError):
     """The secret exists but is not usable; an operator must fix it."""
 
 
-def get_app_credentials(secret_name: str) -> AppCredentials:
+def get_secret_json(secret_name: str, secret_keys: tuple[str, ...] = ()) -> dict:
+    """The secret's JSON object; the values of `secret_keys` are masked in every log line."""
     cached = _cache.get(secret_name)
     if cached and time.monotonic() - cached[0] < _CACHE_SECONDS:
         return cached[1]
     raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_name)["SecretString"]
     try:
         data = json.loads(raw)
-        creds = AppCredentials(client_id=str(data["client_id"]), client_secret=str(data["client_secret"]))
-    except (ValueError, KeyError) as exc:
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise SecretConfigError(f"Secret {secret_name} must hold a JSON object (see README, "
+                                f"'First deployment').")
+    for key in secret_keys:
+        logs.register_secret(str(data.get(key) or ""))
+    _cache[secret_name] = (time.monotonic(), data)
+    return data
+
+
+def get_app_credentials(secret_name: str) -> AppCredentials:
+    data = get_secret_json(secret_name, secret_keys=("client_secret",))
+    try:
+        return AppCredentials(client_id=str(data["client_id"]), client_secret=str(data["client_secret"]))
+    except KeyError:
         raise SecretConfigError(
             f"Secret {secret_name} must be JSON with 'client_id' and 'client_secret' "
-            f"(see README, 'First deployment')."
-        ) from exc
-    logs.register_secret(creds.client_secret)
-    _cache[secret_name] = (time.monotonic(), creds)
-    return creds
+            f"(see README, 'First deployment').") from None
 
 
 def clear_cache() -> None:
