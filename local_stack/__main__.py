@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv=None) -> int:
@@ -21,7 +26,11 @@ def main(argv=None) -> int:
                                    "Ctrl-C; open http://127.0.0.1:8000/install in a browser")
     up.add_argument("--accounts", type=int, default=3)
     up.add_argument("--seed", type=int, default=7)
+    up.add_argument("--free-ports", action="store_true",
+                    help="listen on free ports instead of the stage's (printed at start)")
     parser.add_argument("--verbose", action="store_true", help="show the app's JSON logs")
+    # SIGTERM (a supervisor, a test) stops like Ctrl-C, so the servers close cleanly.
+    signal.signal(signal.SIGTERM, _interrupt)
     args = parser.parse_args(argv)
     if not args.verbose:
         logging.disable(logging.WARNING)  # keep the main job's output readable
@@ -30,7 +39,8 @@ def main(argv=None) -> int:
         return run_main(accounts=args.accounts, seed=args.seed)
     from .dispatcher import BackgroundDispatcher, SqsRoute
     from .stack import LocalStack, Ports
-    with LocalStack(ports=Ports(), accounts=args.accounts, seed=args.seed) as stack:
+    ports = Ports.free() if args.free_ports else Ports()
+    with LocalStack(ports=ports, accounts=args.accounts, seed=args.seed) as stack:
         client = stack.chalice_client()
         # Lambda's event source mappings: every queue a function consumes is delivered to it.
         dispatcher = BackgroundDispatcher([
