@@ -45,9 +45,9 @@ def _objects_per_hub(bucket: str) -> dict[int, int]:
     return counts
 
 
-def lifecycle(stack: LocalStack, hub_ids: list[int]) -> dict[int, str]:
+def lifecycle(stack: LocalStack, hub_ids: list[int], step: str = "9") -> dict[int, str]:
     """Returns each account's status after the check."""
-    _heading("9. Token health and offboarding")
+    _heading(f"{step}. Token health and offboarding")
     hubs = sorted(hub_ids)
     client = stack.chalice_client()
     worker = SqsRoute(client, stack.env["TOKEN_HEALTH_QUEUE_NAME"], "token_health_worker",

@@ -16,6 +16,9 @@ from hubspot_app.models import Account, bind_tables
 from hubspot_app.token_crypto import decrypt_token
 
 from .browser import install_account
+from .curate_step import change_in_hubspot, curate_all
+from .health_step import lifecycle
+from .provision_step import provision_all, sync_all
 from .stack import LocalStack
 
 
@@ -81,12 +84,14 @@ def run(accounts: int = 3, seed: int = 7) -> int:
         hub_ids = install_all(stack)
         show_accounts()
         show_provision_queue()
-        from .provision_step import provision_all, sync_all
-        sync_all(stack, provision_all(stack, hub_ids))
-        from .curate_step import curate_all
-        from .health_step import lifecycle
+        accounts = provision_all(stack, hub_ids)
+        sync_all(stack, accounts)
         curated_ok = curate_all(stack, hub_ids)
-        lifecycle(stack, hub_ids)
+        # A day later: HubSpot changed; the next (incremental) sync and Glue run pick it up.
+        change_in_hubspot(stack, hub_ids, step="9")
+        sync_all(stack, accounts, step="10", files_step=None)
+        curated_ok &= curate_all(stack, hub_ids, step="11", table_step="12")
+        lifecycle(stack, hub_ids, step="13")
     names = sorted({name for line in emitted for name in _metric_names(line)})
     print(f"\n{len(emitted)} CloudWatch metric lines (EMF) emitted: {', '.join(names)}")
     if not curated_ok:

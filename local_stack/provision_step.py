@@ -47,8 +47,9 @@ def provision_all(stack: LocalStack, hub_ids: list[int]) -> list[Account]:
     return accounts
 
 
-def sync_all(stack: LocalStack, accounts: list[Account], timeout_s: float = 900) -> None:
-    _heading("5. One sync per account (Airbyte emulator runs the HubSpot connector)")
+def sync_all(stack: LocalStack, accounts: list[Account], timeout_s: float = 900,
+             step: str = "5", files_step: str | None = "6") -> None:
+    _heading(f"{step}. One sync per account (Airbyte emulator runs the HubSpot connector)")
     settings = get_settings()
     client = client_from_settings(settings)
     jobs = {}
@@ -67,7 +68,16 @@ def sync_all(stack: LocalStack, accounts: list[Account], timeout_s: float = 900)
         results[hub] = job
         print(f"  hub {hub:>10}  job {job_id}: {job['status']}, {job.get('rowsSynced', 0)} rows, "
               f"{job.get('bytesSynced', 0)} bytes", flush=True)
-    _heading("6. Files landed in S3 per account and stream")
+    failed = [h for h, j in results.items() if j["status"] != "succeeded"]
+    if failed:
+        print(f"  syncs not succeeded for hubs: {failed}")
+    if files_step:
+        show_files(accounts, files_step)
+
+
+def show_files(accounts: list[Account], step: str) -> None:
+    _heading(f"{step}. Files landed in S3 per account and stream")
+    settings = get_settings()
     s3 = boto3.client("s3")
     for a in accounts:
         prefix = f"{settings.lake_raw_prefix}/{a.hub_id}/"
@@ -84,6 +94,3 @@ def sync_all(stack: LocalStack, accounts: list[Account], timeout_s: float = 900)
             size = sum(o["Size"] for o in objs)
             print(f"  {'':>14}  {stream:<24} {len(objs):>3} file(s) {size:>10} bytes  "
                   f"e.g. {objs[0]['Key'].rsplit('/', 1)[-1]}")
-    failed = [h for h, j in results.items() if j["status"] != "succeeded"]
-    if failed:
-        print(f"  syncs not succeeded for hubs: {failed}")

@@ -32,8 +32,12 @@ def test_main_job_runs_the_whole_flow():
     # Curated: every entity table's live rows equal the sandbox's live records.
     curated = re.findall(r"(contacts|companies|deals)\s+rows=\s*\d+\s+live=\s*(\d+).*"
                          r"sandbox live=\s*(\d+) (match|MISMATCH)", out)
-    assert len(curated) == 3 * len(installed)
+    # Twice: after the first sync, and after HubSpot changed and the incremental sync ran.
+    assert len(curated) == 2 * 3 * len(installed)
     assert all(live == truth and verdict == "match" for _, live, truth, verdict in curated)
+    second_round = out[out.index("== 12."):]
+    deleted_deals = re.findall(r"deals\s+rows=\s*\d+\s+live=\s*\d+\s+deleted=\s*(\d+)", second_round)
+    assert deleted_deals == ["3"] * len(installed)  # the deletes in HubSpot, flagged
     # Lifecycle: the last account uninstalled in HubSpot (webhook) is offboarded with its data;
     # the one whose token was revoked silently is caught by the health check and paused.
     healthy, revoked, gone = sorted(installed)
