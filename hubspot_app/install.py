@@ -164,8 +164,8 @@ def complete_install(settings: Settings, params: dict, cookie_header: str | None
         logs.log_event(log, "hubspot refused the app", logging.ERROR, error=str(exc))
         emit_metric("Installs", 1, "Count", Result="app_refused")
         return error_page(424, "The app could not be connected",
-                          "HubSpot refused our app's credentials. Our team has been alerted; "
-                          "please try again later.")
+                          "HubSpot refused our app's credentials: the problem is on our side and "
+                          "nothing was installed. Please try again later.")
     emit_metric("Installs", 1, "Count", Result="stored", hub_id=account.hub_id)
     return success_page(account.hub_id, account.hub_domain, account.user)
 
