@@ -102,6 +102,11 @@ GLUE_DEFAULTS = {
     },
 }
 TAGS = {"app": "hubspot-pipeline"}
+LOG_RETENTION_VAR = "LOG_RETENTION_DAYS"   # days CloudWatch keeps each function's logs
+LOG_RETENTION_DEFAULT = 30
+# The values AWS::Logs::LogGroup RetentionInDays accepts (CloudWatch Logs PutRetentionPolicy).
+LOG_RETENTION_ALLOWED = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                         1827, 2192, 2557, 2922, 3288, 3653)
 # Stateful resources keep their data when the stack is deleted or a resource is replaced.
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 
@@ -525,10 +530,13 @@ class Template:
                      "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                      "Resource": [{"Fn::Sub": f"{lake}/curated/*"},
                                   {"Fn::Sub": f"{lake}/{GLUE_ASSETS_PREFIX}tmp/*"}]},
-                    {"Sid": "ListLake", "Effect": "Allow", "Action": ["s3:ListBucket"],
-                     "Resource": {"Fn::Sub": lake},
-                     "Condition": {"StringLike": {"s3:prefix": [
-                         f"{raw}/*", "curated/*", f"{GLUE_ASSETS_PREFIX}*", f"{raw}/", "curated/"]}}},
+                    # Unconditioned on purpose: S3 answers a GET of a missing key with 404 only
+                    # to a caller allowed s3:ListBucket on the bucket, and with 403 otherwise
+                    # (S3 API Reference, GetObject, "Permissions"). That check carries no
+                    # s3:prefix, so a prefix-conditioned grant turns every "not there yet"
+                    # (a first run's ledger/metadata) into AccessDenied.
+                    {"Sid": "ListLakeSoMissingKeysAre404", "Effect": "Allow",
+                     "Action": ["s3:ListBucket"], "Resource": {"Fn::Sub": lake}},
                     {"Sid": "JobLogs", "Effect": "Allow",
                      "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                      "Resource": _arn("logs", "log-group:/aws-glue/jobs/*")},
@@ -580,6 +588,22 @@ class Template:
             {"Fn::GetAtt": ["AirbyteWriterRole", "Arn"]})
         self.env_refs[AIRBYTE_ROLE_VAR] = {"Fn::GetAtt": ["AirbyteWriterRole", "Arn"]}
 
+    # -- log groups ------------------------------------------------------------------------
+    def log_groups(self, app: dict) -> None:
+        """One log group per function, created here with a retention (Lambda would otherwise
+        create it on first write, kept forever, and every role would need logs:CreateLogGroup).
+        Each function's policy may write only to its own group."""
+        raw = self.env.get(LOG_RETENTION_VAR) or str(LOG_RETENTION_DEFAULT)
+        if not raw.isdigit() or int(raw) not in LOG_RETENTION_ALLOWED:
+            raise ValueError(f"{LOG_RETENTION_VAR}={raw!r}: CloudWatch Logs accepts only "
+                             f"{', '.join(map(str, LOG_RETENTION_ALLOWED))}")
+        for fn in app["functions"]:
+            name = deployed_function_name(self.app_name, self.stage, fn["name"])
+            self.add(f"{function_logical_id(fn['name'])}LogGroup", {
+                "Type": "AWS::Logs::LogGroup", "Properties": {
+                    "LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": int(raw),
+                    "Tags": _tags()}})
+
     # -- patches to Chalice's resources ------------------------------------------------------
     def patches(self, app: dict) -> dict[str, dict]:
         out: dict[str, dict] = {}
@@ -627,6 +651,7 @@ def _assemble(stage: str, app: dict | None, with_patches: bool) -> tuple[dict, T
     t.lake()
     t.glue()
     t.airbyte_writer()
+    t.log_groups(app)
     resources = dict(t.resources)
     if with_patches:
         for logical, patch in t.patches(app).items():

@@ -242,3 +242,31 @@ def test_each_queue_consumer_may_consume_its_queue(stage, sam, app_model):
                 granted |= set(_as_list(st["Action"]))
         missing = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} - granted
         assert not missing, f"{f['name']}'s policy lacks {missing} on {queue}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_function_has_a_log_group_with_retention_and_may_write_only_there(stage, sam, app_model):
+    """The API function is `hubspot-pipeline-<stage>` (no suffix): a `...-<stage>-*` grant
+    misses it and /install, the callback and the webhook would log nothing (nor EMF metrics)."""
+    t = sam(stage)
+    groups = {r["Properties"]["LogGroupName"]: r["Properties"]
+              for r in _resources(t, "AWS::Logs::LogGroup").values()}
+    retention = int(infra.stage_env(stage).get("LOG_RETENTION_DAYS") or 30)
+    for f in app_model(stage)["functions"]:
+        name = infra.deployed_function_name("hubspot-pipeline", stage, f["name"])
+        group = f"/aws/lambda/{name}"
+        assert groups[group]["RetentionInDays"] == retention, group
+        fn = _functions(t)[infra.function_logical_id(f["name"])]["Properties"]
+        role = fn["Role"]["Fn::GetAtt"][0]
+        logs = [st for logical, st in _statements(t) if logical == role
+                and any(a.startswith("logs:") for a in _as_list(st["Action"]))]
+        assert [_as_list(st["Resource"]) for st in logs] == [[f"arn:aws:logs:*:*:log-group:{group}:*"]], (
+            f"{f['name']} must write to exactly its own log group {group}")
+        assert all("logs:CreateLogGroup" not in _as_list(st["Action"]) for st in logs)
+
+
+def test_log_retention_must_be_a_value_cloudwatch_accepts(monkeypatch, app_model):
+    env = infra.stage_env("dev")
+    monkeypatch.setattr(infra, "stage_env", lambda stage, config=None: {**env, "LOG_RETENTION_DAYS": "31"})
+    with pytest.raises(ValueError, match="LOG_RETENTION_DAYS='31'"):
+        infra.build("dev", app_model("dev"))
