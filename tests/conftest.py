@@ -7,6 +7,9 @@ import pytest
 
 from hubspot_app.logs import JsonFormatter
 
+# Every AWS call a function makes is judged against its deployed IAM policy (deploy/iam_check.py).
+pytest_plugins = ("deploy.iam_pytest",)
+
 
 class CapturedLogs(logging.Handler):
     """Every log record of the process, formatted exactly as it would reach CloudWatch."""
