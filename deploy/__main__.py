@@ -1,6 +1,7 @@
 """Deploy tooling (README, "Deploying").
 
   python -m deploy templates [--check]        write (or check) .chalice/merge-template-<stage>.json
+  python -m deploy check --stage S            refuse placeholder settings (exit 2), before packaging
   python -m deploy package --stage S [OUT]    chalice package with the merge template + Glue assets
   python -m deploy companion --stage S [FILE] the standalone stack for `chalice deploy` users
   python -m deploy upload-glue --stage S      upload the Glue script and library to the lake bucket
@@ -16,7 +17,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from . import infra
+from . import check, infra
 
 
 def cmd_templates(args) -> int:
@@ -63,7 +64,21 @@ def chalice_package(stage: str, out: Path, merge_template: Path | None = None) -
     return out / "sam.json"
 
 
+def cmd_check(args) -> int:
+    found = check.problems(args.stage, chalice_deploy=getattr(args, "chalice_deploy", False))
+    for line in found:
+        print(f"deploy check --stage {args.stage}: {line}", file=sys.stderr)
+    if found:
+        return 2
+    print(f"stage {args.stage}: settings ready to deploy")
+    return 0
+
+
 def cmd_package(args) -> int:
+    if cmd_check(args) != 0:
+        print("nothing packaged: fix the settings above, then run python -m deploy templates",
+              file=sys.stderr)
+        return 2
     out = Path(args.out or infra.ROOT / "build" / "package" / args.stage)
     text = infra.render(infra.build(args.stage))
     if infra.merge_template_path(args.stage).read_text() != text:
@@ -142,6 +157,11 @@ def main(argv=None) -> int:
     p.add_argument("--check", action="store_true")
     p.add_argument("stages", nargs="*")
     p.set_defaults(func=cmd_templates)
+    p = sub.add_parser("check", help="refuse placeholder settings before packaging")
+    p.add_argument("--stage", required=True, choices=check.DEPLOYED)
+    p.add_argument("--chalice-deploy", action="store_true",
+                   help="for `chalice deploy`: settings the packaged template fills count too")
+    p.set_defaults(func=cmd_check)
     for name, func in (("package", cmd_package), ("companion", cmd_companion),
                        ("upload-glue", cmd_upload_glue),
                        ("fix-event-sources", cmd_fix_event_sources)):
