@@ -108,6 +108,13 @@ def upload_glue(stage: str, s3=None) -> dict[str, str]:
     import boto3
     t = infra.Template(stage)
     assets = t.glue_assets()
+    if any("${" in v for v in assets.values()):
+        # The bucket's name holds the account id and region (deploy/infra.py Template.bucket).
+        session = boto3.session.Session()
+        account = boto3.client("sts").get_caller_identity()["Account"]
+        assets = {k: v.replace("${AWS::AccountId}", account)
+                  .replace("${AWS::Region}", session.region_name or "us-east-1")
+                  for k, v in assets.items()}
     s3 = s3 or boto3.client("s3")
     with tempfile.TemporaryDirectory() as tmp:
         files = glue_artifacts(Path(tmp))

@@ -80,6 +80,10 @@ SECRET_SUFFIX = "_SECRET_NAME"        # every such variable names a Secrets Mana
 TOPIC_VARS = ("ALERTS_TOPIC_ARN", "ALERTS_TOPIC_NAME")   # the operators' alert topic
 KEY_VAR = "KMS_KEY_ID"                # "alias/<name>": the key is created with that alias
 BUCKET_VAR = "LAKE_BUCKET"
+# "true": the bucket is named <LAKE_BUCKET>-<account id>-<region> (bucket names are global, so a
+# fixed name can be taken by anyone); the functions get the real name from the template.
+BUCKET_SUFFIX_VAR = "LAKE_BUCKET_ACCOUNT_REGION_SUFFIX"
+REGION_VAR = "LAKE_REGION"            # empty: the stack's region
 GLUE_JOB_VAR = "GLUE_JOB_NAME"
 AIRBYTE_ROLE_VAR = "AIRBYTE_S3_ROLE_ARN"
 RAW_PREFIX_VAR = "LAKE_RAW_PREFIX"
@@ -259,6 +263,11 @@ def _tags(extra: dict | None = None) -> list[dict]:
     return [{"Key": k, "Value": v} for k, v in sorted({**TAGS, **(extra or {})}.items())]
 
 
+def _sub(text: str):
+    """A string with ${AWS::...} references as Fn::Sub, a plain one as itself."""
+    return {"Fn::Sub": text} if "${" in text else text
+
+
 def _logical(var: str, suffix: str) -> str:
     """APP_SECRET_NAME -> AppSecret; ALERTS_TOPIC_ARN -> AlertsTopic."""
     stem = var[: -len(suffix)] if suffix and var.endswith(suffix) else var
@@ -280,6 +289,13 @@ class Template:
         self.env_refs: dict[str, object] = {}  # env var -> value computed by CloudFormation
         self.parameters: dict[str, dict] = {}
         self.lake_queues: list[str] = []
+
+    def bucket(self) -> str:
+        """The lake bucket's name as CloudFormation will make it (may hold ${AWS::...})."""
+        base = self.env.get(BUCKET_VAR, "")
+        if base and self.env.get(BUCKET_SUFFIX_VAR, "false").lower() == "true":
+            return f"{base}-${{AWS::AccountId}}-${{AWS::Region}}"
+        return base
 
     def prefix(self) -> str:
         return f"{self.app_name}-{self.stage}"
@@ -431,12 +447,16 @@ class Template:
 
     # -- the lake, its notifications, the Glue job ------------------------------------------
     def lake(self) -> None:
-        bucket = self.setting(BUCKET_VAR)
-        if not bucket:
+        if not self.setting(BUCKET_VAR):
             return
+        bucket = self.bucket()
+        if "${" in bucket:
+            self.env_refs[BUCKET_VAR] = {"Ref": "LakeBucket"}
+        if not self.env.get(REGION_VAR):
+            self.env_refs[REGION_VAR] = {"Ref": "AWS::Region"}
         raw = (self.env.get(RAW_PREFIX_VAR) or "raw").strip("/") + "/"
         props = {
-            "BucketName": bucket,
+            "BucketName": _sub(bucket),
             "PublicAccessBlockConfiguration": {
                 "BlockPublicAcls": True, "BlockPublicPolicy": True,
                 "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
@@ -482,14 +502,13 @@ class Template:
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}})
 
     def glue_assets(self) -> dict[str, str]:
-        bucket = self.env.get(BUCKET_VAR, "")
-        base = f"s3://{bucket}/{GLUE_ASSETS_PREFIX}"
+        base = f"s3://{self.bucket()}/{GLUE_ASSETS_PREFIX}"
         return {"script": base + Path(GLUE_SCRIPT).name,
                 "library": base + Path(GLUE_LIBRARY).name + ".zip"}
 
     def glue(self) -> None:
         job = self.setting(GLUE_JOB_VAR)
-        bucket = self.env.get(BUCKET_VAR)
+        bucket = self.bucket()
         if not job or not bucket:
             return
         definition = copy.deepcopy(GLUE_DEFAULTS)
@@ -502,16 +521,16 @@ class Template:
                     definition[k] = v
         assets = self.glue_assets()
         definition["DefaultArguments"].update({
-            "--lake_root": f"s3://{bucket}/",
-            "--extra-py-files": assets["library"],
-            "--TempDir": f"s3://{bucket}/{GLUE_ASSETS_PREFIX}tmp/",
+            "--lake_root": _sub(f"s3://{bucket}/"),
+            "--extra-py-files": _sub(assets["library"]),
+            "--TempDir": _sub(f"s3://{bucket}/{GLUE_ASSETS_PREFIX}tmp/"),
         })
         self.add("GlueJob", {"Type": "AWS::Glue::Job", "Properties": {
             "Name": job,
             "Description": f"{self.prefix()}: raw/ (Airbyte Parquet) -> curated/ tables",
             "Role": {"Fn::GetAtt": ["GlueJobRole", "Arn"]},
             "Command": {"Name": "glueetl", "PythonVersion": "3",
-                        "ScriptLocation": assets["script"]},
+                        "ScriptLocation": _sub(assets["script"])},
             **definition,
             "Tags": dict(TAGS)}}, f"Glue job {job}")
         lake = f"arn:${{AWS::Partition}}:s3:::{bucket}"
@@ -551,7 +570,7 @@ class Template:
 
     def airbyte_writer(self) -> None:
         """The role Airbyte's S3 destination assumes to write raw/ (AIRBYTE_S3_ROLE_ARN)."""
-        arn, bucket = self.env.get(AIRBYTE_ROLE_VAR), self.env.get(BUCKET_VAR)
+        arn, bucket = self.env.get(AIRBYTE_ROLE_VAR), self.bucket()
         if not arn or not bucket:
             return
         self.parameters.update({

@@ -102,12 +102,18 @@ def test_every_resource_is_in_the_template(stage, sam, app_model):
     job = _resources(t, "AWS::Glue::Job")["GlueJob"]["Properties"]
     assert job["Name"] == env["GLUE_JOB_NAME"]
     assert job["Role"] == {"Fn::GetAtt": ["GlueJobRole", "Arn"]}
-    assert job["Command"]["ScriptLocation"].startswith(f"s3://{env['LAKE_BUCKET']}/")
+    bucket_name = f"{env['LAKE_BUCKET']}-${{AWS::AccountId}}-${{AWS::Region}}"
+    assert job["Command"]["ScriptLocation"]["Fn::Sub"].startswith(f"s3://{bucket_name}/")
     assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-enable"
 
     # the lake: raw/ object-created events go to the Glue trigger's queue
     bucket = _resources(t, "AWS::S3::Bucket")["LakeBucket"]["Properties"]
-    assert bucket["BucketName"] == env["LAKE_BUCKET"]
+    # globally unique: account id and region in the name; the functions get it by reference
+    assert bucket["BucketName"] == {"Fn::Sub": bucket_name}
+    for fn in fns.values():
+        variables = fn["Properties"]["Environment"]["Variables"]
+        assert variables["LAKE_BUCKET"] == {"Ref": "LakeBucket"}
+        assert variables["LAKE_REGION"] == {"Ref": "AWS::Region"}
     (notification,) = bucket["NotificationConfiguration"]["QueueConfigurations"]
     glue_queue = queues[infra.name_of(env["GLUE_TRIGGER_QUEUE_NAME"])][0]
     assert notification["Queue"] == {"Fn::GetAtt": [glue_queue, "Arn"]}
@@ -162,6 +168,8 @@ def test_names_follow_the_stage(stage, sam):
     for cfn_type, prop in named.items():
         for logical, r in _resources(t, cfn_type).items():
             name = r["Properties"].get(prop)
+            if isinstance(name, dict) and "Fn::Sub" in name:
+                name = name["Fn::Sub"]
             if name is None and cfn_type == "AWS::IAM::Role":
                 continue  # Chalice's function roles: CloudFormation names them after the stack
             assert re.match(rf"^(alias/)?hubspot-pipeline[-/]{stage}([-/]|$)", name), (logical, name)
