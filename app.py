@@ -48,8 +48,11 @@ def hubspot_webhook():
     from hubspot_app.uninstall import webhook_response
 
     request = app.current_request
+    # The raw query string when the event has one (HTTP API payloads); see hubspot_app.webhooks.
+    raw_query = (request.to_original_event() or {}).get("rawQueryString")
     status, body = webhook_response(request.method, dict(request.headers),
-                                    request.raw_body or b"", dict(request.query_params or {}))
+                                    request.raw_body or b"", dict(request.query_params or {}),
+                                    raw_query)
     return Response(body=body, status_code=status,
                     headers={**SECURITY_HEADERS, "Content-Type": "application/json"})
 

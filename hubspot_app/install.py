@@ -17,8 +17,9 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from . import logs, queues
 from .metrics import emit_metric
 from .config import Settings
-from .hubspot_oauth import (ClientConfigError, HubSpotOAuthClient, HubSpotOAuthError,
-                            HubSpotUnavailable, InvalidGrant, authorize_url, make_pkce_pair)
+from .hubspot_oauth import (ClientConfigError, HubSpotBadAnswer, HubSpotOAuthClient,
+                            HubSpotOAuthError, HubSpotUnavailable, InvalidGrant, authorize_url,
+                            make_pkce_pair)
 from .models import Account, AccountStatus, OAuthState, bind_tables, utcnow
 from .pages import Page, error_page, success_page
 from .secrets_store import get_app_credentials
@@ -160,6 +161,13 @@ def complete_install(settings: Settings, params: dict, cookie_header: str | None
         return error_page(424, "HubSpot could not be reached",
                           f"HubSpot did not answer in time, so nothing was installed. Please try "
                           f"again in a few minutes. {_RESTART}")
+    except HubSpotBadAnswer as exc:
+        logs.log_event(log, "hubspot answer unusable", logging.ERROR, error=str(exc))
+        emit_metric("Installs", 1, "Count", Result="hubspot_bad_answer")
+        return error_page(424, "HubSpot's answer could not be used",
+                          "HubSpot's reply about your account was not in the form HubSpot "
+                          "documents, so nothing was installed. Please try again later; if it "
+                          f"keeps happening, contact us. {_RESTART}")
     except (ClientConfigError, HubSpotOAuthError) as exc:
         logs.log_event(log, "hubspot refused the app", logging.ERROR, error=str(exc))
         emit_metric("Installs", 1, "Count", Result="app_refused")
@@ -195,7 +203,7 @@ def upsert_account(info, refresh_token_encrypted: str) -> Account:
     now = utcnow()
     account = Account(hub_id=info.hub_id)
     account.update(actions=[
-        Account.user.set(info.user),
+        Account.user.set(info.user) if info.user else Account.user.remove(),
         Account.user_id.set(info.user_id) if info.user_id is not None else Account.user_id.remove(),
         Account.hub_domain.set(info.hub_domain or ""),
         Account.scopes.set(list(info.scopes)),

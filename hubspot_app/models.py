@@ -49,7 +49,7 @@ class Account(Model):
         table_name = "accounts"  # replaced by bind_tables()
 
     hub_id = NumberAttribute(hash_key=True)
-    user = UnicodeAttribute()                       # email of the installing user
+    user = UnicodeAttribute(null=True)              # email of the installing user (optional in HubSpot's introspection)
     user_id = NumberAttribute(null=True)
     hub_domain = UnicodeAttribute(null=True)
     scopes = ListAttribute(of=UnicodeAttribute, default=list)
@@ -166,3 +166,4 @@ def bind_health_tables(audit_table: str, receipts_table: str, reconnect: bool = 
         if name and (reconnect or model.Meta.table_name != name):
             model.Meta.table_name = name
             model._connection = None
+

@@ -15,6 +15,7 @@ import uuid
 import boto3
 
 from . import logs
+from .hub_ids import parse_hub_id
 from .config import Settings
 from .metrics import emit_metric
 from .models import utcnow
@@ -64,8 +65,8 @@ def handle_record(settings: Settings, record: dict) -> bool:
     receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
     try:
         body = json.loads(record["body"])
-        hub_id = int(body["hub_id"])
-    except (ValueError, KeyError, TypeError):
+        hub_id = parse_hub_id(body["hub_id"])  # ValueError (InvalidHubId) when not a hub_id
+    except (ValueError, KeyError, TypeError, RecursionError):
         logs.log_event(log, "malformed provision message", logging.ERROR, message_id=message_id)
         dead_letter(settings, record, "permanent: malformed message (needs hub_id)", "permanent",
                     receive_count, None)

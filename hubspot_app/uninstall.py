@@ -86,7 +86,9 @@ class Uninstaller:
         self.now = now or (lambda: datetime.now(timezone.utc))
 
     def from_message(self, message: dict) -> UninstallReport:
-        return self.uninstall(int(message["hub_id"]), source=message.get("source", "webhook"),
+        from .hub_ids import parse_hub_id
+
+        return self.uninstall(parse_hub_id(message["hub_id"]), source=message.get("source", "webhook"),
                               reason=message.get("reason", ""),
                               occurred_at_ms=message.get("occurred_at_ms"),
                               purge=message.get("purge"))
@@ -309,20 +311,21 @@ def run_worker(records: list[dict], context=None) -> dict:
 
 
 def webhook_response(method: str, headers: dict, body: bytes,
-                     query_params: dict | None) -> tuple[int, str]:
+                     query_params: dict | None, raw_query: str | None = None) -> tuple[int, str]:
     """The webhook route's answer: (status, JSON body). Any failure is a 503 with no detail:
     HubSpot retries a 5xx, and nothing about the app leaves in the answer."""
     import json
 
     try:
-        status, answer = run_webhook(method, headers, body, query_params)
+        status, answer = run_webhook(method, headers, body, query_params, raw_query)
     except Exception:  # noqa: BLE001
         log.exception("webhook not processed")
         status, answer = 503, {"error": "try_again_later"}
     return status, json.dumps(answer)
 
 
-def run_webhook(method: str, headers: dict, body: bytes, query_params: dict | None) -> tuple[int, dict]:
+def run_webhook(method: str, headers: dict, body: bytes, query_params: dict | None,
+                raw_query: str | None = None) -> tuple[int, dict]:
     """POST /webhooks/hubspot: verify, then queue an uninstall per uninstall event."""
     from .config import get_health_settings, get_settings
     from .models import bind_health_tables
@@ -340,4 +343,4 @@ def run_webhook(method: str, headers: dict, body: bytes, query_params: dict | No
             item.occurred_at_ms), 0)])
 
     return handle_webhook(method, headers, body, query_params, creds.client_secret,
-                          health.webhook_url, health.hubspot_app_id, enqueue)
+                          health.webhook_url, health.hubspot_app_id, enqueue, raw_query=raw_query)

@@ -19,6 +19,7 @@ and ignored.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -26,7 +27,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from . import logs
 
@@ -39,7 +40,6 @@ MAX_FUTURE_MS = 60 * 1000          # clock skew allowed the other way
 MAX_BODY_BYTES = 1_000_000
 WEBHOOK_PATH = "/webhooks/hubspot"
 UNINSTALL_EVENT_TYPES = frozenset({"app.uninstall", "app.uninstalled", "app_uninstall"})
-MAX_HUB_ID = 2 ** 53
 
 # HubSpot decodes these in the URI before signing.
 _URI_DECODES = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$",
@@ -131,20 +131,42 @@ def verify_v3(client_secret: str, method: str, uri: str, body: bytes, headers: d
         expected = sign_v3(client_secret, method, uri, body, str(timestamp).strip())
     except UnicodeDecodeError:
         raise WebhookRejected(400, "body_not_utf8") from None
-    if not hmac.compare_digest(expected.encode(), str(signature).strip().encode()):
+    given = signature_bytes(signature)
+    if given is None or not hmac.compare_digest(base64.b64decode(expected), given):
         raise WebhookRejected(401, "bad_signature")
-    # Only an authentic signature is recorded, so garbage cannot fill the table.
-    key = hashlib.sha256(f"{ts}:{signature}".encode()).hexdigest()
+    # Only an authentic signature is recorded, so garbage cannot fill the table. The key is
+    # made from the decoded HMAC, so other padding or spacing of the same signature is a replay.
+    key = hashlib.sha256(f"{ts}:".encode() + given).hexdigest()
     if not replay_store.remember(key, ttl_seconds=(MAX_AGE_MS + MAX_FUTURE_MS) // 1000 + 60):
         raise WebhookRejected(409, "replayed_signature")
 
 
-def public_uri(webhook_url: str, query_params: dict | None) -> str:
-    """The URI HubSpot signed: the configured URL of the route, plus the query string."""
-    uri = webhook_url
-    if query_params:
-        uri += ("&" if urlsplit(uri).query else "?") + urlencode(query_params)
-    return uri
+def signature_bytes(signature: str) -> bytes | None:
+    """The HMAC a v3 signature header carries (base64, padding and URL-safe letters tolerated),
+    or None when it is not 32 bytes of base64."""
+    text = "".join(str(signature).split()).replace("-", "+").replace("_", "/").rstrip("=")
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == hashlib.sha256().digest_size else None
+
+
+def public_uri(webhook_url: str, query_params: dict | None, raw_query: str | None = None) -> str:
+    """The URI HubSpot signed: the configured URL of the route with the query string exactly as
+    HubSpot sent it. With the event's raw query string (`rawQueryString`), that string verbatim;
+    without one (API Gateway REST proxy events carry only decoded parameters), the parameters
+    must be exactly the configured URL's, whose query is then used as written: re-encoding
+    decoded parameters would sign another string than HubSpot did."""
+    base = webhook_url.split("?", 1)[0]
+    if raw_query is not None:
+        return f"{base}?{raw_query}" if raw_query else base
+    expected = sorted(parse_qsl(urlsplit(webhook_url).query, keep_blank_values=True))
+    received = sorted((str(k), str(v)) for k, vs in (query_params or {}).items()
+                      for v in (vs if isinstance(vs, list) else [vs]))
+    if received != expected:
+        raise WebhookRejected(401, "unexpected_query_string")
+    return webhook_url
 
 
 def default_webhook_url(redirect_uri: str) -> str:
@@ -153,16 +175,10 @@ def default_webhook_url(redirect_uri: str) -> str:
 
 
 def parse_hub_id(value) -> int | None:
-    """A HubSpot portal id: a positive integer, nothing else (no strings with paths in them)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        hub_id = value
-    elif isinstance(value, str) and value.isdigit() and value.isascii() and len(value) <= 16:
-        hub_id = int(value)
-    else:
-        return None
-    return hub_id if 0 < hub_id < MAX_HUB_ID else None
+    """A HubSpot portal id, or None (hubspot_app.hub_ids is the one parser)."""
+    from .hub_ids import hub_id_or_none
+
+    return hub_id_or_none(value)
 
 
 @dataclass(frozen=True)
@@ -177,7 +193,8 @@ def uninstall_requests(body: bytes, app_id: str = "",
     """(uninstall requests, ignored event count) from a verified body. Raises WebhookRejected(400)."""
     try:
         events = json.loads(body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: nesting deep enough to exhaust the parser is a bad request (400).
         raise WebhookRejected(400, "body_not_json") from None
     if isinstance(events, dict):
         events = [events]
@@ -206,14 +223,15 @@ def uninstall_requests(body: bytes, app_id: str = "",
 def handle_webhook(method: str, headers: dict, body: bytes, query_params: dict | None,
                    client_secret: str, webhook_url: str, app_id: str,
                    enqueue_uninstall: Callable[[UninstallRequest], None],
-                   replay_store: ReplayStore | None = None) -> tuple[int, dict]:
+                   replay_store: ReplayStore | None = None,
+                   raw_query: str | None = None) -> tuple[int, dict]:
     """Verify and act on one webhook request: (HTTP status, JSON body). Never raises."""
     from .metrics import emit_metric
 
     replay_store = replay_store or DynamoReplayStore()
     try:
-        verify_v3(client_secret, method, public_uri(webhook_url, query_params), body or b"",
-                  headers, replay_store)
+        verify_v3(client_secret, method, public_uri(webhook_url, query_params, raw_query),
+                  body or b"", headers, replay_store)
         requests_, ignored = uninstall_requests(body, app_id)
     except WebhookRejected as exc:
         logs.log_event(log, "webhook refused", logging.WARNING, reason=exc.reason, status=exc.status)

@@ -21,6 +21,9 @@ import os
 import sys
 from pathlib import Path
 
+
+from hubspot_app.hub_ids import hub_id_arg as _hub_id  # noqa: E402 - the one strict parser
+
 OK, FAILED, USAGE, NOT_FOUND = 0, 1, 2, 3
 
 
@@ -278,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq = groups.add_parser("dlq", help="the provision dead-letter queue")
     dsub = dlq.add_subparsers(dest="command", required=True)
     p = dsub.add_parser("list", help="list dead-lettered messages (hub_id, error, receive count)")
-    p.add_argument("--hub", type=int, help="only this hub_id")
+    p.add_argument("--hub", type=_hub_id, help="only this hub_id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=dlq_list)
     p = dsub.add_parser("show", help="one message in full, with the account's history")
@@ -290,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = dsub.add_parser(name, help=text)
         p.add_argument("message_ids", nargs="*", metavar="MESSAGE_ID")
         p.add_argument("--all", action="store_true", help="every message (or every one of --hub)")
-        p.add_argument("--hub", type=int, help="with --all: only this hub_id's messages")
+        p.add_argument("--hub", type=_hub_id, help="with --all: only this hub_id's messages")
         if name == "purge":
             p.add_argument("--yes", action="store_true", help="confirm the deletion")
         p.set_defaults(func=func)
@@ -298,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     account = groups.add_parser("account", help="accounts")
     asub = account.add_subparsers(dest="command", required=True)
     p = asub.add_parser("show", help="status, Airbyte ids and provisioning history")
-    p.add_argument("hub_id", type=int)
+    p.add_argument("hub_id", type=_hub_id)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=account_show)
 

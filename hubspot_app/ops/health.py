@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from hubspot_app.hub_ids import hub_id_arg as _hub_id
+
 
 def _cli():
     from hubspot_app.ops import cli
@@ -117,18 +119,18 @@ def register(groups) -> None:
     health = groups.add_parser("health", help="token health and offboarding")
     sub = health.add_subparsers(dest="command", required=True)
     p = sub.add_parser("show", help="token health, last sync, open alerts, uninstall audit")
-    p.add_argument("hub_id", type=int)
+    p.add_argument("hub_id", type=_hub_id)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=show_cmd)
     p = sub.add_parser("check", help="check these accounts' tokens now")
-    p.add_argument("hub_ids", type=int, nargs="+", metavar="HUB_ID")
+    p.add_argument("hub_ids", type=_hub_id, nargs="+", metavar="HUB_ID")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=check_cmd)
     p = sub.add_parser("run", help="queue a check of every account now")
     p.add_argument("--force", action="store_true", help="also accounts checked within the hour")
     p.set_defaults(func=run_cmd)
     p = sub.add_parser("uninstall", help="offboard an account now")
-    p.add_argument("hub_id", type=int)
+    p.add_argument("hub_id", type=_hub_id)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--purge", action="store_true", help="also delete its raw and curated data")
     group.add_argument("--keep-data", action="store_true", help="keep its S3 data")
