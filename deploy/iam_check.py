@@ -483,7 +483,8 @@ class Policies:
 def rename(value: str, to_stage: str, from_stage: str = "local") -> str:
     """A local-stage resource name as the same setting names it in `to_stage`."""
     out = (value.replace(f"hubspot-pipeline-{from_stage}", f"hubspot-pipeline-{to_stage}")
-           .replace(f"hubspot-pipeline/{from_stage}/", f"hubspot-pipeline/{to_stage}/"))
+           .replace(f"hubspot-pipeline/{from_stage}/", f"hubspot-pipeline/{to_stage}/")
+           .replace(f"hubspot_pipeline_{from_stage}", f"hubspot_pipeline_{to_stage}"))
     # Deployed lake buckets carry the account id and region (deploy/infra.py Template.bucket).
     return re.sub(rf"^(arn:aws:s3:::hubspot-pipeline-{to_stage}-lake)(?=/|$)",
                   r"\1-123456789012-us-east-1", out)

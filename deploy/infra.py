@@ -85,6 +85,10 @@ BUCKET_VAR = "LAKE_BUCKET"
 BUCKET_SUFFIX_VAR = "LAKE_BUCKET_ACCOUNT_REGION_SUFFIX"
 REGION_VAR = "LAKE_REGION"            # empty: the stack's region
 GLUE_JOB_VAR = "GLUE_JOB_NAME"
+GLUE_DATABASE_VAR = "GLUE_DATABASE"   # the Glue Data Catalog database of the curated Iceberg tables
+ATHENA_WORKGROUP_VAR = "ATHENA_WORKGROUP"
+ATHENA_RESULTS_PREFIX = "athena-results/"
+ICEBERG_CATALOG = "glue_catalog"      # the Spark catalog name the job's --conf sets up
 AIRBYTE_ROLE_VAR = "AIRBYTE_S3_ROLE_ARN"
 RAW_PREFIX_VAR = "LAKE_RAW_PREFIX"
 GLUE_ASSETS_PREFIX = "glue-assets/"   # in the lake bucket: the job's script and library
@@ -520,6 +524,19 @@ class Template:
                 else:
                     definition[k] = v
         assets = self.glue_assets()
+        database = self.env.get(GLUE_DATABASE_VAR)
+        if database:
+            # Glue's native Iceberg support with the Glue Data Catalog as the Iceberg catalog
+            # (AWS Glue Developer Guide, "Using the Iceberg framework in AWS Glue").
+            c = f"spark.sql.catalog.{ICEBERG_CATALOG}"
+            definition["DefaultArguments"].setdefault("--datalake-formats", "iceberg")
+            definition["DefaultArguments"].setdefault("--conf", _sub(" --conf ".join([
+                "spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+                f"{c}=org.apache.iceberg.spark.SparkCatalog",
+                f"{c}.warehouse=s3://{bucket}/curated/",
+                f"{c}.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog",
+                f"{c}.io-impl=org.apache.iceberg.aws.s3.S3FileIO"])))
+            definition["DefaultArguments"]["--glue_database"] = database
         definition["DefaultArguments"].update({
             "--lake_root": _sub(f"s3://{bucket}/"),
             "--extra-py-files": _sub(assets["library"]),
@@ -562,11 +579,47 @@ class Template:
                     {"Sid": "JobMetricsHaveNoResourceLevelPermissions", "Effect": "Allow",
                      "Action": ["cloudwatch:PutMetricData"], "Resource": "*",
                      "Condition": {"StringEquals": {"cloudwatch:namespace": "Glue"}}},
+                    *self._catalog_statements(database),
                     {"Sid": "Bookmarks", "Effect": "Allow",
                      "Action": ["glue:GetJob", "glue:GetJobRun", "glue:GetJobBookmark"],
                      "Resource": _arn("glue", f"job/{job}")},
                 ]}}],
             "Tags": _tags()}})
+
+    def _catalog_statements(self, database: str | None) -> list[dict]:
+        """The Iceberg tables' catalog operations, on this stage's database only (Glue
+        authorises catalog calls on the catalog, the database and each table ARN)."""
+        if not database:
+            return []
+        return [{"Sid": "IcebergTablesInTheStageDatabase", "Effect": "Allow",
+                 "Action": ["glue:GetDatabase", "glue:GetTable", "glue:GetTables",
+                            "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"],
+                 "Resource": [_arn("glue", "catalog"), _arn("glue", f"database/{database}"),
+                              _arn("glue", f"table/{database}/*")]}]
+
+    def catalog(self) -> None:
+        """The stage's Glue database and the Athena workgroup analysts query it with."""
+        database = self.env.get(GLUE_DATABASE_VAR)
+        if database:
+            self.add("GlueDatabase", {"Type": "AWS::Glue::Database", "Properties": {
+                "CatalogId": {"Ref": "AWS::AccountId"},
+                "DatabaseInput": {"Name": database, "Description":
+                                  f"{self.prefix()}: curated HubSpot tables (Apache Iceberg)"}}},
+                f"Glue database {database}")
+        group = self.env.get(ATHENA_WORKGROUP_VAR)
+        if group and self.bucket():
+            self.add("AthenaWorkGroup", {"Type": "AWS::Athena::WorkGroup", "Properties": {
+                "Name": group,
+                "Description": f"{self.prefix()}: SQL over the curated Iceberg tables",
+                "RecursiveDeleteOption": False,
+                "WorkGroupConfiguration": {
+                    "EnforceWorkGroupConfiguration": True,
+                    "PublishCloudWatchMetricsEnabled": True,
+                    "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3"},
+                    "ResultConfiguration": {
+                        "OutputLocation": _sub(f"s3://{self.bucket()}/{ATHENA_RESULTS_PREFIX}"),
+                        "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"}}},
+                "Tags": _tags()}}, f"Athena workgroup {group}")
 
     def airbyte_writer(self) -> None:
         """The role Airbyte's S3 destination assumes to write raw/ (AIRBYTE_S3_ROLE_ARN)."""
@@ -670,6 +723,7 @@ def _assemble(stage: str, app: dict | None, with_patches: bool) -> tuple[dict, T
     t.lake()
     t.glue()
     t.airbyte_writer()
+    t.catalog()
     t.log_groups(app)
     resources = dict(t.resources)
     if with_patches:

@@ -130,3 +130,12 @@ def test_the_judged_policies_are_the_ones_the_packaged_template_embeds(stage, sa
     assert [iam_check._resolve_subs(p["PolicyDocument"], "us-east-1", "123456789012")
             for p in glue] == [d["document"] for d in docs]
     assert json.dumps(docs)  # serialisable as sent to the evaluator
+
+
+def test_the_glue_job_may_use_only_its_stage_database(evaluator):
+    def table(db):
+        return iam_check._glue_catalog_needs("glue:UpdateTable", "us-east-1", "123456789012",
+                                             {"DatabaseName": db, "TableInput": {"Name": "deals"}})
+    assert iam_check.check([_call(iam_check.GLUE_JOB, *table("hubspot_pipeline_local"))], evaluator) == []
+    refused = iam_check.check([_call(iam_check.GLUE_JOB, *table("someone_elses"))], evaluator)
+    assert refused and all("glue:UpdateTable" in p for p in refused)

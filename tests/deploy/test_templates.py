@@ -181,7 +181,8 @@ NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords",
                      "xray:GetSamplingRules", "xray:GetSamplingTargets",
                      "cloudwatch:PutMetricData"}
 # Resources whose name is not ours to choose: Glue writes every job's logs to these groups.
-SHARED_NAMES = ("log-group:/aws-glue/jobs/",)
+# The account's one Data Catalog: Glue authorises every catalog call on it as well.
+SHARED_NAMES = ("log-group:/aws-glue/jobs/", ":glue:${AWS::Region}:${AWS::AccountId}:catalog\"")
 
 
 def _statements(t: dict):
@@ -226,6 +227,7 @@ def test_iam_is_least_privilege(stage, sam):
                     f"{logical}: Resource '*' for {actions} ({st.get('Sid')}): name the resource")
                 continue
             ours = (f"hubspot-pipeline-{stage}" in text or f"hubspot-pipeline/{stage}/" in text
+                    or f"/hubspot_pipeline_{stage}" in text   # Glue database names: underscores
                     or any(s in text for s in SHARED_NAMES))
             # A KMS key's id is not known by name: allowed when a condition pins its alias.
             pinned_key = (":key/" in text and f"alias/hubspot-pipeline-{stage}" in
@@ -278,3 +280,20 @@ def test_log_retention_must_be_a_value_cloudwatch_accepts(monkeypatch, app_model
     monkeypatch.setattr(infra, "stage_env", lambda stage, config=None: {**env, "LOG_RETENTION_DAYS": "31"})
     with pytest.raises(ValueError, match="LOG_RETENTION_DAYS='31'"):
         infra.build("dev", app_model("dev"))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_lakehouse_catalog_and_athena_are_in_the_template(stage, sam):
+    t = sam(stage)
+    env = infra.stage_env(stage)
+    (db,) = _resources(t, "AWS::Glue::Database").values()
+    assert db["Properties"]["DatabaseInput"]["Name"] == env["GLUE_DATABASE"]
+    (group,) = _resources(t, "AWS::Athena::WorkGroup").values()
+    config = group["Properties"]["WorkGroupConfiguration"]
+    assert group["Properties"]["Name"] == env["ATHENA_WORKGROUP"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["ResultConfiguration"]["OutputLocation"]["Fn::Sub"].endswith("/athena-results/")
+    args = _resources(t, "AWS::Glue::Job")["GlueJob"]["Properties"]["DefaultArguments"]
+    assert args["--datalake-formats"] == "iceberg"
+    assert "org.apache.iceberg.aws.glue.GlueCatalog" in args["--conf"]["Fn::Sub"]
+    assert args["--glue_database"] == env["GLUE_DATABASE"]
