@@ -13,13 +13,27 @@ from hubspot_app import logs
 from hubspot_app.config import get_settings
 from hubspot_app.tracing import configure_tracing
 
-app = Chalice(app_name="hubspot-pipeline")
+# configure_logs=False: Chalice's own logger (it logs every unhandled exception) propagates to the
+# root logger, whose handler writes the project's redacted JSON lines (hubspot_app.logs).
+app = Chalice(app_name="hubspot-pipeline", configure_logs=False)
 logs.configure()
 configure_tracing()
 
 
 def _page(page) -> Response:
     return Response(body=page.body, status_code=page.status, headers=page.all_headers())
+
+
+@app.middleware("http")
+def project_errors(event, get_response):
+    """Chalice answers an exception in a route with its generic JSON 500 (after logging it):
+    every route answers the project's own page or JSON error instead."""
+    response = get_response(event)
+    if response.status_code >= 500 and isinstance(response.body, dict) and "Code" in response.body:
+        from hubspot_app.pages import unexpected_error
+
+        return _page(unexpected_error(json_answer=event.path.startswith("/webhooks/")))
+    return response
 
 
 # -- Install (routes) -------------------------------------------------------------------------

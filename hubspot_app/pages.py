@@ -54,3 +54,12 @@ def error_page(status: int, title: str, detail: str, install_path: str = "/insta
              f"<p>{escape(detail)}</p>"
              f"<a class=\"button\" href=\"{escape(install_path)}\">Start the install again</a>")
     return Page(status, _html(title, inner))
+
+
+def unexpected_error(json_answer: bool = False) -> Page:
+    """What a route answers when something failed on our side (an AWS call, a bug): a 503, so
+    that HubSpot retries a webhook and a person tries again; no detail leaves."""
+    if json_answer:
+        return Page(503, '{"error": "try_again_later"}', {"Content-Type": "application/json"})
+    return error_page(503, "Something went wrong on our side",
+                      "Nothing was installed or changed. Please try again in a few minutes.")
