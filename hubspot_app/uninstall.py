@@ -128,6 +128,8 @@ class Uninstaller:
                                         Account.uninstalled_at.set(now), Account.updated_at.set(now)])
                 report.steps.append("marked_uninstalled")
             self._delete_airbyte(account, report)
+            if source == "operator":
+                self._uninstall_in_hubspot(account, report)
             self._revoke_and_forget(account, report)
             if self.health.purge_s3_on_uninstall if purge is None else purge:
                 report.purged_objects = self._purge(hub_id)
@@ -172,6 +174,31 @@ class Uninstaller:
                 report.steps.append(f"{what}_already_gone")
             # Forget the id at once: a retry after a later failure does not call again.
             account.update(actions=[attribute.remove()])
+
+    def _uninstall_in_hubspot(self, account, report: UninstallReport) -> None:
+        """An operator's offboarding also uninstalls the app in HubSpot, so both agree:
+        DELETE /appinstalls/2026-03/external-install with the account's access token
+        (HubSpot/HubSpot-public-api-spec-collection, PublicApiSpecs/CRM/App Uninstalls/Rollouts/
+        209039/2026-03/appUninstalls.json). A refused refresh token means HubSpot has already
+        uninstalled it; HubSpot being unreachable fails the run, which is safe to repeat."""
+        from .hubspot_oauth import InvalidGrant
+        from .token_crypto import TokenDecryptError, decrypt_token
+
+        if not account.refresh_token_encrypted or self.oauth is None:
+            return
+        try:
+            token = decrypt_token(account.refresh_token_encrypted, account.hub_id, kms=self.kms)
+        except TokenDecryptError:
+            report.steps.append("hubspot_uninstall_skipped")
+            return
+        logs.register_secret(token)
+        try:
+            access = self.oauth.refresh(token).access_token
+            logs.register_secret(access)
+            self.oauth.uninstall_app(access)
+            report.steps.append("hubspot_uninstalled")
+        except InvalidGrant:
+            report.steps.append("hubspot_already_uninstalled")
 
     def _revoke_and_forget(self, account, report: UninstallReport) -> None:
         from .hubspot_oauth import HubSpotOAuthError

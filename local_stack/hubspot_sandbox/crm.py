@@ -272,6 +272,15 @@ class _Search:
 def register(app, st):
     guard.register(app, st)
     marketing.register(app, st)
+
+    @app.delete("/appinstalls/2026-03/external-install")
+    def external_uninstall():
+        """The app uninstalls itself from the token's account: 204, and the account's tokens of
+        that app stop working (appUninstalls.json 2026-03). The guard has checked the token."""
+        from flask import Response, g
+
+        st.uninstall(g.hub_id, g.client_id)
+        return Response(status=204)
     st.unknown_paths = []
 
     def table(object_type):

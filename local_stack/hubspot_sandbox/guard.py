@@ -81,7 +81,7 @@ def register(app, st):
             return error(401, "error", f"The OAuth token used to make this call expired {ago} "
                          "minute(s) ago.", category="EXPIRED_AUTHENTICATION")
         hub_id = rec["hub_id"]
-        g.hub_id, g.scopes = hub_id, rec["scopes"]
+        g.hub_id, g.scopes, g.client_id = hub_id, rec["scopes"], rec["client_id"]
         g.store = st.accounts[hub_id].store
         g.rate_headers = None
         rule = _fault(st, hub_id)

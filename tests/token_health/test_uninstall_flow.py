@@ -145,6 +145,11 @@ def test_operator_uninstall_without_purge_keeps_the_lake(hs):
     report = runtime().uninstaller().uninstall(hub_id, source="operator", reason="contract ended",
                                                purge=False)
     assert report.done and "lake_purged" not in report.steps
+    assert "hubspot_uninstalled" in report.steps
+    # HubSpot agrees: the app is no longer installed in the account, its tokens are refused.
+    st = hs.stack.sandbox.state
+    assert hs.stack.sandbox.state.accounts[hub_id].installs == {}
+    assert all(r["revoked"] for r in st.refresh_tokens.values() if r["hub_id"] == hub_id)
     assert len(keys(s3, bucket, hub_id)) == 4
     assert hs.account(hub_id).status == AccountStatus.UNINSTALLED
     assert list(UninstallAudit.query(hub_id))[0].source == "operator"
