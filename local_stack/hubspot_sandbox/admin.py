@@ -4,6 +4,7 @@ from flask import request
 from .app_webhooks import send_uninstall
 from .errors import error, json_response
 from .state import RegisteredApp
+from .truth import stream_counts
 
 
 def register(app, st):
@@ -45,6 +46,15 @@ def register(app, st):
             return error(404, "NOT_FOUND", "no such account")
         with st.lock:
             return json_response(acct.summary(st.user))
+
+    @app.get("/_sandbox/accounts/<int:hub_id>/streams")
+    def account_streams(hub_id):
+        """Ground truth: {stream: records a full read of the connector's stream returns now}."""
+        acct = st.accounts.get(hub_id)
+        if acct is None:
+            return error(404, "NOT_FOUND", "no such account")
+        with st.lock, acct.store.lock:
+            return json_response({"hub_id": hub_id, "streams": stream_counts(acct.store)})
 
     @app.post("/_sandbox/accounts/<int:hub_id>/uninstall")
     def uninstall(hub_id):

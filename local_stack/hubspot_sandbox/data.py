@@ -11,11 +11,16 @@ import zlib
 from datetime import datetime, timezone
 
 from .schema import (ASSOCIATIONS, CUSTOM_OBJECT_COMMON, CUSTOM_OBJECT_POOL, CUSTOM_TYPES,
-                     MAX_GOAL_TARGETS, OBJECTS, canonical)
+                     MAX_GOAL_TARGETS, OBJECTS, STAGE_PROPERTIES, canonical)
 
 CACHE_RECORDS = 20_000                # generated property dicts kept per object type
 EPOCH_MS = 1_640_995_200_000          # 2022-01-01: generated data spans three years from here
 SPAN_MS = 3 * 365 * 86_400_000
+DAY_MS = 86_400_000
+# How long after creation a record's first version was last edited: a deal moves through its
+# pipeline over weeks (its stage history spans this window), other records are edited once.
+EDIT_WINDOW_MS = {"deals": (DAY_MS, 60 * DAY_MS)}      # (at least, spread over)
+HISTORY_SKIP = {"hs_lastmodifieddate"}   # the connector drops it from property history
 _FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Linus", "Margaret", "Donald",
           "Frances", "John", "Radia", "Tim", "Katherine", "Dennis", "Hedy"]
 _LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", "Torvalds",
@@ -69,6 +74,15 @@ class PropertyDef:
                 "updatedAt": iso_ms(self.added_ms or EPOCH_MS), "archived": False,
                 "modificationMetadata": {"archivable": self.custom, "readOnlyDefinition": not self.custom,
                                          "readOnlyValue": self.gen in ("id", "created", "updated")}}
+
+
+def _history_entry(value, at_ms: int, owner: dict, created: bool) -> dict:
+    if created:
+        return {"value": value, "timestamp": iso_ms(at_ms), "sourceType": "CRM_UI",
+                "sourceId": f"userId:{owner['userId']}", "updatedByUserId": owner["userId"]}
+    return {"value": value, "timestamp": iso_ms(at_ms), "sourceType": "CRM_UI",
+            "sourceId": f"userId:{owner['userId']}", "sourceLabel": "CRM UI",
+            "updatedByUserId": owner["userId"]}
 
 
 def _value(p: PropertyDef, rng: random.Random, rec_id: int, created: int, updated: int, st):
@@ -143,6 +157,8 @@ class ObjectTable:
         self.name_hash = zlib.crc32(name.encode()) & 0xFFFF   # stable across processes
         self.count = count                  # records ever created (indices 0..count-1)
         self.updated = {}                   # index -> (updated_ms, version)
+        self.version_ms = {}                # index -> [ms of version 1, 2, ...] (property history)
+        self.edit_min_ms, self.edit_window_ms = EDIT_WINDOW_MS.get(name, (0, DAY_MS))
         self.archived = {}                  # index -> archived_ms
         self.indexed_ms = {}                # index -> ms when its current version became searchable
         rng = random.Random(f"props:{store.key}:{name}")
@@ -193,8 +209,14 @@ class ObjectTable:
         u = self.updated.get(i)
         if u is not None:
             return u[0]
+        return self.base_updated_ms(i)
+
+    def base_updated_ms(self, i: int) -> int:
+        """When version 0 (the record as created, or as the seed has it) was last edited."""
         c = self.created_ms(i)
-        return c + ((i * 104_729) % 86_400_000) if i < self.store.base_counts[self.name] else c
+        if i >= self.store.base_counts[self.name]:
+            return c
+        return c + self.edit_min_ms + (i * 104_729) % self.edit_window_ms
 
     def live(self, i: int) -> bool:
         return i not in self.archived
@@ -205,20 +227,75 @@ class ObjectTable:
         hit = self._cache.get(i)
         if hit is not None and hit[0] == version and hit[1] == len(self.properties):
             return hit[2]
+        props = self.properties_at(i, version)
+        if len(self._cache) >= CACHE_RECORDS:      # bounded: a 200,000-record sync passes through
+            self._cache.clear()
+        self._cache[i] = (version, len(self.properties), props)
+        return props
+
+    def version_updated_ms(self, i: int, version: int) -> int:
+        return self.base_updated_ms(i) if version == 0 else self.version_ms[i][version - 1]
+
+    def properties_at(self, i: int, version: int) -> dict:
+        """The record's properties as they were at `version` (0 = as created by the seed)."""
         rec_id = self.base_id + i
-        created, updated = self.created_ms(i), self.updated_ms(i)
+        created, updated = self.created_ms(i), self.version_updated_ms(i, version)
         rng = random.Random((self.store.key_int << 48) ^ (self.name_hash << 32) ^ (i << 8) ^ version)
         props = {}
         for p in self.properties:
             # a property added later has no value until the record changes after it
             props[p.name] = _value(p, rng, rec_id, created, updated, self.store) \
                 if updated >= p.added_ms else None
-        if len(self._cache) >= CACHE_RECORDS:      # bounded: a 200,000-record sync passes through
-            self._cache.clear()
-        self._cache[i] = (version, len(self.properties), props)
         return props
 
-    def record(self, i: int, names=None, archived=False) -> dict:
+    def history(self, i: int, names) -> dict:
+        """propertiesWithHistory of record i: for each asked property that has a value, its
+        values newest first (HubSpot's ValueWithTimestamp: value, timestamp, sourceType, ...).
+        Version 0 sets every property at creation, except stage properties, which walk the
+        pipeline between creation and the first version's last edit; each later version adds
+        an entry for every property whose value it changed."""
+        owner = self.store.owners[(i * 31) % len(self.store.owners)]
+        n_versions = self.updated.get(i, (0, 0))[1]
+        versions = [self.properties_at(i, v) for v in range(n_versions + 1)]
+        created, first_edit = self.created_ms(i), self.base_updated_ms(i)
+        out = {}
+        for name in names:
+            p = self.by_name.get(name)
+            if p is None:
+                continue
+            entries = []
+            if versions[0].get(name) is not None:
+                path = self._stage_path(p, versions[0][name], i)
+                for k, value in enumerate(path):
+                    at = first_edit if p.gen == "updated" else \
+                        created + max(k, (first_edit - created) * k // len(path))
+                    entries.append(_history_entry(value, at, owner, k == 0))
+            for v in range(1, n_versions + 1):
+                value = versions[v].get(name)
+                if value is not None and value != versions[v - 1].get(name):
+                    entries.append(_history_entry(value, self.version_updated_ms(i, v), owner, False))
+            if entries:
+                out[name] = entries[::-1]
+        return out
+
+    def _stage_path(self, p, value, i: int) -> list:
+        lost = STAGE_PROPERTIES.get(p.name)
+        if lost is None or value not in p.options:
+            return [value]
+        open_stages = [o for o in p.options if o not in lost]
+        if value in lost:        # lost from one of the open stages before the won stage
+            reached = 1 + (i * 7) % max(1, len(open_stages) - 1)
+            return open_stages[:reached] + [value]
+        return open_stages[:open_stages.index(value) + 1]
+
+    def history_rows(self, names=None) -> int:
+        """How many property-history records the connector makes of the live records."""
+        names = [p.name for p in self.properties if p.name not in HISTORY_SKIP] \
+            if names is None else names
+        return sum(len(h) for i in range(self.count) if self.live(i)
+                   for h in self.history(i, names).values())
+
+    def record(self, i: int, names=None, archived=False, history=None) -> dict:
         allp = self.all_properties(i)
         if names is None:
             props = {k: allp[k] for k in self.default_names()}
@@ -232,6 +309,8 @@ class ObjectTable:
                "archived": archived}
         if archived:
             out["archivedAt"] = iso_ms(self.archived[i])
+        if history:
+            out["propertiesWithHistory"] = self.history(i, history)
         return out
 
     def default_names(self):
@@ -273,12 +352,20 @@ class AccountStore:
         self.change_batches = 0
         rng = random.Random(f"owners:{self.key}")
         self.owner_ids = [rng.randrange(10_000_000, 99_999_999) for _ in range(5)]
-        self.owners = [{"id": str(o), "email": f"{_FIRST[k].lower()}@{domain}",
-                        "firstName": _FIRST[k], "lastName": _LAST[k],
-                        "userId": o + 1, "userIdIncludingInactive": o + 1,
-                        "createdAt": iso_ms(EPOCH_MS + k * 86_400_000),
-                        "updatedAt": iso_ms(EPOCH_MS + k * 86_400_000 + 3600_000),
-                        "archived": False, "teams": []} for k, o in enumerate(self.owner_ids)]
+        def owner(k, o, archived):
+            out = {"id": str(o), "email": f"{_FIRST[k].lower()}@{domain}", "type": "PERSON",
+                   "firstName": _FIRST[k], "lastName": _LAST[k],
+                   "userId": o + 1, "userIdIncludingInactive": o + 1,
+                   "createdAt": iso_ms(EPOCH_MS + k * 86_400_000),
+                   "updatedAt": iso_ms(EPOCH_MS + k * 86_400_000 + 3600_000),
+                   "archived": archived, "teams": []}
+            if archived:      # a user who left: deactivated a year in
+                out["updatedAt"] = iso_ms(EPOCH_MS + 365 * 86_400_000 + k * 86_400_000)
+            return out
+        self.owners = [owner(k, o, False) for k, o in enumerate(self.owner_ids)]
+        # Owners who left (GET /crm/v3/owners?archived=true); records keep the live owners.
+        self.archived_owners = [owner(len(self.owner_ids) + k, rng.randrange(10_000_000, 99_999_999), True)
+                                for k in range(2)]
         sizes = records_per_object if isinstance(records_per_object, dict) else {}
         default = records_per_object if isinstance(records_per_object, int) else 50
         self.size = int(sizes.get("contacts", default))      # scales the marketing datasets
@@ -410,6 +497,7 @@ class AccountStore:
                 for i in rng.sample(live, min(int(ch.get("updates", 0)), len(live))):
                     old = t.updated_ms(i)
                     t.updated[i] = (now_ms, t.updated.get(i, (0, 0))[1] + 1)
+                    t.version_ms.setdefault(i, []).append(now_ms)
                     t.indexed_ms[i] = now_ms + self.search_lag_ms
                     t._reindex(i, old)
                     res["updated"].append(str(t.base_id + i))

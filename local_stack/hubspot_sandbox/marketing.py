@@ -2,7 +2,9 @@
 marketing emails and email events come from the account's marketing_data (sized by the account,
 changed by /_sandbox/accounts/{hub_id}/changes); the rest are small fixed-size datasets,
 deterministic from the account key."""
+import bisect
 import random
+import uuid
 import zlib
 
 from flask import g, request
@@ -10,13 +12,52 @@ from flask import g, request
 from .data import EPOCH_MS, iso_ms
 from .errors import error, json_response
 from .marketing_data import CAMPAIGN_BASE_ID
+from .schema import DEAL_STAGE_LABELS, ENGAGEMENTS, TICKET_STAGE_LABELS
 
 DAY = 86_400_000
 FORM_PROPERTIES = [{"name": n, "label": n.title(), "type": t, "fieldType": f, "groupName": "form",
                     "options": [], "hidden": False, "calculated": False, "deleted": False}
                    for n, t, f in (("email", "string", "text"), ("firstname", "string", "text"),
                                    ("message", "string", "textarea"))]
-SIZES = {"submissions": 4, "lists": 3, "workflows": 2, "timeline": 10}
+SIZES = {"timeline": 10}
+_LIST_NAMES = ["Newsletter subscribers", "Trial users", "Event attendees", "Churn risk",
+               "Enterprise prospects", "Webinar leads", "Customers EMEA", "Re-engage"]
+_WORKFLOW_NAMES = ["Lead nurturing", "Welcome series", "Renewal reminders", "MQL hand-off",
+                   "Onboarding drip", "Win-back"]
+
+
+def list_count(store) -> int:
+    """Contact lists of an account, by its size (a few per hundred contacts)."""
+    return max(3, min(200, store.size // 10))
+
+
+def workflow_count(store) -> int:
+    return max(2, min(100, store.size // 25))
+
+
+def submissions_of(store, form_id: str) -> list:
+    """A form's submissions: each by one of the account's contacts (its real email)."""
+    rng = random.Random(zlib.crc32(f"{store.key}:sub:{form_id}".encode()))
+    contacts = store.tables["contacts"]
+    n = 1 + rng.randrange(max(2, store.size // 5))
+    out = []
+    for _ in range(n):
+        j = rng.randrange(max(1, contacts.count))
+        props = contacts.all_properties(j) if contacts.count else {}
+        out.append({"submittedAt": EPOCH_MS + rng.randrange(3 * 365) * DAY + rng.randrange(DAY),
+                    "pageUrl": f"https://www.{store.domain}/contact-us",
+                    "conversionId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "values": [{"name": "email", "value": props.get("email") or f"lead{j}@example.com",
+                                "objectTypeId": "0-1"},
+                               {"name": "firstname", "value": props.get("firstname") or "",
+                                "objectTypeId": "0-1"}]})
+    out.sort(key=lambda x: x["submittedAt"])
+    return out
+
+
+def engagement_tables(store) -> list:
+    """The five activity tables, in id order (ids are disjoint: base_id per type)."""
+    return sorted((store.tables[n] for n in ENGAGEMENTS), key=lambda t: t.base_id)
 
 
 def _rng(kind):
@@ -47,7 +88,7 @@ def register(app, st):
     @app.get("/crm/v3/owners/")
     def owners():
         if request.args.get("archived", "false").lower() == "true":
-            return ok({"results": []})
+            return ok({"results": g.store.archived_owners})
         return ok({"results": g.store.owners})
 
     @app.get("/crm/v3/owners/<owner_id>")
@@ -69,7 +110,9 @@ def register(app, st):
         ts = iso_ms(EPOCH_MS)
         return {"id": pid, "label": "Sales Pipeline" if pid == "default" else "Support Pipeline",
                 "displayOrder": 0, "createdAt": ts, "updatedAt": ts, "archived": False,
-                "stages": [{"id": sid, "label": sid.title(), "displayOrder": k, "metadata": md,
+                "stages": [{"id": sid, "label": (DEAL_STAGE_LABELS if pid == "default" else
+                                                 TICKET_STAGE_LABELS)[sid],
+                            "displayOrder": k, "metadata": md,
                             "createdAt": ts, "updatedAt": ts, "archived": False, "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT"}
                            for k, (sid, md) in enumerate(stages)]}
 
@@ -82,7 +125,7 @@ def register(app, st):
         return ok({"results": [{"pipelineId": "default", "label": "Sales Pipeline", "displayOrder": 0,
                                 "active": True, "objectType": "DEAL", "objectTypeId": "0-3",
                                 "default": True, "createdAt": EPOCH_MS, "updatedAt": EPOCH_MS + DAY,
-                                "stages": [{"stageId": s, "label": s.title(), "probability": p,
+                                "stages": [{"stageId": s, "label": DEAL_STAGE_LABELS[s], "probability": p,
                                             "active": True, "displayOrder": k, "closedWon": p == 1.0,
                                             "createdAt": EPOCH_MS, "updatedAt": EPOCH_MS + DAY}
                                            for k, (s, p) in enumerate(_deal_stages())]}]})
@@ -120,12 +163,10 @@ def register(app, st):
 
     @app.get("/form-integrations/v1/submissions/forms/<form_id>")
     def form_submissions(form_id):
-        rng = random.Random(zlib.crc32(f"{g.store.key}:sub:{form_id}".encode()))
-        items = [{"submittedAt": EPOCH_MS + rng.randrange(3 * 365) * DAY, "pageUrl": "https://example.com/form",
-                  "conversionId": f"{rng.getrandbits(64):016x}",
-                  "values": [{"name": "email", "value": f"lead{k}@example.com", "objectTypeId": "0-1"}]}
-                 for k in range(SIZES["submissions"])]
-        after, limit = _int_arg("after", 0), _int_arg("limit", 50)
+        if g.store.marketing.form_index(form_id) is None:
+            return error(404, "error", f"Form {form_id} not found", category="OBJECT_NOT_FOUND")
+        items = submissions_of(g.store, form_id)
+        after, limit = max(0, _int_arg("after", 0)), max(1, min(_int_arg("limit", 50), 50))
         body = {"results": items[after:after + limit]}
         if after + limit < len(items):
             body["paging"] = {"next": {"after": str(after + limit)}}
@@ -201,19 +242,45 @@ def register(app, st):
 
     @app.get("/automation/v3/workflows")
     def workflows():
-        return ok({"workflows": [{"id": 9000 + k, "name": f"Workflow {k}", "type": "DRIP_DELAY",
-                                  "enabled": True, "insertedAt": EPOCH_MS + k * DAY,
-                                  "updatedAt": EPOCH_MS + k * DAY + 3600_000,
-                                  "portalId": g.hub_id, "contactListIds": {"enrolled": 1, "active": 2}}
-                                 for k in range(SIZES["workflows"])]})
+        rng, n_lists = _rng("workflows"), list_count(g.store)
+        owners = g.store.owners
+        items = []
+        for k in range(workflow_count(g.store)):
+            created = EPOCH_MS + rng.randrange(3 * 365) * DAY
+            author = owners[rng.randrange(len(owners))]["userId"]
+            items.append({"id": 9000 + k, "name": f"{_WORKFLOW_NAMES[k % len(_WORKFLOW_NAMES)]} {k}",
+                          "type": rng.choice(["DRIP_DELAY", "STATIC_ANCHOR", "PROPERTY_ANCHOR"]),
+                          "enabled": rng.random() < 0.8, "portalId": g.hub_id,
+                          "insertedAt": created, "updatedAt": created + rng.randrange(1, 90) * DAY,
+                          "description": "", "creationSource": {"sourceApplication": {"source": "WORKFLOWS_APP"}},
+                          "originalAuthorUserId": author, "lastUpdatedByUserId": author,
+                          "personaTagIds": [],
+                          "contactListIds": {"enrolled": 300 + rng.randrange(n_lists),
+                                             "active": 300 + rng.randrange(n_lists),
+                                             "completed": 300 + rng.randrange(n_lists),
+                                             "succeeded": 300 + rng.randrange(n_lists)}})
+        return ok({"workflows": items})
 
     @app.post("/crm/v3/lists/search")
     def lists_search():
-        items = [{"listId": str(300 + k), "name": f"List {k}", "processingType": "MANUAL",
-                  "objectTypeId": "0-1", "listVersion": 1, "createdAt": iso_ms(EPOCH_MS + k * DAY),
-                  "updatedAt": iso_ms(EPOCH_MS + k * DAY + 3600_000), "processingStatus": "COMPLETE",
-                  "filtersUpdatedAt": iso_ms(EPOCH_MS), "additionalProperties": {}}
-                 for k in range(SIZES["lists"])]
+        # CRM v3 lists search (HubSpot-public-api-spec-collection CRM/Lists v3 lists.json):
+        # ListSearchResponse {lists, hasMore, offset, total}; additionalProperties are strings.
+        rng, owners, contacts = _rng("lists"), g.store.owners, g.store.tables["contacts"].count
+        items = []
+        for k in range(list_count(g.store)):
+            created = EPOCH_MS + rng.randrange(3 * 365) * DAY
+            updated = created + rng.randrange(1, 120) * DAY
+            kind = ["MANUAL", "DYNAMIC", "SNAPSHOT"][k % 3]
+            by = str(owners[rng.randrange(len(owners))]["userId"])
+            items.append({"listId": str(300 + k), "name": f"{_LIST_NAMES[k % len(_LIST_NAMES)]} {k}",
+                          "processingType": kind, "objectTypeId": "0-1" if k % 5 else "0-2",
+                          "listVersion": 1 + rng.randrange(6), "createdAt": iso_ms(created),
+                          "updatedAt": iso_ms(updated), "processingStatus": "COMPLETE",
+                          "filtersUpdatedAt": iso_ms(created), "createdById": by, "updatedById": by,
+                          "additionalProperties": {
+                              "hs_list_size": str(rng.randrange(max(1, contacts + 1))),
+                              "hs_list_reference_count": str(rng.randrange(4)),
+                              "hs_last_record_added_at": str(updated)}})
         page = _offset_page(items, "lists", 1000)
         page["total"] = len(items)
         return ok(page)
@@ -221,20 +288,69 @@ def register(app, st):
     @app.get("/engagements/v1/engagements/paged")
     @app.get("/engagements/v1/engagements/recent/modified")
     def engagements_v1():
-        # Legacy engagements: one per note of the account (the v3 `notes` table). `offset` is a
-        # cursor (the next note's position), as HubSpot's is opaque; only one page is built.
-        t = g.store.tables["notes"]
-        i, lim = max(0, _int_arg("offset", 0)), max(1, min(_int_arg("count", _int_arg("limit", 250)), 250))
-        items = []
-        while i < t.count and len(items) < lim:
-            if i not in t.archived:
-                created, updated = t.created_ms(i), t.updated_ms(i)
-                items.append({"engagement": {"id": t.base_id + i, "portalId": g.hub_id, "active": True,
-                                             "createdAt": created, "lastUpdated": updated,
-                                             "type": "NOTE", "timestamp": created},
-                              "associations": {"contactIds": [], "companyIds": [], "dealIds": [],
-                                               "ownerIds": [], "workflowIds": [], "ticketIds": []},
-                              "attachments": [], "metadata": {"body": "note"}})
-            i += 1
-        more = any(j not in t.archived for j in range(i, t.count))
-        return ok({"results": items, "hasMore": more, "offset": i, "total": t.count - len(t.archived)})
+        # Legacy engagements API (legacydocs.hubspot.com/docs/methods/engagements/
+        # get-all-engagements, get-recent-engagements): every activity of the account (calls,
+        # emails, meetings, notes, tasks: the same records and ids as the v3 objects) with its
+        # associated ids. `offset` is the next engagement's id (HubSpot's is opaque too); the
+        # recent endpoint returns only engagements modified at or after `since` (ms).
+        store = g.store
+        recent = request.path.endswith("/recent/modified")
+        since = _int_arg("since", 0) if recent else 0
+        cap = 100 if recent else 250
+        lim = max(1, min(_int_arg("count", _int_arg("limit", cap)), cap))
+        start = max(0, _int_arg("offset", 0))
+        items, next_id, total = [], None, 0
+        with store.lock:
+            for t in engagement_tables(store):
+                if recent:        # the sorted last-modified index counts them without a scan
+                    idx = t.upd_index()
+                    total += sum(1 for _, i in idx[bisect.bisect_left(idx, (since, -1)):]
+                                 if i not in t.archived)
+                else:
+                    total += t.counts()["live"]
+                i = max(0, start - t.base_id)
+                while i < t.count and next_id is None:
+                    if i not in t.archived and t.updated_ms(i) >= since:
+                        if len(items) < lim:
+                            items.append(_engagement(store, t, i))
+                        else:
+                            next_id = t.base_id + i
+                    i += 1
+        body = {"results": items, "hasMore": next_id is not None,
+                "offset": next_id if next_id is not None else (start if not items else
+                                                                 int(items[-1]["engagement"]["id"]) + 1)}
+        body["total"] = total
+        return ok(body)
+
+
+_ENGAGEMENT_TYPE = {"calls": "CALL", "emails": "EMAIL", "meetings": "MEETING", "notes": "NOTE",
+                    "tasks": "TASK"}
+
+
+def _engagement(store, t, i) -> dict:
+    props = t.all_properties(i)
+    created, updated = t.created_ms(i), t.updated_ms(i)
+    ts = created
+    kind = _ENGAGEMENT_TYPE[t.name]
+    ids = {}
+    for other, key in (("contacts", "contactIds"), ("companies", "companyIds"),
+                       ("deals", "dealIds"), ("tickets", "ticketIds")):
+        o = store.tables[other]
+        ids[key] = [o.base_id + j for j in t.associated(i, o)]
+    owner = props.get("hubspot_owner_id")
+    body = props.get("hs_body_preview") or ""
+    meta = {"CALL": {"body": body, "status": "COMPLETED", "durationMilliseconds": 60_000 + (i * 7919) % 1_800_000,
+                     "disposition": "f240bbac-87c9-4f6e-bf70-924b57d47db7"},
+            "EMAIL": {"subject": body[:40], "text": body, "from": {"email": f"sales@{store.domain}"},
+                      "to": [{"email": f"contact{i}@{store.domain}"}]},
+            "MEETING": {"title": body[:40], "body": body, "startTime": ts, "endTime": ts + 1_800_000},
+            "NOTE": {"body": body},
+            "TASK": {"subject": body[:40], "body": body, "status": "COMPLETED" if i % 2 else "NOT_STARTED",
+                     "taskType": "TODO"}}[kind]
+    return {"engagement": {"id": t.base_id + i, "portalId": store.hub_id, "active": True,
+                           "createdAt": created, "lastUpdated": updated, "type": kind,
+                           "timestamp": ts, "ownerId": int(owner) if owner else None,
+                           "bodyPreview": body},
+            "associations": {**ids, "ownerIds": [], "workflowIds": [], "quoteIds": [],
+                             "marketingEventIds": [], "contentIds": []},
+            "attachments": [], "metadata": meta}

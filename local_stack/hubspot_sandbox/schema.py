@@ -88,9 +88,12 @@ EMPTY_OBJECTS = {"feedback_submissions", "quotes", "invoices", "carts", "orders"
 # child -> parents it is associated with (index rule in data.py); gives both directions.
 ASSOCIATIONS = {"contacts": ["companies"], "deals": ["contacts", "companies"],
                 "tickets": ["contacts", "companies"], "line_items": ["deals"],
-                "calls": ["contacts"], "emails": ["contacts"], "meetings": ["contacts"],
-                "notes": ["contacts"], "tasks": ["contacts"], "leads": ["contacts", "companies"],
-                "deal_splits": ["deals"]}
+                "leads": ["contacts", "companies"], "deal_splits": ["deals"]}
+# Activities (engagements) are associated with a contact, its company, a deal and a ticket, as
+# the connector's engagements_* streams ask for (associations=companies,contacts,deals,tickets).
+ENGAGEMENTS = ("calls", "emails", "meetings", "notes", "tasks")
+for _name in ENGAGEMENTS:
+    ASSOCIATIONS[_name] = ["contacts", "companies", "deals", "tickets"]
 
 # HUBSPOT_DEFINED association type ids (v4), keyed by (from, to).
 ASSOCIATION_TYPE_IDS = {("contacts", "companies"): 1, ("companies", "contacts"): 2,
@@ -99,6 +102,24 @@ ASSOCIATION_TYPE_IDS = {("contacts", "companies"): 1, ("companies", "contacts"):
                         ("tickets", "contacts"): 16, ("contacts", "tickets"): 15,
                         ("tickets", "companies"): 26, ("companies", "tickets"): 25,
                         ("line_items", "deals"): 20, ("deals", "line_items"): 19}
+# Activities' HUBSPOT_DEFINED ids ("HubSpot defined association types",
+# https://developers.hubspot.com/docs/api/crm/associations): from activity to contact, company,
+# deal, ticket; the reverse direction is one less.
+for _name, _ids in (("calls", (194, 182, 206, 220)), ("emails", (198, 186, 210, 224)),
+                    ("meetings", (200, 188, 212, 226)), ("notes", (202, 190, 214, 228)),
+                    ("tasks", (204, 192, 216, 230))):
+    for _other, _tid in zip(("contacts", "companies", "deals", "tickets"), _ids):
+        ASSOCIATION_TYPE_IDS[(_name, _other)] = _tid
+        ASSOCIATION_TYPE_IDS[(_other, _name)] = _tid - 1
+
+# Stage properties: their history walks the pipeline in order (see data.ObjectTable.history);
+# the values listed as lost are reached from an earlier open stage.
+STAGE_PROPERTIES = {"dealstage": {"closedlost"}, "hs_pipeline_stage": {"unqualified-stage-id"}}
+DEAL_STAGE_LABELS = {"appointmentscheduled": "Appointment scheduled",
+                     "qualifiedtobuy": "Qualified to buy",
+                     "presentationscheduled": "Presentation scheduled",
+                     "closedwon": "Closed won", "closedlost": "Closed lost"}
+TICKET_STAGE_LABELS = {"1": "New", "2": "Waiting on contact", "3": "Waiting on us", "4": "Closed"}
 
 # Custom object schemas: each account gets one or two of these (picked from its seed). Property
 # tuples as in OBJECTS; the first property is the primary display property.

@@ -92,9 +92,40 @@ def first_read(conn):
     custom = [c["name"] for c in truth["custom_objects"]]
     modes = {**{n: "incremental" for n in INCREMENTAL + custom[:1]},
              **{n: "full_refresh" for n in FULL_REFRESH + custom[1:]}}
+    for n, s in streams.items():      # every other discovered stream in its best mode
+        modes.setdefault(n, "incremental" if "incremental" in s["supported_sync_modes"]
+                         else "full_refresh")
     catalog = _catalog(streams, modes)
     records, states = _read(srv, cfg, catalog)
     return truth, catalog, records, states, custom
+
+
+def test_every_discovered_stream_reads_what_the_sandbox_holds(conn, first_read):
+    """All 32 streams of the connector and the custom objects: a full first read of each
+    returns exactly the sandbox's ground truth (distinct primary keys where the stream has
+    one), including property history, archived owners and deals, lists, workflows, form
+    submissions and the legacy engagements with their associations."""
+    srv, hub, cfg, streams = conn
+    _, catalog, records, _, custom = first_read
+    expected = requests.get(f"{srv.url}/_sandbox/accounts/{hub}/streams").json()["streams"]
+    assert set(streams) == set(expected)               # the scopes granted allow every stream
+    assert len(streams) == 32 + len(custom)
+    for name, stream in streams.items():
+        got = records.get(name, [])
+        assert len(got) == expected[name], name
+        pk = stream.get("source_defined_primary_key")
+        if pk:
+            keys = {tuple(str(r.get(k[0])) for k in pk) for r in got}
+            assert len(keys) == len(got), name
+    for name in ("deals_property_history", "owners_archived", "engagements", "form_submissions",
+                 "contact_lists", "workflows"):
+        assert expected[name] > 0, name
+    stages = [r for r in records["deals_property_history"] if r["property"] == "dealstage"]
+    assert len(stages) > len(records["deals"])          # deals moved through stages
+    call = records["engagements_calls"][0]
+    assert call["contacts"] and call["companies"] and call["deals"] and call["tickets"]
+    legacy = {r["id"]: r for r in records["engagements"]}
+    assert legacy[int(call["id"])]["associations_dealIds"] == [int(x) for x in call["deals"]]
 
 
 def test_discover_and_first_read_counts_match_sandbox(conn, first_read):

@@ -192,12 +192,34 @@ def test_marketing_sized_by_account_and_changed_on_demand():
 def test_legacy_engagements_page_by_cursor(objs):
     srv, hubs, toks = objs
     requests.post(f"{srv.url}/_sandbox/accounts/{hubs[2]}/changes", json={"notes": {"deletes": 3}})
-    ids, offset = [], 0
+    found, offset = [], 0
     while True:
         page = _get(srv, toks[2], "/engagements/v1/engagements/paged", count=50, offset=offset)
-        ids += [e["engagement"]["id"] for e in page["results"]]
+        found += page["results"]
         offset = page["offset"]
         if not page["hasMore"]:
             break
-    truth = requests.get(f"{srv.url}/_sandbox/accounts/{hubs[2]}").json()["objects"]["notes"]
-    assert len(ids) == len(set(ids)) == truth["live"] == page["total"] == 117
+    ids = [e["engagement"]["id"] for e in found]
+    truth = requests.get(f"{srv.url}/_sandbox/accounts/{hubs[2]}").json()["objects"]
+    live = {k: truth[k]["live"] for k in ("calls", "emails", "meetings", "notes", "tasks")}
+    assert live["notes"] == 117
+    assert len(ids) == len(set(ids)) == sum(live.values()) == page["total"]
+    kinds = {}
+    for e in found:
+        kinds[e["engagement"]["type"]] = kinds.get(e["engagement"]["type"], 0) + 1
+    assert kinds == {"CALL": live["calls"], "EMAIL": live["emails"], "MEETING": live["meetings"],
+                     "NOTE": live["notes"], "TASK": live["tasks"]}
+    # Each activity carries its contact, company, deal and ticket, as the v3 associations say.
+    call = next(e for e in found if e["engagement"]["type"] == "CALL")
+    v3 = _get(srv, toks[2], f"/crm/v3/objects/calls/{call['engagement']['id']}",
+              associations="contacts,companies,deals,tickets")["associations"]
+    for key, name in (("contactIds", "contacts"), ("companyIds", "companies"),
+                      ("dealIds", "deals"), ("ticketIds", "tickets")):
+        assert call["associations"][key] == [int(r["id"]) for r in v3[name]["results"]] != []
+    # The recent API answers only what changed at or after `since`.
+    changed = requests.post(f"{srv.url}/_sandbox/accounts/{hubs[2]}/changes",
+                            json={"meetings": {"updates": 2}}).json()["changes"]["meetings"]
+    since_ms = int(requests.get(f"{srv.url}/_sandbox/clock").json()["now"] * 1000) - 60_000
+    recent = _get(srv, toks[2], "/engagements/v1/engagements/recent/modified", since=since_ms)
+    assert {str(e["engagement"]["id"]) for e in recent["results"]} == set(changed["updated"])
+    assert recent["total"] == 2
