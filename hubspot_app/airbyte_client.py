@@ -214,6 +214,14 @@ class AirbyteClient:
     def get_workspace(self, workspace_id: str) -> dict:
         return self.request("GET", f"/workspaces/{workspace_id}")
 
+    def put_workspace_oauth_credentials(self, workspace_id: str, actor_type: str, name: str,
+                                        configuration: dict) -> None:
+        """createOrUpdateWorkspaceOAuthCredentials: `PUT /workspaces/{workspaceId}/oauthCredentials`
+        with `WorkspaceOAuthCredentialsRequest` {actorType, name, configuration} (airbytehq/
+        airbyte-platform, airbyte-api/server-api/src/main/openapi/api.yaml); 200 without body."""
+        self.request("PUT", f"/workspaces/{workspace_id}/oauthCredentials",
+                     {"actorType": actor_type, "name": name, "configuration": configuration})
+
     # -- sources ---------------------------------------------------------------------------
     def list_sources(self, workspace_id: str) -> Iterator[dict]:
         return self._list("sources", workspace_id)

@@ -137,9 +137,36 @@ def connection_drift(actual: dict, desired: dict, source_id: str, destination_id
     return drift
 
 
+# What Airbyte answers in place of a secret (and, for a source under the connector's OAuth
+# `advanced_auth`, in place of the client id too: airbyte-platform OAuthConfigSupplier).
+AIRBYTE_MASK = "**********"
+OAUTH_SOURCE_NAME = "hubspot"  # WorkspaceOAuthCredentialsRequest.name: the source's type
+
+
+def oauth_fingerprint(creds: AppCredentials) -> str:
+    """Changes when the app's client id or secret changes; reveals neither secret nor hash of it
+    alone (the secret's hash is hashed again with the id)."""
+    secret_hash = hashlib.sha256(creds.client_secret.encode()).hexdigest()
+    return hashlib.sha256(f"{creds.client_id}|{secret_hash}".encode()).hexdigest()[:16]
+
+
+def workspace_oauth_configuration(creds: AppCredentials) -> dict:
+    """OAuthCredentialsConfiguration for HubSpot: the connector's
+    complete_oauth_server_input_specification (client_id, client_secret); Airbyte flattens it,
+    so the api.yaml example's `credentials` wrapper is kept."""
+    return {"credentials": {"client_id": creds.client_id, "client_secret": creds.client_secret}}
+
+
+def _known(value) -> bool:
+    return value != AIRBYTE_MASK
+
+
 def source_drift(actual: dict, public: dict) -> list[str]:
+    """Settings that differ; a masked value is unknown, never drift."""
     cfg = actual.get("configuration") or {}
-    drift = [k for k, v in public.items() if k != "credentials" and cfg.get(k) != v]
-    if (cfg.get("credentials") or {}).get("client_id") != public["credentials"]["client_id"]:
+    drift = [k for k, v in public.items()
+             if k != "credentials" and _known(cfg.get(k)) and cfg.get(k) != v]
+    client_id = (cfg.get("credentials") or {}).get("client_id")
+    if _known(client_id) and client_id != public["credentials"]["client_id"]:
         drift.append("client_id")
     return drift

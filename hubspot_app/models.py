@@ -126,6 +126,9 @@ class SharedResource(Model):
     lease_owner = UnicodeAttribute(null=True)
     lease_until = UTCDateTimeAttribute(null=True)
     intent_at = UTCDateTimeAttribute(null=True)
+    # "oauth:<workspace>": a fingerprint of the client id and a hash of the secret last set
+    # as the workspace's OAuth override (never the secret itself).
+    fingerprint = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute(default=utcnow)
 
 

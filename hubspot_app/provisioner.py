@@ -33,10 +33,11 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from . import logs
 from .airbyte_client import (AirbyteClient, AirbyteNotFound, AirbytePermanentError,
                              AirbyteTransientError, client_from_settings)
-from .airbyte_spec import (ProvisionFailed, config_hash, connection_drift,
+from .airbyte_spec import (OAUTH_SOURCE_NAME, ProvisionFailed, config_hash, connection_drift,
                            connection_settings, destination_configuration, destination_name,
-                           source_configuration, source_drift, source_name, source_public_config,
-                           token_fingerprint, workspace_name)
+                           oauth_fingerprint, source_configuration, source_drift, source_name,
+                           source_public_config, token_fingerprint, workspace_name,
+                           workspace_oauth_configuration)
 from .config import Settings
 from .models import (Account, AccountStatus, ProvisionEvent, SharedResource, bind_shared_table,
                      bind_tables, utcnow)
@@ -223,6 +224,48 @@ def ensure_destination(settings: Settings, client: AirbyteClient, owner: str,
         verify=exists)
 
 
+def ensure_workspace_oauth(settings: Settings, client: AirbyteClient, workspace_id: str,
+                           creds: AppCredentials) -> None:
+    """Make Airbyte use our HubSpot app for the workspace's HubSpot sources.
+
+    Without a workspace OAuth override, Airbyte injects its own OAuth app's client id and
+    secret into a source matching the connector's `advanced_auth` predicate on check, discover
+    and sync (airbyte-platform OAuthConfigSupplier), and the account's refresh token, issued to
+    our app, is refused. The override is set before the first source and again whenever the
+    app's credentials change: a fingerprint (no secret) in the shared-resources table says
+    which credentials were last set. The PUT is idempotent, so concurrent workers need no lease.
+    """
+    key = f"oauth:{workspace_id}"
+    fingerprint = oauth_fingerprint(creds)
+    cached = _shared_cache.get(key)
+    if cached and cached[1] == fingerprint and time.monotonic() - cached[0] < _SHARED_CACHE_SECONDS:
+        return
+    bind_shared_table(settings.airbyte_resources_table)
+    try:
+        item = SharedResource.get(key, consistent_read=True)
+    except DoesNotExist:
+        item = None
+    if item is None or item.fingerprint != fingerprint:
+        try:
+            with subsegment("airbyte.put_workspace_oauth"):
+                client.put_workspace_oauth_credentials(workspace_id, "source", OAUTH_SOURCE_NAME,
+                                                       workspace_oauth_configuration(creds))
+        except AirbyteTransientError as exc:
+            if exc.status != 501:
+                raise
+            # Self-managed Airbyte OSS answers 501 Not Implemented (WorkspaceServiceImpl); it
+            # has no instance OAuth app for HubSpot unless an operator added one, so the
+            # source's own client id and secret are used. Recorded so it is not asked again.
+            logs.log_event(log, "Airbyte does not implement workspace OAuth overrides; sources "
+                           "use their own client credentials", logging.WARNING,
+                           workspace_id=workspace_id)
+        SharedResource(key=key).update(actions=[SharedResource.fingerprint.set(fingerprint),
+                                                SharedResource.updated_at.set(utcnow())])
+        logs.log_event(log, "workspace OAuth credentials set", workspace_id=workspace_id,
+                       rotated=item is not None)
+    _shared_cache[key] = (time.monotonic(), fingerprint)
+
+
 def forget_shared_cache() -> None:
     _shared_cache.clear()
 
@@ -407,6 +450,7 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
         with subsegment("airbyte.provision", hub_id=int(hub_id)):
             workspace_id = ensure_workspace(settings, client, owner, int(hub_id))
             destination_id = ensure_destination(settings, client, owner, workspace_id)
+            ensure_workspace_oauth(settings, client, workspace_id, creds)
             source_id = run.ensure_source(workspace_id, fingerprint,
                                           had_intent=account.airbyte_source_intent_at is not None)
             connection_id = run.ensure_connection(

@@ -90,6 +90,28 @@ def register(bp, emu) -> None:
             delete_connections_of(store, "workspaceId", wid)
         return "", 204
 
+    @bp.put("/workspaces/<wid>/oauthCredentials")
+    def put_workspace_oauth(wid):
+        # createOrUpdateWorkspaceOAuthCredentials (api.yaml, WorkspaceOAuthCredentialsRequest):
+        # {actorType: source|destination, name: "hubspot", configuration: {...}}; 200, no body.
+        body = json_body({"actorType": ("source", "destination"), "name": "str",
+                          "configuration": "obj"}, ("actorType", "name", "configuration"))
+        definitions = KINDS[body["actorType"]][3]
+        if body["name"] not in definitions:
+            raise problems.bad_request(f"name: no {body['actorType']} named {body['name']!r}")
+        flat = specs.flatten_oauth(body["configuration"])
+        # The connector's complete_oauth_server_input_specification: exactly these strings.
+        wanted = specs.OAUTH_SERVER_INPUT.get(body["name"], ())
+        if set(flat) != set(wanted) or not all(isinstance(flat[k], str) and flat[k]
+                                               for k in wanted):
+            raise problems.bad_request(
+                f"configuration: must hold {list(wanted)} as strings (the connector's "
+                f"complete_oauth_server_input_specification), got {sorted(flat)}")
+        with store.lock:
+            get_or_404(store, store.workspaces, wid, "workspace")
+            store.oauth_params[(wid, body["actorType"], body["name"])] = flat
+        return "", 200
+
     # ---- sources and destinations share everything but names
     for kind in KINDS:
         _register_actor(bp, emu, kind)

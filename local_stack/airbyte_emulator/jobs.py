@@ -72,7 +72,7 @@ class JobRunner:
             conn = copy.deepcopy(store.connections[job["connectionId"]])
             ctx = SyncContext(
                 job_id=job_id, job_type=job["jobType"], connection=conn,
-                source=copy.deepcopy(store.sources[conn["sourceId"]]),
+                source=self.emu.source_as_run(store.sources[conn["sourceId"]]),
                 destination=copy.deepcopy(store.destinations[conn["destinationId"]]),
                 state=copy.deepcopy(store.connection_state.get(conn["connectionId"], {})),
                 generations=dict(store.generation.get(conn["connectionId"], {})),

@@ -16,6 +16,11 @@ from .store import Store
 DEFAULT_TOKEN = "airbyte-emulator-token"
 DEFAULT_CLIENT_ID = "airbyte-emulator-client"
 DEFAULT_CLIENT_SECRET = "airbyte-emulator-secret"
+# "Airbyte's own" HubSpot OAuth app, which Cloud injects when a workspace has no override. The
+# sandbox does not know it, so a refresh with it fails as it would at HubSpot (the account's
+# refresh token was issued to our app).
+AIRBYTE_OWN_HUBSPOT_APP = {"client_id": "airbyte-cloud-hubspot-app",
+                           "client_secret": "airbyte-cloud-hubspot-secret"}
 
 
 class AirbyteEmulator:
@@ -88,6 +93,19 @@ class AirbyteEmulator:
                                     "notifications": notifications})
             self.store.workspaces[rec["workspaceId"]] = rec
             return rec
+
+    def source_as_run(self, source: dict) -> dict:
+        """The source as its connector receives it: Airbyte injects the workspace's OAuth
+        override, or its own app's credentials when there is none (OAuthConfigSupplier)."""
+        import copy
+
+        from . import specs
+
+        rec = copy.deepcopy(source)
+        params = self.store.oauth_params.get((source["workspaceId"], "source", source["type"]),
+                                             AIRBYTE_OWN_HUBSPOT_APP)
+        rec["configuration"] = specs.inject_oauth(source["type"], source["configuration"], params)
+        return rec
 
     def note_create(self, kind: str, rec: dict) -> None:
         self.store.requests[f"created {kind}"] += 1

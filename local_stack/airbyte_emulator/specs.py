@@ -19,6 +19,16 @@ _START_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2
 _S3_FORMATS = {"Avro", "CSV", "JSONL", "Parquet"}
 _PARQUET_CODECS = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO", "BROTLI", "LZ4", "ZSTD"}
 
+# The HubSpot connector's `advanced_auth` (spec.yaml of airbyte-source-hubspot 5.7.0): when
+# credentials.credentials_title is "OAuth Credentials", the values at these paths come from the
+# OAuth parameters Airbyte holds for the workspace (or its own, instance-wide app on Cloud).
+# airbyte-platform's OAuthConfigSupplier masks them on read and injects them on check,
+# discover and sync.
+OAUTH_PREDICATE = {"hubspot": (("credentials", "credentials_title"), "OAuth Credentials")}
+OAUTH_SERVER_INPUT = {"hubspot": ("client_id", "client_secret")}
+OAUTH_SERVER_OUTPUT = {"hubspot": {"client_id": ("credentials", "client_id"),
+                                   "client_secret": ("credentials", "client_secret")}}
+
 SECRET_PATHS = {
     "hubspot": [("credentials", "client_secret"), ("credentials", "refresh_token"),
                 ("credentials", "access_token")],
@@ -98,9 +108,58 @@ def validate(kind: str, cfg) -> None:
             + ", ".join(errs))
 
 
+def oauth_applies(kind: str, cfg: dict) -> bool:
+    """The connector's advanced_auth predicate holds for this configuration."""
+    if kind not in OAUTH_PREDICATE:
+        return False
+    path, value = OAUTH_PREDICATE[kind]
+    node = cfg
+    for k in path:
+        if not isinstance(node, dict) or k not in node:
+            return False
+        node = node[k]
+    return node == value
+
+
+def flatten_oauth(cfg: dict) -> dict:
+    """MoreOAuthParameters.flattenOAuthConfig: nested objects' keys lifted to one level."""
+    flat: dict = {}
+    for k, v in cfg.items():
+        if isinstance(v, dict):
+            for k2, v2 in flatten_oauth(v).items():
+                if k2 in flat:
+                    raise problems.bad_request(f"OAuth Config's key '{k2}' already exists")
+                flat[k2] = v2
+        elif k in flat:
+            raise problems.bad_request(f"OAuth Config's key '{k}' already exists")
+        else:
+            flat[k] = v
+    return flat
+
+
+def inject_oauth(kind: str, cfg: dict, params: dict) -> dict:
+    """The configuration a connector receives: the OAuth parameters' values replace the
+    source's own at the paths of complete_oauth_server_output_specification."""
+    out = copy.deepcopy(cfg)
+    if not oauth_applies(kind, cfg):
+        return out
+    flat = flatten_oauth(params)
+    for key, path in OAUTH_SERVER_OUTPUT[kind].items():
+        node = out
+        for k in path[:-1]:
+            node = node.setdefault(k, {})
+        node[path[-1]] = flat.get(key)
+    return out
+
+
 def mask(kind: str, cfg: dict) -> dict:
     out = copy.deepcopy(cfg)
-    for path in SECRET_PATHS[kind]:
+    paths = list(SECRET_PATHS[kind])
+    if oauth_applies(kind, cfg):
+        # An OAuth parameter always exists for HubSpot on Cloud (Airbyte's own app), so the
+        # injected paths are masked on every read, client_id included.
+        paths += [p for p in OAUTH_SERVER_OUTPUT[kind].values() if p not in paths]
+    for path in paths:
         node = out
         for k in path[:-1]:
             node = node.get(k) if isinstance(node, dict) else None

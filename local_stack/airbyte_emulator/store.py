@@ -25,6 +25,8 @@ class Store:
         self.destinations: dict[str, dict] = {}
         self.connections: dict[str, dict] = {}
         self.jobs: dict[int, dict] = {}
+        # Workspace OAuth overrides: (workspaceId, actorType, definition name) -> flat params.
+        self.oauth_params: dict[tuple, dict] = {}
         self.next_job_id = 1
         # Per connection: the connector state (stream name -> AirbyteStateMessage dict) and the
         # generation id, which a refresh/clear bumps (full refresh overwrite uses it).

@@ -69,7 +69,8 @@ def test_source_crud_masks_secrets_and_patch_keeps_them(sdk, emu):
     assert src.definition_id == "36c891d9-4bd9-43ac-bad2-10e12756272c"
     creds = src.configuration["credentials"]
     assert "sourceType" not in src.configuration  # Airbyte strips it before storing
-    assert creds["client_id"] == "app-client-id"  # not a secret in the HubSpot spec
+    # Masked as well: the connector's advanced_auth injects it (OAuthConfigSupplier).
+    assert creds["client_id"] == "**********"
     assert creds["client_secret"] == "**********" and creds["refresh_token"] == "**********"
 
     # PATCH a new refresh token; masked values sent back keep what is stored.

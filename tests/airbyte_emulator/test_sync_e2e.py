@@ -50,6 +50,14 @@ def stack():
     # client instances and servers, so another test's emulator must not share them.
     emu = AirbyteEmulator(s3_endpoint_url=s3_url, hubspot_sandbox_url=sandbox.url,
                           client_id="e2e-airbyte-app", client_secret="e2e-airbyte-secret").start()
+    # Our app as the workspace's OAuth override, as the provisioner sets it (without it the
+    # emulator injects "Airbyte's own" app and the sandbox refuses the refresh).
+    import requests
+    requests.put(f"{emu.api_url}/workspaces/{emu.default_workspace_id}/oauthCredentials",
+                 headers={"Authorization": f"Bearer {emu.api_token}"}, timeout=10, json={
+                     "actorType": "source", "name": "hubspot", "configuration": {
+                         "credentials": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}}}
+                 ).raise_for_status()
     yield emu, s3, hub_id, refresh
     emu.stop()
     sandbox.stop()

@@ -127,3 +127,62 @@ def test_stream_properties(emu):
     assert props["contacts"]["syncModes"][-1] == "incremental_append"
     assert "incremental_append" not in props["marketing_emails"]["syncModes"]
     _problem(raw(emu, "GET", "/streams"), 400, "bad-request")
+
+
+# -- workspace OAuth override (issue 10 §3) ----------------------------------------------------
+def _oauth_put(emu, body, wid=None):
+    return raw(emu, "PUT", f"/workspaces/{wid or emu.default_workspace_id}/oauthCredentials", body)
+
+
+def test_workspace_oauth_override_decides_which_app_a_sync_uses(emu):
+    from local_stack.airbyte_emulator.server import AIRBYTE_OWN_HUBSPOT_APP
+
+    seen = []
+    fake = emu.fake
+    emu.jobs.runner = lambda ctx: (seen.append(ctx.source["configuration"]["credentials"]),
+                                   fake(ctx))[1]
+    src, dst = _pair(emu)
+    conn = raw(emu, "POST", "/connections", {"sourceId": src, "destinationId": dst}).json()
+
+    def sync():
+        job = raw(emu, "POST", "/jobs", {"connectionId": conn["connectionId"], "jobType": "sync"})
+        assert emu.wait_for_job(job.json()["jobId"])["status"] == "succeeded"
+
+    # Without an override, Airbyte's own app is injected (the account's token will be refused).
+    sync()
+    assert seen[-1]["client_id"] == AIRBYTE_OWN_HUBSPOT_APP["client_id"]
+    assert seen[-1]["refresh_token"] == "refresh-123"
+    r = _oauth_put(emu, {"actorType": "source", "name": "hubspot", "configuration": {
+        "credentials": {"client_id": "app-client-id", "client_secret": "app-client-secret"}}})
+    assert r.status_code == 200 and r.content == b""
+    sync()
+    assert seen[-1]["client_id"] == "app-client-id"
+    assert seen[-1]["client_secret"] == "app-client-secret"
+    # Private-app credentials do not match the advanced_auth predicate: nothing is injected.
+    assert emu.source_as_run({"workspaceId": emu.default_workspace_id, "type": "hubspot",
+                              "configuration": {"credentials": {
+                                  "credentials_title": "Private App Credentials",
+                                  "access_token": "t"}}})["configuration"]["credentials"] == {
+        "credentials_title": "Private App Credentials", "access_token": "t"}
+
+
+def test_workspace_oauth_override_refusals(emu):
+    ok = {"credentials": {"client_id": "a", "client_secret": "b"}}
+    _problem(_oauth_put(emu, {"actorType": "sourc", "name": "hubspot", "configuration": ok}),
+             400, "bad-request")
+    _problem(_oauth_put(emu, {"actorType": "source", "name": "salesforce", "configuration": ok}),
+             400, "bad-request")
+    _problem(_oauth_put(emu, {"actorType": "source", "name": "hubspot",
+                              "configuration": {"client_id": "a"}}), 400, "bad-request")
+    _problem(_oauth_put(emu, {"actorType": "source", "name": "hubspot",
+                              "configuration": {**ok, "extra": "x"}}), 400, "bad-request")
+    _problem(_oauth_put(emu, {"actorType": "source", "name": "hubspot", "configuration": ok},
+                        wid=str(uuid.uuid4())), 404, "resource-not-found")
+    assert emu.store.oauth_params == {}
+
+
+def test_oauth_source_reads_mask_the_client_id(emu):
+    src = _source(emu).json()
+    assert src["configuration"]["credentials"]["client_id"] == "**********"
+    assert emu.store.sources[src["sourceId"]]["configuration"]["credentials"][
+        "client_id"] == "app-client-id"                                    # kept, only masked

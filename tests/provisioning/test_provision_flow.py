@@ -81,7 +81,7 @@ def test_duplicate_and_concurrent_messages_make_one_source_and_connection(harnes
     assert harness.emu.state()["totals"]["destinations"] == 1
     assert len({harness.account(h).airbyte_destination_id for h in hubs}) == 1
     keys = sorted(item.key.split(":")[0] for item in SharedResource.scan())
-    assert keys == ["destination", "workspace"]
+    assert keys == ["destination", "oauth", "workspace"]  # oauth: the override's fingerprint
 
 
 def test_lost_create_response_is_found_by_name_not_created_twice(harness):
