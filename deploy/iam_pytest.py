@@ -53,6 +53,16 @@ def _from_app_frames() -> str | None:
     return None
 
 
+def _is_project_app(chalice_app) -> bool:
+    """Only this project's app.py functions have deployed policies; test-only Chalice apps
+    (e.g. the dispatcher's tests) are not judged."""
+    try:
+        import app as module
+    except Exception:  # noqa: BLE001
+        return False
+    return chalice_app is module.app
+
+
 def _install() -> None:
     import chalice.app
     import chalice.test
@@ -68,6 +78,8 @@ def _install() -> None:
 
     @functools.wraps(invoke)
     def traced_invoke(self, function_name, payload=None):
+        if not _is_project_app(self._app):
+            return invoke(self, function_name, payload)
         recorder.add_implicit(function_name, iam_check.implicit_needs(function_name, event=payload),
                               f"Lambda runtime ({function_name})")
         with iam_check.acting_as(function_name):
@@ -78,6 +90,8 @@ def _install() -> None:
 
     @functools.wraps(call)
     def traced_call(self, event, context):
+        if not _is_project_app(self):
+            return call(self, event, context)
         recorder.add_implicit("api_handler", iam_check.implicit_needs("api_handler"),
                               "Lambda runtime (api_handler)")
         with iam_check.acting_as("api_handler"):
