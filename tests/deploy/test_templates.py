@@ -104,7 +104,8 @@ def test_every_resource_is_in_the_template(stage, sam, app_model):
     assert job["Role"] == {"Fn::GetAtt": ["GlueJobRole", "Arn"]}
     bucket_name = f"{env['LAKE_BUCKET']}-${{AWS::AccountId}}-${{AWS::Region}}"
     assert job["Command"]["ScriptLocation"]["Fn::Sub"].startswith(f"s3://{bucket_name}/")
-    assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-enable"
+    # Bookmarks are off: the job keeps its own record of processed files (glue/job.json).
+    assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-disable"
 
     # the lake: raw/ object-created events go to the Glue trigger's queue
     bucket = _resources(t, "AWS::S3::Bucket")["LakeBucket"]["Properties"]
