@@ -586,6 +586,36 @@ class Template:
                 ]}}],
             "Tags": _tags()}})
 
+    def glue_failure_alert(self, topic: str | None) -> None:
+        """A failed or timed-out curate run reaches the operators' alert topic.
+
+        Glue emits "Glue Job State Change" events to EventBridge for SUCCEEDED, FAILED, TIMEOUT
+        and STOPPED runs, with detail.jobName/jobRunId/state/message (AWS Glue Developer Guide,
+        "Automating AWS Glue with EventBridge",
+        https://docs.aws.amazon.com/glue/latest/dg/automating-awsglue-with-cloudwatch-events.html).
+        STOPPED is left out: it is an operator's own action. A stuck trigger is caught by the
+        glue-trigger queue's age alarm (see queues()).
+        """
+        job = self.setting(GLUE_JOB_VAR)
+        if not job or not topic:
+            return
+        self.add("GlueRunFailedRule", {"Type": "AWS::Events::Rule", "Properties": {
+            "Name": f"{self.prefix()}-glue-run-failed",
+            "Description": f"{job}: a curate run FAILED or TIMED OUT -> the alert topic",
+            "State": "ENABLED",
+            "EventPattern": glue_failure_pattern(job),
+            "Targets": [{"Id": "alerts", "Arn": {"Ref": topic},
+                         "InputTransformer": GLUE_FAILURE_MESSAGE}]}})
+        # SNS topics refuse EventBridge unless the topic policy allows it; only this rule may.
+        self.add("AlertsTopicPolicy", {"Type": "AWS::SNS::TopicPolicy", "Properties": {
+            "Topics": [{"Ref": topic}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "GlueRunFailedRuleMayPublish", "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"}, "Action": "sns:Publish",
+                "Resource": {"Ref": topic},
+                "Condition": {"ArnEquals": {
+                    "aws:SourceArn": {"Fn::GetAtt": ["GlueRunFailedRule", "Arn"]}}}}]}}})
+
     def _catalog_statements(self, database: str | None) -> list[dict]:
         """The Iceberg tables' catalog operations, on this stage's database only (Glue
         authorises catalog calls on the catalog, the database and each table ARN)."""
@@ -702,6 +732,21 @@ class Template:
         return out
 
 
+def glue_failure_pattern(job: str) -> dict:
+    """EventBridge pattern: this job's runs that ended FAILED or TIMEOUT."""
+    return {"source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
+            "detail": {"jobName": [job], "state": ["FAILED", "TIMEOUT"]}}
+
+
+# The alert text operators receive (an SNS message built from the event's fields).
+GLUE_FAILURE_MESSAGE = {
+    "InputPathsMap": {"job": "$.detail.jobName", "run": "$.detail.jobRunId",
+                      "state": "$.detail.state", "message": "$.detail.message"},
+    "InputTemplate": ('"Glue job <job> run <run> ended <state>: <message>. Its raw files are '
+                      'retried by the next run; see README, Operating it (Glue runs)."'),
+}
+
+
 def _consumers(stage: str, app: dict, config: dict) -> dict[str, dict]:
     out = {}
     for fn in app["functions"]:
@@ -722,6 +767,7 @@ def _assemble(stage: str, app: dict | None, with_patches: bool) -> tuple[dict, T
     t.secrets()
     t.lake()
     t.glue()
+    t.glue_failure_alert(topic)
     t.airbyte_writer()
     t.catalog()
     t.log_groups(app)

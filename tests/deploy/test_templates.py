@@ -298,3 +298,70 @@ def test_the_lakehouse_catalog_and_athena_are_in_the_template(stage, sam):
     assert args["--datalake-formats"] == "iceberg"
     assert "org.apache.iceberg.aws.glue.GlueCatalog" in args["--conf"]["Fn::Sub"]
     assert args["--glue_database"] == env["GLUE_DATABASE"]
+
+
+# -- a failed Glue run reaches the operators --------------------------------------------------
+def _glue_event(job: str, state: str) -> dict:
+    """A "Glue Job State Change" event as AWS documents it (Automating AWS Glue with EventBridge)."""
+    return {"version": "0", "id": "abcdef00-1234-5678-9abc-def012345678",
+            "detail-type": "Glue Job State Change", "source": "aws.glue",
+            "account": "123456789012", "time": "2026-12-06T03:00:00Z", "region": "eu-west-1",
+            "resources": [],
+            "detail": {"jobName": job, "severity": "ERROR" if state != "SUCCEEDED" else "INFO",
+                       "state": state, "jobRunId": "jr_0123456789abcdef",
+                       "message": f"JobName:{job} and JobRunId:jr_0123456789abcdef {state}"}}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_failed_or_timed_out_glue_run_alerts_the_topic(stage, sam):
+    import boto3
+    from moto import mock_aws
+
+    t = sam(stage)
+    job = infra.stage_env(stage)[infra.GLUE_JOB_VAR]
+    rule = t["Resources"]["GlueRunFailedRule"]["Properties"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": "AlertsTopic"}
+    # EventBridge decides (moto's rule matching, as on delivery): the rule as templated, with its
+    # target swapped for a queue we can read, since moto cannot deliver to SNS.
+    with mock_aws():
+        events = boto3.client("events", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="seen")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="r", EventPattern=json.dumps(rule["EventPattern"]))
+        events.put_targets(Rule="r", Targets=[{"Id": "seen", "Arn": arn}])
+        matches = {}
+        for j in (job, "someone-elses-job"):
+            for s in ("FAILED", "TIMEOUT", "SUCCEEDED", "STOPPED"):
+                e = _glue_event(j, s)
+                events.put_events(Entries=[{"Source": e["source"], "DetailType": e["detail-type"],
+                                            "Detail": json.dumps(e["detail"])}])
+                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                matches[(j, s)] = bool(got)
+                for m in got:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert {k for k, hit in matches.items() if hit} == {(job, "FAILED"), (job, "TIMEOUT")}
+    # Every field the alert text uses is in the documented event.
+    event = _glue_event(job, "FAILED")
+    for path in target["InputTransformer"]["InputPathsMap"].values():
+        node = event
+        for part in path.removeprefix("$.").split("."):
+            node = node[part]
+        assert isinstance(node, str) and node
+    # The topic lets EventBridge publish, and only for this rule.
+    (policy,) = _resources(t, "AWS::SNS::TopicPolicy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sns:Publish"
+    assert statement["Condition"] == {"ArnEquals": {
+        "aws:SourceArn": {"Fn::GetAtt": ["GlueRunFailedRule", "Arn"]}}}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stuck_glue_trigger_alerts_the_topic(stage, sam):
+    queue = infra.name_of(infra.stage_env(stage)["GLUE_TRIGGER_QUEUE_NAME"])
+    alarms = [a["Properties"] for a in _resources(sam(stage), "AWS::CloudWatch::Alarm").values()
+              if a["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": queue}]]
+    (age,) = [a for a in alarms if a["MetricName"] == "ApproximateAgeOfOldestMessage"]
+    assert age["AlarmActions"] == [{"Ref": "AlertsTopic"}]
