@@ -1,9 +1,12 @@
 """python -m hubspot_app.ops: the operators' tools for provisioning.
 
-    dlq list [--hub ID] [--json]          dead-lettered provision messages: hub_id, error, receives
-    dlq show MESSAGE_ID [--json]          one message, its body and the account's history
-    dlq redrive (MESSAGE_ID... | --all)   back to the provision queue (after fixing the cause)
-    dlq purge (MESSAGE_ID... | --all) --yes
+    dlq [--queue provision|lifecycle|glue] list [--hub ID] [--json]
+                                          dead-lettered messages: hub_id, error, receives
+    dlq [--queue Q] show MESSAGE_ID [--json]   one message, its body and the account's history
+    dlq [--queue Q] redrive (MESSAGE_ID... | --all)   back to its queue (after fixing the cause)
+    dlq [--queue Q] purge (MESSAGE_ID... | --all) --yes
+    account list [--status S] [--json]    every account: status, token health, last sync, last
+                                          curated run, dead letters (the overview to open first)
     account show HUB_ID [--json]          an account's status, Airbyte ids and provisioning history
     reconcile [--dry-run] [--json]        compare accounts with Airbyte; queue repairs
 
@@ -42,8 +45,23 @@ def _stage_env(stage: str) -> dict:
                 raise CliError(f"stage {stage!r} is not in {path}", USAGE)
             env = dict(config.get("environment_variables", {}))
             env.update(config["stages"][stage].get("environment_variables", {}))
+            if env.get("LAKE_BUCKET") and \
+                    env.get("LAKE_BUCKET_ACCOUNT_REGION_SUFFIX", "").lower() == "true":
+                env["LAKE_BUCKET"] = _deployed_bucket_name(env["LAKE_BUCKET"])
             return env
     raise CliError("--stage needs .chalice/config.json (run from the repository)", USAGE)
+
+
+def _deployed_bucket_name(base: str) -> str:
+    """The name the template gives the lake bucket: <LAKE_BUCKET>-<account id>-<region>
+    (deploy/infra.py), for the operator's current AWS account and region."""
+    import boto3
+
+    session = boto3.session.Session()
+    if not session.region_name:
+        raise CliError("no AWS region: set AWS_REGION (or AWS_PROFILE) to the stage's region", USAGE)
+    account = session.client("sts").get_caller_identity()["Account"]
+    return f"{base}-{account}-{session.region_name}"
 
 
 def _settings():
@@ -60,14 +78,18 @@ def _settings():
     return settings
 
 
-def _sqs_urls(settings):
+def _route(args):
+    """(sqs client, the chosen DLQ's URL, its source queue's URL, its name) for `--queue`."""
     import boto3
 
-    if not settings.provision_dlq_name:
-        raise CliError("PROVISION_DLQ_NAME is not set for this stage", USAGE)
-    sqs = boto3.client("sqs")
-    return (sqs, sqs.get_queue_url(QueueName=settings.provision_dlq_name)["QueueUrl"],
-            sqs.get_queue_url(QueueName=settings.provision_queue_name)["QueueUrl"])
+    from .dlq import route as dlq_route
+
+    _settings()
+    route = dlq_route(args.queue)
+    if not route.dlq or not route.source:
+        raise CliError(f"the {args.queue} queue or its DLQ is not configured for this stage "
+                       f"(see README, Settings)", USAGE)
+    return boto3.client("sqs"), route.dlq, route.source, f"the {args.queue} DLQ"
 
 
 def _print_json(data) -> None:
@@ -95,32 +117,32 @@ def _note(hub_id, event: str, detail: str, message_id: str | None = None) -> Non
 def dlq_list(args) -> int:
     from .dlq import receive_all, release
 
-    settings = _settings()
-    sqs, dlq_url, _ = _sqs_urls(settings)
+    sqs, dlq_url, _, label = _route(args)
     letters = receive_all(sqs, dlq_url)
     release(sqs, dlq_url, letters)
     if args.hub:
-        letters = [d for d in letters if d.hub_id == args.hub]
+        letters = [d for d in letters if args.hub in d.hub_ids]
     letters.sort(key=lambda d: (d.failed_at, d.message_id))
     if args.json:
         _print_json([d.summary() for d in letters])
         return OK
-    print(f"{len(letters)} message(s) on {settings.provision_dlq_name}")
+    print(f"{len(letters)} message(s) on {label}")
     if letters:
         print(f"{'MESSAGE ID':<38} {'HUB ID':>10} {'RECEIVES':>8}  {'FAILED AT':<20} ERROR")
     for d in letters:
-        print(f"{d.message_id:<38} {d.hub_id or '-':>10} {d.receive_count:>8}  "
+        hubs = str(d.hub_id) if d.hub_id is not None else (f"{len(d.hub_ids)} hubs" if d.hub_ids else "-")
+        print(f"{d.message_id:<38} {hubs:>10} {d.receive_count:>8}  "
               f"{d.failed_at:<20} {d.error[:160]}")
     if letters:
-        print("\nFix the cause, then: python -m hubspot_app.ops dlq redrive --all "
-              "(or MESSAGE_ID ...)")
+        print(f"\nFix the cause, then: python -m hubspot_app.ops dlq --queue {args.queue} "
+              "redrive --all (or MESSAGE_ID ...)")
     return OK
 
 
 def _select(args, letters):
     if args.all:
         chosen = letters if not getattr(args, "hub", None) else [
-            d for d in letters if d.hub_id == args.hub]
+            d for d in letters if args.hub in d.hub_ids]
         return chosen, []
     by_id = {d.message_id: d for d in letters}
     return [by_id[i] for i in args.message_ids if i in by_id], \
@@ -130,13 +152,12 @@ def _select(args, letters):
 def dlq_show(args) -> int:
     from .dlq import receive_all, release
 
-    settings = _settings()
-    sqs, dlq_url, _ = _sqs_urls(settings)
+    sqs, dlq_url, _, label = _route(args)
     letters = receive_all(sqs, dlq_url)
     release(sqs, dlq_url, letters)
     match = [d for d in letters if d.message_id == args.message_id]
     if not match:
-        raise CliError(f"no message {args.message_id} on {settings.provision_dlq_name}", NOT_FOUND)
+        raise CliError(f"no message {args.message_id} on {label}", NOT_FOUND)
     d = match[0]
     history = _account_dict(d.hub_id) if d.hub_id is not None else None
     if args.json:
@@ -148,15 +169,15 @@ def dlq_show(args) -> int:
     if history:
         print()
         _print_account(history)
-    print(f"\nRedrive after the fix: python -m hubspot_app.ops dlq redrive {d.message_id}")
+    print(f"\nRedrive after the fix: python -m hubspot_app.ops dlq --queue {args.queue} "
+          f"redrive {d.message_id}")
     return OK
 
 
 def dlq_redrive(args) -> int:
     from .dlq import receive_all, redrive, release
 
-    settings = _settings()
-    sqs, dlq_url, target = _sqs_urls(settings)
+    sqs, dlq_url, target, _ = _route(args)
     letters = receive_all(sqs, dlq_url)
     chosen, missing = _select(args, letters)
     release(sqs, dlq_url, [d for d in letters if d not in chosen])
@@ -164,9 +185,10 @@ def dlq_redrive(args) -> int:
     for d in chosen:
         try:
             new_id = redrive(sqs, dlq_url, target, d)
-            _note(d.hub_id, "redriven", f"from the DLQ by an operator (was: {d.error[:200]})",
-                  new_id)
-            print(f"redriven {d.message_id} (hub {d.hub_id}) -> {new_id}")
+            for hub in d.hub_ids:
+                _note(hub, "redriven", f"from the {args.queue} DLQ by an operator "
+                                       f"(was: {d.error[:200]})", new_id)
+            print(f"redriven {d.message_id} (hub {d.hub_id or d.hub_ids}) -> {new_id}")
         except Exception as exc:  # noqa: BLE001 - report and go on with the others
             failed += 1
             print(f"FAILED {d.message_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -181,15 +203,16 @@ def dlq_purge(args) -> int:
 
     if not args.yes:
         raise CliError("purge deletes messages for good: add --yes", USAGE)
-    settings = _settings()
-    sqs, dlq_url, _ = _sqs_urls(settings)
+    sqs, dlq_url, _, _ = _route(args)
     letters = receive_all(sqs, dlq_url)
     chosen, missing = _select(args, letters)
     release(sqs, dlq_url, [d for d in letters if d not in chosen])
     for d in chosen:
         purge(sqs, dlq_url, d)
-        _note(d.hub_id, "purged", f"deleted from the DLQ by an operator (was: {d.error[:200]})")
-        print(f"purged {d.message_id} (hub {d.hub_id})")
+        for hub in d.hub_ids:
+            _note(hub, "purged", f"deleted from the {args.queue} DLQ by an operator "
+                                 f"(was: {d.error[:200]})")
+        print(f"purged {d.message_id} (hub {d.hub_id or d.hub_ids})")
     for m in missing:
         print(f"not found: {m}", file=sys.stderr)
     print(f"{len(chosen)} purged, {len(missing)} not found")
@@ -236,6 +259,20 @@ def _print_account(d: dict) -> None:
         print(f"  {at}  {e['event']:<14}{rc:<11} {e['detail'] or ''}")
 
 
+def account_list(args) -> int:
+    from .overview import COLUMNS, account_rows, render
+
+    _settings()
+    rows, warnings = account_rows(args.status)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.json:
+        _print_json([{k: r[k] for k in COLUMNS} for r in rows])
+    else:
+        print(render(rows))
+    return OK
+
+
 def account_show(args) -> int:
     _settings()
     d = _account_dict(args.hub_id)
@@ -278,7 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(default: from the environment)")
     groups = parser.add_subparsers(dest="group", required=True)
 
-    dlq = groups.add_parser("dlq", help="the provision dead-letter queue")
+    from .dlq import QUEUE_NAMES
+
+    dlq = groups.add_parser("dlq", help="the dead-letter queues (provision, lifecycle, glue)")
+    dlq.add_argument("--queue", choices=QUEUE_NAMES, default="provision",
+                     help="which DLQ: provision (installs), lifecycle (token checks, "
+                          "uninstalls), glue (curate runs that never started); default provision")
     dsub = dlq.add_subparsers(dest="command", required=True)
     p = dsub.add_parser("list", help="list dead-lettered messages (hub_id, error, receive count)")
     p.add_argument("--hub", type=_hub_id, help="only this hub_id")
@@ -288,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("message_id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=dlq_show)
-    for name, func, text in (("redrive", dlq_redrive, "send messages back to the provision queue"),
+    for name, func, text in (("redrive", dlq_redrive, "send messages back to their queue"),
                              ("purge", dlq_purge, "delete messages for good")):
         p = dsub.add_parser(name, help=text)
         p.add_argument("message_ids", nargs="*", metavar="MESSAGE_ID")
@@ -300,6 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     account = groups.add_parser("account", help="accounts")
     asub = account.add_subparsers(dest="command", required=True)
+    from hubspot_app.models import AccountStatus
+
+    p = asub.add_parser("list", help="every account: status, token health, last sync, last "
+                                     "curated run, dead letters")
+    p.add_argument("--status", choices=AccountStatus.ALL, help="only accounts in this status")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=account_list)
     p = asub.add_parser("show", help="status, Airbyte ids and provisioning history")
     p.add_argument("hub_id", type=_hub_id)
     p.add_argument("--json", action="store_true")

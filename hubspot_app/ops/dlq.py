@@ -1,4 +1,4 @@
-"""The provision dead-letter queue: list, show, redrive and purge messages.
+"""The three dead-letter queues (provision, lifecycle, glue): list, show, redrive and purge.
 
 SQS has no "browse": messages are received with a short visibility timeout (so a listing sees
 each once), then made visible again at once. Receiving counts as a receive on the DLQ; the
@@ -8,9 +8,43 @@ messages SQS moved itself after maxReceiveCount: the DLQ's own count).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 HIDE_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Route:
+    """A dead-letter queue and the queue its messages go back to."""
+    label: str
+    dlq: str      # queue URL
+    source: str   # queue URL
+
+
+def route(name: str) -> Route:
+    """A dead-letter queue by the name operators use (`ops dlq --queue NAME`); URLs are empty
+    when the stage does not configure that queue."""
+    from hubspot_app.config import get_health_settings, get_settings
+    from hubspot_app.queues import queue_url
+
+    def url(queue_name: str) -> str:
+        return queue_url(queue_name) if queue_name else ""
+
+    if name == "provision":
+        s = get_settings()
+        return Route(name, url(s.provision_dlq_name), url(s.provision_queue_name))
+    if name == "lifecycle":
+        h = get_health_settings()
+        return Route(name, url(h.dlq_name), url(h.queue_name))
+    if name == "glue":
+        from hubspot_app.glue_trigger import Config
+
+        g = Config.from_env()
+        return Route(name, g.dlq_url, g.queue_url)
+    raise ValueError(f"unknown dead-letter queue {name!r}: one of {', '.join(QUEUE_NAMES)}")
+
+
+QUEUE_NAMES = ("provision", "lifecycle", "glue")
 
 
 @dataclass
@@ -25,27 +59,44 @@ class DeadLetter:
     failed_at: str
     source_queue: str
     raw: dict
+    hub_ids: list[int] = field(default_factory=list)  # a Glue retry names several accounts
 
     def summary(self) -> dict:
-        return {"message_id": self.message_id, "hub_id": self.hub_id, "error": self.error,
+        return {"message_id": self.message_id, "hub_id": self.hub_id, "hub_ids": self.hub_ids,
+                "error": self.error,
                 "error_kind": self.error_kind, "receive_count": self.receive_count,
                 "failed_at": self.failed_at, "source_queue": self.source_queue}
+
+
+def _hubs_and_error(body) -> tuple[list[int], str]:
+    """hub_id(s) and the failure the writer left in the body (lifecycle and Glue DLQ bodies)."""
+    if not isinstance(body, dict):
+        return [], ""
+    retry = body.get("glue_retry")
+    if isinstance(retry, dict):
+        hubs = [int(h) for h in retry.get("hub_ids") or [] if str(h).isdigit()]
+        return hubs, str(retry.get("last_error") or "")
+    named = body.get("hub_ids") if isinstance(body.get("hub_ids"), list) else [body.get("hub_id")]
+    hubs = [int(h) for h in named if isinstance(h, int) or (isinstance(h, str) and h.isdigit())]
+    return hubs, str(body.get("error") or "")
 
 
 def _parse(m: dict) -> DeadLetter:
     attrs = {k: v.get("StringValue") for k, v in (m.get("MessageAttributes") or {}).items()}
     try:
         body = json.loads(m["Body"])
-        hub_id = int(body["hub_id"])
-    except (ValueError, KeyError, TypeError):
-        hub_id = int(attrs["hub_id"]) if (attrs.get("hub_id") or "").isdigit() else None
+    except ValueError:
+        body = None
+    hub_ids, body_error = _hubs_and_error(body)
+    if not hub_ids and (attrs.get("hub_id") or "").isdigit():
+        hub_ids = [int(attrs["hub_id"])]
     system = m.get("Attributes") or {}
     return DeadLetter(
         message_id=m["MessageId"], receipt_handle=m["ReceiptHandle"], body=m["Body"],
-        hub_id=hub_id,
-        error=attrs.get("error") or "(moved by the queue's redrive policy: see the account's "
-                                    "history for the last error)",
-        error_kind=attrs.get("error_kind") or "redrive_policy",
+        hub_id=hub_ids[0] if len(hub_ids) == 1 else None, hub_ids=hub_ids,
+        error=attrs.get("error") or body_error or "(moved by the queue's redrive policy: see "
+                                                  "the account's history for the last error)",
+        error_kind=attrs.get("error_kind") or ("gave_up" if body_error else "redrive_policy"),
         receive_count=int(attrs.get("receive_count") or system.get("ApproximateReceiveCount") or 0),
         failed_at=attrs.get("failed_at") or "", source_queue=attrs.get("source_queue") or "",
         raw=m)
@@ -79,18 +130,32 @@ def peek(sqs, url: str) -> list[dict]:
     return [d.summary() for d in letters]
 
 
-def redrive(sqs, dlq_url: str, target_url: str, letter: DeadLetter) -> str:
-    """Send the message back to the provision queue, then delete it from the DLQ."""
+def redrive_body(letter: DeadLetter) -> str:
+    """The message as its consumer expects it again: the DLQ writer's notes removed, retry
+    counters restarted (a Glue retry at its last attempt would otherwise give up at once)."""
     try:
         body = json.loads(letter.body)
-        body["redrive_count"] = int(body.get("redrive_count", 0)) + 1
-        text = json.dumps(body)
     except ValueError:
-        text = letter.body
+        return letter.body
+    if not isinstance(body, dict):
+        return letter.body
+    if isinstance(body.get("glue_retry"), dict):
+        body["glue_retry"] = {**body["glue_retry"], "attempt": 0}
+    else:
+        for note in ("error", "redrive"):
+            body.pop(note, None)
+        if "attempt" in body:
+            body["attempt"] = 0
+    body["redrive_count"] = int(body.get("redrive_count", 0)) + 1
+    return json.dumps(body)
+
+
+def redrive(sqs, dlq_url: str, target_url: str, letter: DeadLetter) -> str:
+    """Send the message back to the queue it came from, then delete it from the DLQ."""
     attrs = {}
     if letter.hub_id is not None:
         attrs["hub_id"] = {"DataType": "Number", "StringValue": str(letter.hub_id)}
-    new_id = sqs.send_message(QueueUrl=target_url, MessageBody=text,
+    new_id = sqs.send_message(QueueUrl=target_url, MessageBody=redrive_body(letter),
                               MessageAttributes=attrs)["MessageId"]
     sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle)
     return new_id
