@@ -109,8 +109,12 @@ def token_health_worker(event):
 
 
 # -- Lake events: S3 raw/ object-created -> SQS -> few Glue job runs ------------------------------
+GLUE_TRIGGER_WINDOW_SECONDS = int(os.environ.get("GLUE_TRIGGER_WINDOW_SECONDS", "60"))
+
+
 @app.on_sqs_message(queue=os.environ.get("GLUE_TRIGGER_QUEUE_NAME", "hubspot-pipeline-glue-trigger"),
-                    batch_size=1000, maximum_batching_window_in_seconds=60, name="glue_trigger",
+                    batch_size=1000, maximum_batching_window_in_seconds=GLUE_TRIGGER_WINDOW_SECONDS,
+                    name="glue_trigger",
                     maximum_concurrency=2)
 def glue_trigger(event):
     """Batches of raw/ file events start Glue runs for their accounts; runs that cannot start

@@ -27,6 +27,15 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """An enum-like setting: a typo must stop the function with the fix, not pick a behaviour."""
+    value = os.environ.get(name) or default
+    if value not in choices:
+        raise RuntimeError(f"{name}={value!r} is not one of {', '.join(choices)}: fix it in "
+                           f".chalice/config.json for this stage (see README, 'Settings').")
+    return value
+
+
 def _env_list(name: str, default: str) -> tuple[str, ...]:
     return tuple(part for part in os.environ.get(name, default).replace(",", " ").split() if part)
 
@@ -121,7 +130,8 @@ def get_settings() -> Settings:
         lake_bucket=os.environ.get("LAKE_BUCKET", ""),
         lake_raw_prefix=_env("LAKE_RAW_PREFIX", "raw").strip("/"),
         lake_region=_env("LAKE_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
-        reconcile_uninstalled_action=_env("RECONCILE_UNINSTALLED_ACTION", "delete"),
+        reconcile_uninstalled_action=_env_choice("RECONCILE_UNINSTALLED_ACTION", "delete",
+                                                 ("delete", "pause")),
         reconcile_stuck_after_seconds=int(_env("RECONCILE_STUCK_AFTER_SECONDS", "900")),
     )
 

@@ -85,11 +85,22 @@ def hub_context(hub_id: int | str | None) -> Iterator[None]:
         _hub_id.reset(token)
 
 
-def configure(level: str = "INFO") -> None:
-    """Route the root logger through the JSON formatter (idempotent)."""
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def configure(level: str | None = None) -> None:
+    """Route the root logger through the JSON formatter (idempotent). The level is `level`, else
+    the LOG_LEVEL setting (default INFO); an unknown name stops with the fix."""
+    import os
+
+    level = (level or os.environ.get("LOG_LEVEL") or "INFO").upper()
+    if level not in LEVELS:
+        raise RuntimeError(f"LOG_LEVEL={level!r} is not one of {', '.join(LEVELS)}: fix it in "
+                           f".chalice/config.json for this stage (see README, 'Settings').")
     root = logging.getLogger()
     for handler in root.handlers:
         if isinstance(handler.formatter, JsonFormatter):
+            root.setLevel(level)
             return
     # Lambda installs its own handler on the root logger: reuse it with our formatter.
     if root.handlers:

@@ -80,3 +80,50 @@ def test_no_stage_branches_in_code():
             if stage_words.search(line):
                 offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+# Configured, but read by a library rather than by our code, with why.
+READ_BY_LIBRARIES = {
+    "AWS_ACCESS_KEY_ID": "boto3 (moto's dummy credentials on the local stage)",
+    "AWS_SECRET_ACCESS_KEY": "boto3",
+    "AWS_ENDPOINT_URL": "boto3 (the moto server on the local stage)",
+    "AWS_DEFAULT_REGION": "boto3",
+    "AWS_XRAY_SDK_ENABLED": "aws_xray_sdk",
+}
+
+
+def _named_in(*folders: str) -> set[str]:
+    """Upper-case names quoted anywhere in these folders' code (settings are read by name, some
+    through a constant such as metrics.NAMESPACE_ENV)."""
+    quoted = re.compile(r"""["']([A-Z][A-Z0-9_]{2,})["']""")
+    names = set()
+    for folder in folders:
+        paths = [ROOT / folder] if folder.endswith(".py") else sorted((ROOT / folder).rglob("*.py"))
+        for path in paths:
+            names |= set(quoted.findall(path.read_text()))
+    return names
+
+
+def test_every_configured_setting_is_read_by_the_code():
+    configured = _settings("local") | _settings("dev") | _settings("prod")
+    # The functions, the deploy tooling (template-only settings) and the local stack (local-only).
+    read = _named_in("app.py", "hubspot_app", "deploy", "local_stack") | set(READ_BY_LIBRARIES)
+    unread = sorted(configured - read)
+    assert not unread, f"set in .chalice/config.json but read by no code (remove or use): {unread}"
+
+
+def test_enum_like_settings_are_checked_when_loaded(monkeypatch):
+    import pytest
+
+    from hubspot_app import config, logs
+
+    for name, value in infra.stage_env("local").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RECONCILE_UNINSTALLED_ACTION", "delet")
+    config.reset_settings()
+    with pytest.raises(RuntimeError, match="RECONCILE_UNINSTALLED_ACTION='delet' is not one of delete, pause"):
+        config.get_settings()
+    monkeypatch.undo()
+    config.reset_settings()
+    with pytest.raises(RuntimeError, match="LOG_LEVEL='LOUD'"):
+        logs.configure("loud")
