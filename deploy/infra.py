@@ -421,7 +421,7 @@ class Template:
         if not alias.startswith("alias/"):
             raise ValueError(f"{KEY_VAR} must be an alias (alias/...), got {alias!r}")
         self.add("RefreshTokenKey", {"Type": "AWS::KMS::Key", **RETAIN, "Properties": {
-            "Description": f"{self.prefix()}: envelope encryption of HubSpot refresh tokens",
+            "Description": f"{self.prefix()}: encryption of HubSpot refresh tokens (KMS Encrypt, hub_id context)",
             "EnableKeyRotation": True,
             "KeyPolicy": {"Version": "2012-10-17", "Statement": [{
                 # The account's IAM policies decide who uses the key (each function's policy

@@ -1,23 +1,41 @@
-"""Envelope encryption of refresh tokens with KMS, bound to the account's hub_id.
+"""Refresh tokens encrypted with KMS, bound to the account's hub_id.
 
-KMS makes a fresh data key per token; the token is sealed with AES-256-GCM under that key,
-and only the KMS-encrypted data key is stored beside it. hub_id is both the KMS encryption
-context and the GCM associated data, so a ciphertext copied onto another account's item does
-not decrypt. Stored form: "v1:<b64 encrypted data key>:<b64 nonce>:<b64 ciphertext>".
+A HubSpot refresh token is a few dozen characters (the issue budgets 300), far under the 4,096
+bytes KMS `Encrypt` takes directly, so the token goes to KMS itself with the hub_id as the
+encryption context: KMS authenticates the context as additional authenticated data, so a
+ciphertext copied onto another account's item does not decrypt (InvalidCiphertextException),
+and every Decrypt shows the hub_id in CloudTrail. The policies also require the context key
+(`kms:EncryptionContextKeys` = hub_id, .chalice/policy-*.json).
+  https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html
+  https://docs.aws.amazon.com/kms/latest/developerguide/encrypt_context.html
+
+Stored form: "v2:<b64 KMS ciphertext blob>".
+
+The retired envelope form "v1:<b64 wrapped data key>:<b64 nonce>:<b64 AES-GCM ciphertext>"
+(a KMS data key per token, AES-256-GCM with hub_id as associated data) is still read where the
+`cryptography` package is installed (developer machines and operators' tools, not the Lambda
+package), so `python -m hubspot_app.ops tokens migrate` can re-encrypt such items as v2. No
+deployed stage ever stored v1 (README, "Known limits"); in Lambda a v1 value is refused naming
+that command.
 """
 from __future__ import annotations
 
 import base64
-import os
 
 import boto3
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-_VERSION = "v1"
+_VERSION = "v2"
+_LEGACY = "v1"
+MAX_TOKEN_BYTES = 4096           # KMS Encrypt's plaintext limit (API_Encrypt.html, Plaintext)
+MIGRATE_COMMAND = "python -m hubspot_app.ops tokens migrate"
 
 
 class TokenDecryptError(RuntimeError):
     """The stored token cannot be opened for this hub_id (moved, tampered or key revoked)."""
+
+
+class LegacyTokenFormat(TokenDecryptError):
+    """A v1 (envelope) value where `cryptography` is not installed: migrate it first."""
 
 
 def _context(hub_id: int | str) -> dict[str, str]:
@@ -25,22 +43,51 @@ def _context(hub_id: int | str) -> dict[str, str]:
 
 
 def encrypt_token(token: str, hub_id: int | str, key_id: str, kms=None) -> str:
+    plaintext = token.encode()
+    if not plaintext or len(plaintext) > MAX_TOKEN_BYTES:
+        raise ValueError(f"a refresh token must be 1 to {MAX_TOKEN_BYTES} bytes for KMS Encrypt, "
+                         f"got {len(plaintext)}")
     kms = kms or boto3.client("kms")
-    data_key = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext=_context(hub_id))
-    nonce = os.urandom(12)
-    sealed = AESGCM(data_key["Plaintext"]).encrypt(nonce, token.encode(), str(hub_id).encode())
-    parts = [data_key["CiphertextBlob"], nonce, sealed]
-    return ":".join([_VERSION] + [base64.b64encode(p).decode() for p in parts])
+    blob = kms.encrypt(KeyId=key_id, Plaintext=plaintext,
+                       EncryptionContext=_context(hub_id))["CiphertextBlob"]
+    return f"{_VERSION}:{base64.b64encode(blob).decode()}"
+
+
+def token_format(stored: str) -> str:
+    """"v2", "v1" (the retired envelope form) or "unknown"."""
+    version = (stored or "").split(":", 1)[0]
+    return version if version in (_VERSION, _LEGACY) else "unknown"
 
 
 def decrypt_token(stored: str, hub_id: int | str, kms=None) -> str:
     kms = kms or boto3.client("kms")
+    version = token_format(stored)
+    if version == _LEGACY:
+        return _decrypt_v1(stored, hub_id, kms)
     try:
-        version, *encoded = stored.split(":")
-        if version != _VERSION or len(encoded) != 3:
-            raise ValueError(f"unknown token format {version!r}")
-        wrapped_key, nonce, sealed = (base64.b64decode(p) for p in encoded)
+        if version != _VERSION:
+            raise ValueError(f"unknown token format {stored.split(':', 1)[0][:8]!r}")
+        _, encoded = stored.split(":", 1)
+        blob = base64.b64decode(encoded, validate=True)
+        plaintext = kms.decrypt(CiphertextBlob=blob, EncryptionContext=_context(hub_id))["Plaintext"]
+        return plaintext.decode()
+    except Exception as exc:  # KMS InvalidCiphertext/AccessDenied, bad base64: all mean "not yours"
+        raise TokenDecryptError(f"refresh token of hub {hub_id} cannot be decrypted") from exc
+
+
+def _decrypt_v1(stored: str, hub_id: int | str, kms) -> str:
+    try:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    except ImportError:
+        raise LegacyTokenFormat(
+            f"refresh token of hub {hub_id} is in the retired v1 envelope format, which this "
+            f"package cannot read: run `{MIGRATE_COMMAND} --stage <stage>`") from None
+    try:
+        _, *encoded = stored.split(":")
+        if len(encoded) != 3:
+            raise ValueError("a v1 token has three parts")
+        wrapped_key, nonce, sealed = (base64.b64decode(p, validate=True) for p in encoded)
         data_key = kms.decrypt(CiphertextBlob=wrapped_key, EncryptionContext=_context(hub_id))["Plaintext"]
         return AESGCM(data_key).decrypt(nonce, sealed, str(hub_id).encode()).decode()
-    except Exception as exc:  # KMS InvalidCiphertext, GCM InvalidTag, bad base64: all mean "not yours"
+    except Exception as exc:  # KMS InvalidCiphertext, GCM InvalidTag, bad base64
         raise TokenDecryptError(f"refresh token of hub {hub_id} cannot be decrypted") from exc

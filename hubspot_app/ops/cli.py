@@ -9,6 +9,7 @@
                                           curated run, dead letters (the overview to open first)
     account show HUB_ID [--json]          an account's status, Airbyte ids and provisioning history
     reconcile [--dry-run] [--json]        compare accounts with Airbyte; queue repairs
+    tokens status | migrate [--dry-run]   refresh tokens' encryption format (ops/tokens.py)
 
 Settings come from the environment, as in Lambda; `--stage NAME` takes them from
 .chalice/config.json instead (AWS credentials from the usual AWS_PROFILE etc.).
@@ -361,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from hubspot_app.ops import health  # token health and offboarding (hubspot_app/ops/health.py)
     health.register(groups)
+    from hubspot_app.ops import tokens  # refresh tokens' format and migration (ops/tokens.py)
+    tokens.register(groups)
     return parser
 
 
