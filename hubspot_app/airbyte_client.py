@@ -14,6 +14,12 @@ Failures:
 - `AirbyteNotFound` (a permanent error): 404 on a resource the caller may recreate.
 A 429 or 503 is retried a few times in process first (short, jittered waits), since rate
 limits are the normal state of a burst of installs, not an incident.
+
+A transient error is `ambiguous` when the request may have been carried out although no answer
+said so: a read timeout, a connection dropped after the request was sent, or a 5xx (a gateway's
+502/504 comes back while the server may still complete the work). A 429, a 409 "try again
+later" and a connection that was never established are not. The provisioner looks again before
+repeating an ambiguous create.
 """
 from __future__ import annotations
 
@@ -34,9 +40,11 @@ PAGE_LIMIT = 100  # the API's maximum page size
 
 
 class AirbyteError(RuntimeError):
-    def __init__(self, message: str, status: int | None = None, title: str | None = None):
+    def __init__(self, message: str, status: int | None = None, title: str | None = None,
+                 ambiguous: bool = False):
         super().__init__(message)
         self.status, self.title = status, title
+        self.ambiguous = ambiguous  # the request may have been carried out (see module doc)
 
 
 class AirbyteTransientError(AirbyteError):
@@ -88,6 +96,22 @@ def _problem_text(resp: requests.Response) -> tuple[str | None, str]:
     detail = data.get("message") if isinstance(data, dict) and data.get("message") else (
         json.dumps(data) if data else body.get("detail") or body.get("message") or "")
     return title, logs.redact(str(detail))[:300]
+
+
+def _maybe_sent(exc: requests.RequestException) -> bool:
+    """False only when the connection was never established (nothing reached the server)."""
+    import urllib3.exceptions
+
+    seen, cause = set(), exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, urllib3.exceptions.NewConnectionError):
+            return False
+        nested = getattr(cause, "reason", None)
+        args = getattr(cause, "args", ())
+        cause = nested if isinstance(nested, BaseException) else (
+            args[0] if args and isinstance(args[0], BaseException) else cause.__cause__)
+    return True
 
 
 class AirbyteClient:
@@ -144,17 +168,21 @@ class AirbyteClient:
             return self._session.request(method, self.api_url + path, json=json_body, params=params,
                                          headers=headers, timeout=self.timeout)
         except requests.Timeout as exc:
-            raise AirbyteTransientError(f"{method} {path}: timed out after {self.timeout}s") from exc
+            # ConnectTimeout: never connected, so nothing was sent; ReadTimeout: maybe done.
+            raise AirbyteTransientError(f"{method} {path}: timed out after {self.timeout}s",
+                                        ambiguous=not isinstance(exc, requests.ConnectTimeout)
+                                        ) from exc
         except requests.RequestException as exc:
             # Connection refused/reset, or the server dropped the connection mid-response.
-            raise AirbyteTransientError(f"{method} {path}: {type(exc).__name__}") from exc
+            raise AirbyteTransientError(f"{method} {path}: {type(exc).__name__}",
+                                        ambiguous=_maybe_sent(exc)) from exc
 
     def _error(self, resp: requests.Response, what: str) -> AirbyteError:
         title, detail = _problem_text(resp)
         message = f"{what}: HTTP {resp.status_code} {title or ''} {detail}".strip()
         status = resp.status_code
         if status == 429 or status >= 500 or (status == 409 and title == "try-again-later"):
-            return AirbyteTransientError(message, status, title)
+            return AirbyteTransientError(message, status, title, ambiguous=status >= 500)
         if status == 404:
             return AirbyteNotFound(message, status, title)
         return AirbytePermanentError(message, status, title)

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 EVENTS = {
     "token_broken", "token_recovered", "sync_stale", "sync_recovered", "uninstalled",
     "app_credentials_rejected", "health_check_failed",
+    "duplicates_converged",  # hubspot_app.provisioner: same-named Airbyte resources, one kept
 }
 _SECRET_KEY = re.compile(r"token|secret|password|credential|authorization|code_verifier|cookie",
                          re.IGNORECASE)

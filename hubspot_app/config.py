@@ -73,6 +73,7 @@ class Settings:
     airbyte_workspace_name: str = ""
     airbyte_workspace_per_account: bool = False
     airbyte_timeout_seconds: float = 20.0
+    airbyte_create_settle_seconds: float = 20.0  # after an ambiguous create, look this long
     airbyte_max_requests_per_second: float = 0.0  # per process; 0 = no client-side limit
     airbyte_streams: tuple[str, ...] = ()       # "name:sync_mode" items
     airbyte_schedule_cron: str = ""             # Quartz cron, e.g. "0 0 */6 * * ?"; empty = manual
@@ -118,6 +119,7 @@ def get_settings() -> Settings:
         airbyte_workspace_name=os.environ.get("AIRBYTE_WORKSPACE_NAME", ""),
         airbyte_workspace_per_account=_env_bool("AIRBYTE_WORKSPACE_PER_ACCOUNT", False),
         airbyte_timeout_seconds=float(_env("AIRBYTE_TIMEOUT_SECONDS", "20")),
+        airbyte_create_settle_seconds=float(_env("AIRBYTE_CREATE_SETTLE_SECONDS", "20")),
         airbyte_max_requests_per_second=float(_env("AIRBYTE_MAX_REQUESTS_PER_SECOND", "0")),
         airbyte_streams=_env_list("AIRBYTE_STREAMS", "contacts:incremental_append "
                                   "companies:incremental_append deals:incremental_append"),

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import random
+import time
 import uuid
 
 import boto3
@@ -59,8 +60,9 @@ def dead_letter(settings: Settings, record: dict, reason: str, kind: str, receiv
                                      MessageBody=record["body"], MessageAttributes=attrs)
 
 
-def handle_record(settings: Settings, record: dict) -> bool:
-    """Process one SQS record; True when it is done (handled or dead-lettered)."""
+def handle_record(settings: Settings, record: dict, deadline: float | None = None) -> bool:
+    """Process one SQS record; True when it is done (handled or dead-lettered). `deadline`
+    (time.monotonic()): when waits for an ambiguous create to show up must end."""
     message_id = record["messageId"]
     receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
     try:
@@ -81,7 +83,8 @@ def handle_record(settings: Settings, record: dict) -> bool:
                                       receive_count=receive_count)
             else:
                 outcome = provision(settings, hub_id, owner=owner, verify=bool(body.get("verify")),
-                                    message_id=message_id, receive_count=receive_count)
+                                    message_id=message_id, receive_count=receive_count,
+                                    deadline=deadline)
             logs.log_event(log, "provision message handled", result=outcome.result,
                            message_id=message_id, receive_count=receive_count,
                            reason=body.get("reason"), sender_trace_id=install_trace)
@@ -162,6 +165,9 @@ def handle_batch(settings: Settings, event: dict, context=None) -> dict:
         if callable(remaining) and remaining() < 3000 * settings.airbyte_timeout_seconds / 2:
             failures.append({"itemIdentifier": record["messageId"]})  # no time left: next batch
             continue
-        if not handle_record(settings, record):
+        # Settle windows end early enough to save the outcome before Lambda's timeout.
+        deadline = (time.monotonic() + remaining() / 1000 - settings.airbyte_timeout_seconds
+                    ) if callable(remaining) else None
+        if not handle_record(settings, record, deadline):
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}

@@ -12,6 +12,14 @@ How "exactly once" holds:
   on the small `SharedResource` table, and cached per container.
 - Ids on the account are checked against Airbyte (GET) on every non-trivial run, so a resource
   deleted in Airbyte is recreated and changed settings are patched back (convergent).
+- Ambiguous creates (a timeout, a dropped connection or a 5xx after the request was sent: the
+  create may have happened, and Airbyte's lists may show it only a while later) are followed by
+  a look-up by name over a bounded settle window (AIRBYTE_CREATE_SETTLE_SECONDS, counted from
+  the "create intended" time, so a retry within the window keeps looking before it creates).
+- Duplicates that still slip through (the resource appeared after the window) are converged by
+  any run that sees them, and verifying runs (reconcile's repairs) look for them: one is kept
+  deterministically (the account's recorded id, else the oldest by createdAt, then id), the
+  others are deleted, the account's history says which, and operators get an alert.
 
 Failures are classified (see airbyte_client): transient ones make the SQS message return with a
 growing delay; permanent ones, and transient ones on the last allowed receive, send the message
@@ -101,6 +109,15 @@ def _condition_failed(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException"
 
 
+def keeper(items: list[dict], id_key: str, recorded: str | None) -> dict:
+    """Which of several same-named resources to keep: the one the account records, else the
+    oldest (createdAt, then id: every worker picks the same one)."""
+    for item in items:
+        if item[id_key] == recorded:
+            return item
+    return min(items, key=lambda i: (i.get("createdAt") or 0, i[id_key]))
+
+
 def _find_by_name(items, name: str, **match) -> dict | None:
     found = [i for i in items if i.get("name") == name
              and all(i.get(k) == v for k, v in match.items())]
@@ -164,8 +181,19 @@ def ensure_shared(settings: Settings, key: str, owner: str, find, create, verify
     try:
         resource = find() if had_intent else None
         if resource is None:
-            resource = create()
-            logs.log_event(log, "shared Airbyte resource created", key=key, resource_id=resource)
+            try:
+                resource = create()
+            except AirbyteTransientError as exc:
+                if not exc.ambiguous:
+                    raise
+                resource = settle(settings, find, utcnow())  # it may exist: look before a retry
+                if resource is None:
+                    raise
+                logs.log_event(log, "shared Airbyte resource found after an ambiguous create",
+                               logging.WARNING, key=key, resource_id=resource)
+            else:
+                logs.log_event(log, "shared Airbyte resource created", key=key,
+                               resource_id=resource)
     except BaseException:
         # Let the next worker try at once (the intent mark stays: it will look before creating).
         try:
@@ -270,18 +298,43 @@ def forget_shared_cache() -> None:
     _shared_cache.clear()
 
 
+# -- ambiguous creates ------------------------------------------------------------------------
+def settle(settings: Settings, find, since: datetime | None, deadline: float | None = None):
+    """`find()` until it returns something or the settle window counted from `since` is over
+    (bounded by `deadline`, a time.monotonic() value). `since=None`: look once.
+
+    Airbyte may complete a create after the client gave up, and its lists may show a new
+    resource only a while after the create returned; a create repeated at once would make a
+    second one. The wait between looks grows from 0.5 s to 4 s."""
+    window = settings.airbyte_create_settle_seconds if since is not None else 0
+    until = time.monotonic() + ((since or utcnow()) + timedelta(seconds=window)
+                                - utcnow()).total_seconds()
+    if deadline is not None:
+        until = min(until, deadline)
+    pause = 0.5
+    while True:
+        found = find()
+        left = until - time.monotonic()
+        if found or left <= 0:
+            return found
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 4.0)
+
+
 # -- the account ------------------------------------------------------------------------------
 class _Run:
     """One provisioning run for one account, holding its lease."""
 
     def __init__(self, settings: Settings, client: AirbyteClient, account: Account, owner: str,
-                 creds: AppCredentials):
+                 creds: AppCredentials, verify: bool = False, deadline: float | None = None):
         self.settings, self.client, self.account, self.owner = settings, client, account, owner
         self.creds = creds
         self.hub_id = int(account.hub_id)
         self.changes: list[str] = []
         self._token: str | None = None
         self.connection_intent_written = False
+        self.verify, self.deadline = verify, deadline
+        self.adopted_source = False
 
     # The refresh token is decrypted only when it must be sent to Airbyte.
     def refresh_token(self) -> str:
@@ -303,7 +356,7 @@ class _Run:
             raise
 
     def ensure_source(self, workspace_id: str, fingerprint: str, had_intent: bool) -> str:
-        client, name = self.client, source_name(self.settings, self.hub_id)
+        client = self.client
         public = source_public_config(self.settings, self.creds)
         source_id = self.account.airbyte_source_id
         if source_id:
@@ -320,19 +373,38 @@ class _Run:
                     with subsegment("airbyte.update_source", hub_id=self.hub_id):
                         client.update_source(source_id, self._source_config())
                     self.changes.append("source updated: " + ", ".join(drift))
+                if self.verify:  # reconcile's repairs: also converge same-named duplicates
+                    named = self._sources_named(workspace_id)
+                    if source_id not in {s["sourceId"] for s in named}:
+                        named.append(actual)  # a list may lag behind; GET saw it
+                    self._converge("source", named, source_id, workspace_id)
                 return source_id
         if had_intent or source_id:
-            # A create may have happened without us hearing of it: look before creating.
-            found = _find_by_name(client.list_sources(workspace_id), name)
+            # A create may have happened without us hearing of it: look before creating (for
+            # the rest of the settle window, when the last create was ambiguous).
+            found = settle(self.settings, lambda: self._sources_named(workspace_id),
+                           self.account.airbyte_source_intent_at if had_intent else None,
+                           self.deadline)
             if found:
-                client.update_source(found["sourceId"], self._source_config())
-                self.changes.append("source adopted (found by name)")
-                self._save(Account.airbyte_source_id.set(found["sourceId"]))
-                return found["sourceId"]
-        if not had_intent:
-            self._save(Account.airbyte_source_intent_at.set(utcnow()))
-        with subsegment("airbyte.create_source", hub_id=self.hub_id):
-            created = client.create_source(workspace_id, name, self._source_config())
+                keep = self._converge("source", found, source_id, workspace_id)
+                return self._adopt_source(keep["sourceId"], "source adopted (found by name)")
+        intent = utcnow()
+        self._save(Account.airbyte_source_intent_at.set(intent))
+        try:
+            with subsegment("airbyte.create_source", hub_id=self.hub_id):
+                created = client.create_source(workspace_id, source_name(self.settings,
+                                                                         self.hub_id),
+                                               self._source_config())
+        except AirbyteTransientError as exc:
+            if not exc.ambiguous:
+                raise
+            found = settle(self.settings, lambda: self._sources_named(workspace_id), intent,
+                           self.deadline)
+            if not found:
+                raise self._still_ambiguous("source", exc) from exc
+            keep = self._converge("source", found, None, workspace_id)
+            return self._adopt_source(keep["sourceId"],
+                                      f"source adopted after an ambiguous create ({exc})"[:200])
         self.changes.append("source created")
         # One write: the new id, and the connection's "create intended" mark for the next step.
         self._save(Account.airbyte_source_id.set(created["sourceId"]),
@@ -340,8 +412,84 @@ class _Run:
         self.connection_intent_written = True
         return created["sourceId"]
 
+    def _adopt_source(self, source_id: str, change: str) -> str:
+        self.client.update_source(source_id, self._source_config())  # today's token and settings
+        self.changes.append(change)
+        self._save(Account.airbyte_source_id.set(source_id),
+                   Account.airbyte_connection_intent_at.set(utcnow()))
+        self.connection_intent_written = True
+        self.adopted_source = True  # a connection for it may exist too: look before creating
+        return source_id
+
     def _source_config(self) -> dict:
         return source_configuration(self.settings, self.creds, self.refresh_token())
+
+    def _sources_named(self, workspace_id: str) -> list[dict]:
+        name = source_name(self.settings, self.hub_id)
+        return [s for s in self.client.list_sources(workspace_id) if s.get("name") == name]
+
+    def _connections_named(self, workspace_id: str, source_id: str,
+                           destination_id: str) -> list[dict]:
+        name = connection_settings(self.settings, self.hub_id)["name"]
+        return [c for c in self.client.list_connections(workspace_id)
+                if c.get("name") == name and c.get("status") != "deprecated"
+                and c.get("sourceId") == source_id and c.get("destinationId") == destination_id]
+
+    def _still_ambiguous(self, kind: str, exc: AirbyteTransientError) -> AirbyteTransientError:
+        return AirbyteTransientError(
+            f"{exc}; no {kind} named for this account showed up within "
+            f"{self.settings.airbyte_create_settle_seconds:g}s of the create: the next try looks "
+            f"again before creating", exc.status, exc.title, ambiguous=True)
+
+    def _converge(self, kind: str, items: list[dict], recorded: str | None,
+                  workspace_id: str) -> dict:
+        """Keep one of several same-named resources (see `keeper`), delete the others, record
+        it in the account's history and alert. Returns the one kept."""
+        id_key = "sourceId" if kind == "source" else "connectionId"
+        keep = keeper(items, id_key, recorded)
+        extra = sorted({i[id_key] for i in items} - {keep[id_key]})
+        if not extra:
+            return keep
+        deleted: list[str] = []
+        if kind == "source":
+            # Their connections go first (Airbyte deprecates them with the source anyway).
+            doomed = set(extra)
+            for c in list(self.client.list_connections(workspace_id)):
+                if c.get("sourceId") in doomed and c.get("status") != "deprecated":
+                    self._delete("connection", c["connectionId"])
+                    deleted.append(f"connection {c['connectionId']}")
+        for rid in extra:
+            self._delete(kind, rid)
+            deleted.append(f"{kind} {rid}")
+        why = "recorded on the account" if keep[id_key] == recorded else "oldest"
+        detail = (f"{len(items)} {kind}s with this account's name in Airbyte: kept "
+                  f"{keep[id_key]} ({why}); deleted {', '.join(deleted)}")
+        self.changes.append(f"duplicate {kind}s converged")
+        event = _event("duplicates-converged", detail)
+        self._save(_history_action(self.account, event))
+        self.account.provisioning_history = list(self.account.provisioning_history or []) + [event]
+        logs.log_event(log, "duplicate Airbyte resources converged", logging.WARNING, kind=kind,
+                       kept=keep[id_key], deleted=deleted)
+        from .alerts import send_alert
+        from .metrics import emit_metric
+
+        emit_metric("DuplicatesConverged", len(extra), "Count", Kind=kind, hub_id=self.hub_id)
+        send_alert("duplicates_converged", self.hub_id, "warning",
+                   summary=f"{len(items)} Airbyte {kind}s for one account; kept one, deleted "
+                           f"{len(extra)}",
+                   action="Nothing to repair (done). If it recurs, Airbyte answers creates late: "
+                          "raise AIRBYTE_CREATE_SETTLE_SECONDS or AIRBYTE_TIMEOUT_SECONDS.",
+                   kind=kind, kept=keep[id_key], deleted=deleted)
+        return keep
+
+    def _delete(self, kind: str, rid: str) -> None:
+        try:
+            if kind == "source":
+                self.client.delete_source(rid)
+            else:
+                self.client.delete_connection(rid)
+        except AirbyteNotFound:
+            pass  # already gone: the goal either way
 
     def ensure_connection(self, workspace_id: str, source_id: str, destination_id: str,
                           had_intent: bool) -> str:
@@ -367,23 +515,46 @@ class _Run:
                     with subsegment("airbyte.update_connection", hub_id=self.hub_id):
                         client.update_connection(connection_id, desired)
                     self.changes.append("connection updated: " + ", ".join(drift))
+                if self.verify:
+                    named = self._connections_named(workspace_id, source_id, destination_id)
+                    if connection_id not in {c["connectionId"] for c in named}:
+                        named.append(actual)
+                    self._converge("connection", named, connection_id, workspace_id)
                 return connection_id
-        if had_intent or connection_id:
-            found = _find_by_name(
-                (c for c in client.list_connections(workspace_id) if c.get("status") != "deprecated"),
-                desired["name"], sourceId=source_id, destinationId=destination_id)
+        find = lambda: self._connections_named(workspace_id, source_id,  # noqa: E731
+                                               destination_id)
+        if had_intent or connection_id or self.adopted_source:
+            since = (self.account.airbyte_connection_intent_at if had_intent else None)
+            found = settle(self.settings, find, since, self.deadline)
             if found:
-                if connection_drift(found, desired, source_id, destination_id):
-                    client.update_connection(found["connectionId"], desired)
-                self.changes.append("connection adopted (found by name)")
-                return found["connectionId"]
-        if not had_intent and not self.connection_intent_written:
-            self._save(Account.airbyte_connection_intent_at.set(utcnow()))
-        with subsegment("airbyte.create_connection", hub_id=self.hub_id):
-            created = client.create_connection({**desired, "sourceId": source_id,
-                                                "destinationId": destination_id})
+                return self._adopt_connection(
+                    self._converge("connection", found, connection_id, workspace_id), desired,
+                    source_id, destination_id, "connection adopted (found by name)")
+        intent = utcnow()
+        if not self.connection_intent_written or had_intent:
+            self._save(Account.airbyte_connection_intent_at.set(intent))
+        try:
+            with subsegment("airbyte.create_connection", hub_id=self.hub_id):
+                created = client.create_connection({**desired, "sourceId": source_id,
+                                                    "destinationId": destination_id})
+        except AirbyteTransientError as exc:
+            if not exc.ambiguous:
+                raise
+            found = settle(self.settings, find, intent, self.deadline)
+            if not found:
+                raise self._still_ambiguous("connection", exc) from exc
+            return self._adopt_connection(
+                self._converge("connection", found, None, workspace_id), desired, source_id,
+                destination_id, f"connection adopted after an ambiguous create ({exc})"[:200])
         self.changes.append("connection created")
         return created["connectionId"]
+
+    def _adopt_connection(self, found: dict, desired: dict, source_id: str, destination_id: str,
+                          change: str) -> str:
+        if connection_drift(found, desired, source_id, destination_id):
+            self.client.update_connection(found["connectionId"], desired)
+        self.changes.append(change)
+        return found["connectionId"]
 
 
 def _acquire_lease(settings: Settings, account: Account, owner: str) -> None:
@@ -427,8 +598,11 @@ def load_account(settings: Settings, hub_id: int) -> Account:
 
 def provision(settings: Settings, hub_id: int, *, owner: str | None = None, verify: bool = False,
               message_id: str | None = None, receive_count: int | None = None,
-              client: AirbyteClient | None = None) -> Outcome:
-    """Bring one account's Airbyte resources to the desired state (idempotent)."""
+              client: AirbyteClient | None = None, deadline: float | None = None) -> Outcome:
+    """Bring one account's Airbyte resources to the desired state (idempotent).
+
+    `verify`: also look for same-named duplicates in Airbyte and converge them (reconcile's
+    repairs ask for it). `deadline` (time.monotonic()): settle windows end by then."""
     owner = owner or f"run-{uuid.uuid4().hex[:12]}"
     account = load_account(settings, hub_id)
     if account.status in (AccountStatus.UNINSTALLED, AccountStatus.NEEDS_REAUTH):
@@ -445,7 +619,7 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
                        account.airbyte_connection_id)
     client = client or client_from_settings(settings)
     _acquire_lease(settings, account, owner)
-    run = _Run(settings, client, account, owner, creds)
+    run = _Run(settings, client, account, owner, creds, verify=verify, deadline=deadline)
     try:
         with subsegment("airbyte.provision", hub_id=int(hub_id)):
             workspace_id = ensure_workspace(settings, client, owner, int(hub_id))

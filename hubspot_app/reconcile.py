@@ -13,7 +13,11 @@ Reads the whole accounts table and, per workspace, Airbyte's source and connecti
   lost) for longer than RECONCILE_STUCK_AFTER_SECONDS -> a `provision` message;
 - `provisioning_failed` accounts are reported, not retried: their message is in the DLQ and an
   operator redrives it after the fix;
-- our resources in Airbyte that no account points at (orphans) are reported.
+- our resources in Airbyte that no account points at (orphans) are reported;
+- an active account with more than one source or connection of its name (a create that
+  completed after the provisioner gave up, and showed up after its settle window) -> a
+  `provision` message with `verify: true`: the provisioner keeps one (the recorded id, else the
+  oldest), deletes the others, records it in the account's history and alerts.
 
 Repairs go through the provision queue, so they get the provisioner's retries, DLQ and history.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
@@ -31,7 +36,8 @@ from .airbyte_client import AirbyteClient, client_from_settings
 from .config import Settings
 from .models import Account, AccountStatus, bind_tables, utcnow
 from .airbyte_spec import (config_hash, connection_drift, connection_settings, prefix,
-                           source_drift, source_public_config, token_fingerprint, workspace_name)
+                           source_drift, source_name, source_public_config, token_fingerprint,
+                           workspace_name)
 from .queues import provision_message, queue_url
 from .secrets_store import get_app_credentials
 
@@ -79,6 +85,9 @@ def plan(settings: Settings, client: AirbyteClient | None = None) -> Report:
     for ws in sorted(workspaces):
         sources.update(_live(client.list_sources(ws)))
         connections.update(_live(client.list_connections(ws)))
+    named_sources = Counter(s.get("name") for s in sources.values())
+    named_connections = Counter(c.get("name") for c in connections.values())
+    duplicated: set[str] = set()  # names reported as duplicates (not orphans)
     now = utcnow()
     stuck_before = now - timedelta(seconds=settings.reconcile_stuck_after_seconds)
     public = source_public_config(settings, creds)
@@ -126,6 +135,12 @@ def plan(settings: Settings, client: AirbyteClient | None = None) -> Report:
             drift = source_drift(src, public)
             if drift:
                 problems.append("source settings differ: " + ", ".join(drift))
+        for kind, name, named in (
+                ("sources", source_name(settings, hub_id), named_sources),
+                ("connections", connection_settings(settings, hub_id)["name"], named_connections)):
+            if named[name] > 1:
+                problems.append(f"{named[name]} {kind} named {name} in Airbyte (duplicates)")
+                duplicated.add(name)
         if a.airbyte_token_fingerprint != token_fingerprint(a, creds):
             problems.append("refresh token changed since it was pushed")
         if a.airbyte_config_hash != config_hash(settings, creds, hub_id):
@@ -135,11 +150,13 @@ def plan(settings: Settings, client: AirbyteClient | None = None) -> Report:
     # Resources with our names that no account points at (e.g. made by hand, or left over).
     ours = prefix(settings) + "-hub-"
     for sid, s in sources.items():
-        if s.get("name", "").startswith(ours) and sid not in referenced_sources:
+        if s.get("name", "").startswith(ours) and sid not in referenced_sources \
+                and s["name"] not in duplicated:
             report.findings.append(Finding(_hub_of(s["name"], ours), "orphan source in Airbyte",
                                            "report", sid))
     for cid, c in connections.items():
-        if c.get("name", "").startswith(ours) and cid not in referenced_connections:
+        if c.get("name", "").startswith(ours) and cid not in referenced_connections \
+                and c["name"] not in duplicated:
             report.findings.append(Finding(_hub_of(c["name"], ours),
                                            "orphan connection in Airbyte", "report", cid))
     return report

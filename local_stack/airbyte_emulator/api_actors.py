@@ -55,7 +55,8 @@ def register(bp, emu) -> None:
         ids, inc = query_list("workspaceIds"), query_bool("includeDeleted")
         with store.lock:
             recs = sorted((w for w in store.workspaces.values()
-                           if (inc or not w["deleted"]) and (not ids or w["workspaceId"] in ids)),
+                           if (inc or not w["deleted"]) and (not ids or w["workspaceId"] in ids)
+                           and store.listed(w)),
                           key=lambda r: r["_seq"])
         extra = {"includeDeleted": str(inc).lower(), **({"workspaceIds": ",".join(ids)} if ids else {})}
         return jsonify(page(recs, render_workspace, "/workspaces", extra))
@@ -64,7 +65,9 @@ def register(bp, emu) -> None:
     def create_workspace():
         body = json_body({"name": "str", "organizationId": "uuid", "notifications": "obj",
                           "regionId": "uuid"}, ("name",))
-        return jsonify(render_workspace(emu.add_workspace(body["name"], body.get("notifications"))))
+        rec = emu.add_workspace(body["name"], body.get("notifications"))
+        emu.note_create("workspace", rec)
+        return jsonify(render_workspace(rec))
 
     @bp.get("/workspaces/<wid>")
     def get_workspace(wid):
@@ -144,7 +147,8 @@ def _register_actor(bp, emu, kind: str) -> None:
         ids, inc = query_list("workspaceIds"), query_bool("includeDeleted")
         with store.lock:
             recs = sorted((r for r in table.values()
-                           if (inc or not r["deleted"]) and (not ids or r["workspaceId"] in ids)),
+                           if (inc or not r["deleted"]) and (not ids or r["workspaceId"] in ids)
+                           and store.listed(r)),
                           key=lambda r: r["_seq"])
         extra = {"includeDeleted": str(inc).lower(), **({"workspaceIds": ",".join(ids)} if ids else {})}
         return jsonify(page(recs, lambda r: render_actor(kind, r), path, extra))

@@ -143,6 +143,7 @@ def register(bp, emu) -> None:
             recs = sorted(
                 (c for c in store.connections.values()
                  if (inc or not c["deleted"]) and (not ids or c["workspaceId"] in ids)
+                 and store.listed(c)
                  and (not tag_ids or any(t.get("tagId") in tag_ids for t in c["tags"]))),
                 key=lambda r: r["_seq"])
         extra = {"includeDeleted": str(inc).lower(), **({"workspaceIds": ",".join(ids)} if ids else {})}

@@ -73,12 +73,27 @@ def create_app(emu) -> Flask:
                 time.sleep(fault["delay_s"])
             if fault["mode"] == "lose_response_after_create":
                 g.lose_response = True
+            if fault["mode"] == "late_create":
+                g.late_create = fault  # read by emu.note_create and by maybe_lose below
         if path not in ("/v1/applications/token", "/applications/token", "/v1/health"):
             emu.auth.check(request.headers.get("Authorization"))
         return None
 
     @app.after_request
     def maybe_lose(response):
+        late = g.get("late_create")
+        if late and response.status_code < 300:
+            if late["answer"] == "5xx":  # the create happened; a gateway error comes back
+                p = problems.ApiProblem(late["status"], problems._REF, "bad-gateway",
+                                        "The upstream server did not answer in time.")
+                response = jsonify(p.body())
+                response.status_code = late["status"]
+                return response
+            if late["answer"] == "timeout":
+                time.sleep(late["delay_s"])  # answered after the client's timeout fired
+                return response
+            drop_connection(request.environ)
+            return response
         if g.get("lose_response") and response.status_code < 300:
             drop_connection(request.environ)  # the create happened; the client never hears of it
         return response
@@ -111,6 +126,10 @@ def _register_admin(app: Flask, emu) -> None:
     def clear_faults():
         emu.faults.clear()
         return "", 204
+
+    @app.post("/_emulator/late_creates/reveal")
+    def reveal_late_creates():
+        return jsonify({"revealed": emu.reveal_late_creates()})
 
     @app.post("/_emulator/rate_limit")
     def rate_limit():

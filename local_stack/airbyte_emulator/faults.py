@@ -5,6 +5,13 @@ POST /v1/sources fail with 503" and know exactly which calls fail. `lose_respons
 lets the create happen and then drops the connection before any response byte is sent: the
 client sees a disconnect while the resource exists, the case an idempotent provisioner must
 survive.
+
+`late_create` is the general form of an ambiguous create: the create happens, its answer is lost
+in one of three ways (`answer`: "drop" the connection, "timeout" = the answer comes `delay_s`
+late, after the client gave up, or "5xx" = a gateway error with `status`, default 502, instead
+of the answer), and the new resource shows in lists only `visible_after_s` later (a list lagging
+behind a write; GET by id finds it at once). `POST /_emulator/late_creates/reveal` shows every
+hidden resource at once, so a test can hold one back for as long as it needs.
 """
 from __future__ import annotations
 
@@ -13,7 +20,8 @@ import time
 
 from . import problems
 
-MODES = ("5xx", "429", "slow", "lose_response_after_create")
+MODES = ("5xx", "429", "slow", "lose_response_after_create", "late_create")
+ANSWERS = ("drop", "timeout", "5xx")
 
 
 class Faults:
@@ -29,10 +37,18 @@ class Faults:
             "count": int(spec.get("count", 1)),
             "path_prefix": spec.get("path_prefix") or "/v1/",
             "method": (spec.get("method") or "").upper() or None,
-            "status": int(spec.get("status", 503 if spec["mode"] == "5xx" else 429)),
+            "status": int(spec.get("status", {"5xx": 503, "late_create": 502}.get(spec["mode"],
+                                                                                   429))),
             "delay_s": float(spec.get("delay_s", 2.0)),
         }
-        if rule["mode"] == "lose_response_after_create" and not rule["method"]:
+        if rule["mode"] == "late_create":
+            rule["answer"] = spec.get("answer") or "drop"
+            if rule["answer"] not in ANSWERS:
+                raise problems.bad_request(f"answer must be one of {list(ANSWERS)}")
+            rule["visible_after_s"] = float(spec.get("visible_after_s", 0.0))
+            if rule["status"] < 500:
+                raise problems.bad_request("status of a late_create 5xx answer must be 5xx")
+        if rule["mode"] in ("lose_response_after_create", "late_create") and not rule["method"]:
             rule["method"] = "POST"  # creates are POSTs; a lost GET response is not interesting
         if rule["count"] < 1:
             raise problems.bad_request("count must be at least 1")

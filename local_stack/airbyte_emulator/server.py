@@ -109,6 +109,22 @@ class AirbyteEmulator:
 
     def note_create(self, kind: str, rec: dict) -> None:
         self.store.requests[f"created {kind}"] += 1
+        from flask import g, has_request_context
+
+        late = g.get("late_create") if has_request_context() else None
+        if late and late["visible_after_s"] > 0:
+            rec["hidden_until"] = time.time() + late["visible_after_s"]  # lists lag behind
+
+    def reveal_late_creates(self) -> int:
+        """Show every resource a late_create fault still hides from lists; how many there were."""
+        with self.store.lock:
+            hidden = [r for t in (self.store.workspaces, self.store.sources,
+                                  self.store.destinations, self.store.connections)
+                      for r in t.values() if r.get("hidden_until")]
+            still = sum(not self.store.listed(r) for r in hidden)
+            for r in hidden:
+                r.pop("hidden_until")
+        return still
 
     def start_job(self, connection: dict, job_type: str) -> dict:
         return self.jobs.start(connection, job_type)

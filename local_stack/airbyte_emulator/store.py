@@ -48,6 +48,12 @@ class Store:
             record.setdefault("deleted", False)
         return record
 
+    @staticmethod
+    def listed(rec: dict) -> bool:
+        """Whether lists show the record yet (a late_create fault hides it for a while)."""
+        until = rec.get("hidden_until")
+        return until is None or until <= time.time()
+
     def live(self, table: dict, key: str, kind: str):
         """The live record or None (tombstones count as missing, as in Airbyte's get)."""
         rec = table.get(key)
