@@ -20,6 +20,14 @@ logs.configure()
 configure_tracing()
 
 
+def _request():
+    """The route's request: Chalice sets it before every route call."""
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("no current request (called outside a route)")
+    return request
+
+
 def _page(page) -> Response:
     return Response(body=page.body, status_code=page.status, headers=page.all_headers())
 
@@ -50,7 +58,7 @@ def oauth_callback():
     """HubSpot redirects here after consent: store the account, queue its provisioning."""
     from hubspot_app.install import complete_install
 
-    request = app.current_request
+    request = _request()
     return _page(complete_install(get_settings(), dict(request.query_params or {}),
                                   request.headers.get("cookie")))
 
@@ -61,11 +69,13 @@ def hubspot_webhook():
     from hubspot_app.pages import SECURITY_HEADERS
     from hubspot_app.uninstall import webhook_response
 
-    request = app.current_request
+    request = _request()
+    raw_body = request.raw_body or b""
     # The raw query string when the event has one (HTTP API payloads); see hubspot_app.webhooks.
     raw_query = (request.to_original_event() or {}).get("rawQueryString")
     status, body = webhook_response(request.method, dict(request.headers),
-                                    request.raw_body or b"", dict(request.query_params or {}),
+                                    raw_body if isinstance(raw_body, bytes) else raw_body.encode(),
+                                    dict(request.query_params or {}),
                                     raw_query)
     return Response(body=body, status_code=status,
                     headers={**SECURITY_HEADERS, "Content-Type": "application/json"})

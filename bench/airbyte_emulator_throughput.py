@@ -18,7 +18,7 @@ import requests
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from local_stack.airbyte_emulator import AirbyteEmulator  # noqa: E402
+from local_stack.airbyte_emulator import AirbyteEmulator  # noqa: E402 - after the sys.path set-up above
 
 HUBSPOT = {"sourceType": "hubspot", "start_date": "2024-01-01T00:00:00Z",
            "credentials": {"credentials_title": "OAuth Credentials", "client_id": "c",

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deploy.lambda_imports import lazy_imports, probe, probe_env  # noqa: E402
+from deploy.lambda_imports import lazy_imports, probe, probe_env  # noqa: E402 - after the sys.path set-up above
 
 
 def baseline_once(env: dict) -> float:

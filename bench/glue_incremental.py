@@ -15,9 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "glue")]
 
-from hubcurate import job  # noqa: E402
-from hubcurate.glue_compat import local_spark  # noqa: E402
-from local_stack import raw_lake  # noqa: E402
+from hubcurate import job  # noqa: E402 - after the sys.path set-up above
+from hubcurate.glue_compat import local_spark  # noqa: E402 - after the sys.path set-up above
+from local_stack import raw_lake  # noqa: E402 - after the sys.path set-up above
 
 T0 = 1_700_000_000_000
 

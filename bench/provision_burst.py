@@ -67,6 +67,8 @@ def main(argv=None) -> int:
 
 
 def run(stack, args, overrides) -> int:
+    import json
+
     import boto3
 
     from hubspot_app.config import get_settings
@@ -76,8 +78,6 @@ def run(stack, args, overrides) -> int:
     from hubspot_app.queues import provision_message, queue_url
     from hubspot_app.token_crypto import encrypt_token
     from local_stack.dispatcher import SqsRoute
-
-    import json
 
     settings = get_settings()
     hubs = [10_000_000 + i for i in range(args.installs)]

@@ -22,7 +22,7 @@ import requests
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from local_stack.connector import ensure_connector_venv, oauth_config, run_connector  # noqa: E402
+from local_stack.connector import ensure_connector_venv, oauth_config, run_connector  # noqa: E402 - after the sys.path set-up above
 
 CID, SECRET, REDIRECT = "bench-client", "bench-secret", "http://127.0.0.1:9/cb"
 

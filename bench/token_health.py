@@ -42,9 +42,9 @@ def main() -> None:
 
     from hubspot_app import metrics
     from hubspot_app.config import reset_health_settings, reset_settings
-    from hubspot_app.token_health import CallLimiter, TokenHealthChecker, check_message, process_records
-    from hubspot_app.token_crypto import decrypt_token
     from hubspot_app.models import Account
+    from hubspot_app.token_crypto import decrypt_token
+    from hubspot_app.token_health import CallLimiter, TokenHealthChecker, check_message, process_records
     from local_stack.airbyte_emulator.sync import SyncResult
     from local_stack.stack import LocalStack
     from tests.install import flow_helpers as flow
@@ -52,7 +52,7 @@ def main() -> None:
     logging.disable(logging.INFO)
     metric_lines: list[str] = []
     metrics.set_sink(metric_lines.append)
-    fake_sync = lambda ctx: SyncResult(rows_by_stream={})  # noqa: E731
+    fake_sync = lambda ctx: SyncResult(rows_by_stream={})  # noqa: E731 - a stand-in sync
     with LocalStack(accounts=args.accounts, seed=31, airbyte_options={"sync_runner": fake_sync}) as stack:
         os.environ.update({"TOKEN_CHECK_MIN_INTERVAL_SECONDS": "0", "TOKEN_CONFIRM_DELAY_SECONDS": "0"})
         reset_settings()

@@ -320,7 +320,7 @@ def key_aliases(key_arn: str, region: str, endpoint: str | None = None) -> set[s
             with _unrecorded():
                 aliases = {a["AliasName"] for a in _kms(region, endpoint).list_aliases(
                     KeyId=key_arn.rsplit("/", 1)[-1])["Aliases"]}
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - no aliases known: the key is judged by its ARN only
             aliases = set()
         _alias_cache[(endpoint, key_arn)] = aliases
     return _alias_cache[(endpoint, key_arn)]

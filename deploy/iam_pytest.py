@@ -58,7 +58,7 @@ def _is_project_app(chalice_app) -> bool:
     (e.g. the dispatcher's tests) are not judged."""
     try:
         import app as module
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - no importable app.py: nothing of ours to judge
         return False
     return chalice_app is module.app
 

@@ -221,7 +221,7 @@ def table_resource(name: str, model_path: str, backups: bool) -> dict:
     model = _model(model_path)
     attrs = model.get_attributes()
     keys, defs, ttl = [], {}, None
-    for attr_name, attr in sorted(attrs.items()):
+    for _, attr in sorted(attrs.items()):
         real = attr.attr_name
         if attr.is_hash_key:
             keys.insert(0, {"AttributeName": real, "KeyType": "HASH"})

@@ -10,8 +10,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from hubcurate import job  # noqa: E402
-from hubcurate.glue_compat import GlueRun  # noqa: E402
+from hubcurate import job
+from hubcurate.glue_compat import GlueRun
 
 DEFAULTS = {"hub_ids": "ALL", "run_id": "", "fail_at": ""}
 

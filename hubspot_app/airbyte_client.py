@@ -28,7 +28,7 @@ import logging
 import random
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import requests
 
@@ -102,7 +102,8 @@ def _maybe_sent(exc: requests.RequestException) -> bool:
     """False only when the connection was never established (nothing reached the server)."""
     import urllib3.exceptions
 
-    seen, cause = set(), exc
+    seen: set[int] = set()
+    cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         if isinstance(cause, urllib3.exceptions.NewConnectionError):
@@ -262,7 +263,7 @@ class AirbyteClient:
         return self.request("GET", f"/sources/{source_id}")
 
     def update_source(self, source_id: str, configuration: dict, name: str | None = None) -> dict:
-        body = {"configuration": configuration}
+        body: dict[str, object] = {"configuration": configuration}
         if name:
             body["name"] = name
         return self.request("PATCH", f"/sources/{source_id}", body)

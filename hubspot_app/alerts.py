@@ -111,7 +111,7 @@ def send_alert(event: str, hub_id: int | None, severity: str, summary: str, acti
             if response.status_code >= 300:
                 raise RuntimeError(f"HTTP {response.status_code}")
             delivered.append("webhook")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - an alert must not break the check that sent it
             # The exception text may hold the URL: log only its type.
             logs.log_event(log, "alert not delivered to the webhook", logging.ERROR, alert=event,
                            error=type(exc).__name__)

@@ -50,7 +50,7 @@ class Config:
     raw_prefix: str = "raw/"
 
     @classmethod
-    def from_env(cls, env=os.environ) -> "Config":
+    def from_env(cls, env=os.environ) -> Config:
         g = env.get
         return cls(job_name=g("GLUE_JOB_NAME", "hubspot-curate"),
                    queue_url=g("GLUE_TRIGGER_QUEUE_URL") or _url_of(g("GLUE_TRIGGER_QUEUE_NAME")),
@@ -140,7 +140,7 @@ def handle_sqs_event(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
     for group in plan_runs(hubs, cfg):
         try:
             started.append(start_run(glue, cfg, group))
-        except Exception as e:  # noqa: BLE001 - botocore ClientError or a stand-in
+        except Exception as e:
             code = _error_code(e)
             if code not in RETRYABLE:
                 raise
@@ -163,7 +163,7 @@ def reconcile(glue, cfg: Config | None = None) -> dict:
     cfg = cfg or Config.from_env()
     try:
         return {"run": start_run(glue, cfg, ["ALL"])}
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         if _error_code(e) not in RETRYABLE:
             raise
         return {"run": None, "skipped": _error_code(e)}  # a run is going; the next tick retries

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlencode
 
 import requests
@@ -258,7 +259,7 @@ class HubSpotOAuthClient:
                 body.get("token_use") != "client_credentials" or not isinstance(body.get("token_type"), str):
             raise HubSpotBadAnswer("HubSpot's client-credentials answer is not a "
                                    "ClientCredentialsTokenResponse", "", 200)
-        return token, int(expires)
+        return token, int(cast(int, expires))  # _is(expires, _INT) checked it
 
     def uninstall_app(self, access_token: str) -> None:
         """Uninstall the app from the account the access token belongs to: 204 on success

@@ -15,11 +15,18 @@ from http.cookies import SimpleCookie
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from . import logs, queues
-from .metrics import emit_metric
 from .config import Settings
-from .hubspot_oauth import (ClientConfigError, HubSpotBadAnswer, HubSpotOAuthClient,
-                            HubSpotOAuthError, HubSpotUnavailable, InvalidGrant, authorize_url,
-                            make_pkce_pair)
+from .hubspot_oauth import (
+    ClientConfigError,
+    HubSpotBadAnswer,
+    HubSpotOAuthClient,
+    HubSpotOAuthError,
+    HubSpotUnavailable,
+    InvalidGrant,
+    authorize_url,
+    make_pkce_pair,
+)
+from .metrics import emit_metric
 from .models import Account, AccountStatus, OAuthState, bind_tables, utcnow
 from .pages import Page, error_page, success_page
 from .secrets_store import get_app_credentials
@@ -61,7 +68,7 @@ def read_cookie(cookie_header: str | None) -> str | None:
     jar = SimpleCookie()
     try:
         jar.load(cookie_header)
-    except Exception:
+    except Exception:  # noqa: BLE001 - http.cookies raises several types on a malformed header
         return None
     morsel = jar.get(COOKIE_NAME)
     return morsel.value if morsel else None
@@ -98,7 +105,7 @@ def consume_state(state: str | None, browser_nonce: str | None) -> OAuthState:
     item = OAuthState(state=state)
     try:
         item.update(actions=[OAuthState.used.set(True)],
-                    condition=(OAuthState.state.exists() & (OAuthState.used == False)  # noqa: E712
+                    condition=(OAuthState.state.exists() & (OAuthState.used == False)  # noqa: E712 - a pynamodb condition, not a comparison
                                & (OAuthState.browser_hash == _browser_hash(browser_nonce))
                                & (OAuthState.expires_at > now)))
         return item
@@ -175,7 +182,7 @@ def complete_install(settings: Settings, params: dict, cookie_header: str | None
                           "HubSpot refused our app's credentials: the problem is on our side and "
                           "nothing was installed. Please try again later.")
     emit_metric("Installs", 1, "Count", Result="stored", hub_id=account.hub_id)
-    return success_page(account.hub_id, account.hub_domain, account.user)
+    return success_page(int(account.hub_id), account.hub_domain, account.user)
 
 
 def _store_install(settings: Settings, oauth: HubSpotOAuthClient, code: str, verifier: str) -> Account:
@@ -226,7 +233,7 @@ def request_provisioning(settings: Settings, account: Account, reason: str) -> N
     try:
         with subsegment("sqs.provision"):
             message_id = queues.send_provision_message(settings.provision_queue_name,
-                                                       account.hub_id, key, reason)
+                                                       int(account.hub_id), key, reason)
         logs.log_event(log, "provisioning queued", message_id=message_id, idempotency_key=key)
     except Exception as exc:  # noqa: BLE001 - the customer's install must not fail for this
         logs.log_event(log, "provisioning not queued; reconcile will retry", logging.ERROR,

@@ -13,8 +13,8 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 _hub_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("hub_id", default=None)
 _secrets: set[str] = set()
@@ -70,7 +70,7 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(name)
 
 
-def log_event(logger: logging.Logger, message: str, level: int = logging.INFO, **fields) -> None:
+def log_event(logger: logging.Logger, message: str, level: int = logging.INFO, /, **fields: object) -> None:
     """Log `message` with extra structured fields (never pass a token here)."""
     logger.log(level, message, extra={"fields": fields})
 

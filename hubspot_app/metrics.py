@@ -19,7 +19,7 @@ import os
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 NAMESPACE_ENV = "METRICS_NAMESPACE"
 DEFAULT_NAMESPACE = "HubSpotPipeline"
@@ -93,7 +93,7 @@ def emit_metric(name: str, value: float, unit: str = "Count", **dimensions) -> N
     """Emit one metric value. Never raises into the caller's business logic."""
     try:
         _write(metric_line(name, value, unit, **dimensions))
-    except Exception:  # noqa: BLE001 - metrics are best effort; a bad call must not break a flow
+    except Exception:
         import logging
 
         logging.getLogger(__name__).warning("metric %s not emitted", name, exc_info=True)

@@ -4,7 +4,7 @@ Table names come from stage config: `bind_tables` points the models at them befo
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -19,7 +19,7 @@ from pynamodb.models import Model
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class AccountStatus:

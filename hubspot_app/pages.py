@@ -44,8 +44,8 @@ def success_page(hub_id: int, hub_domain: str | None, user: str | None) -> Page:
     where = escape(hub_domain or f"account {hub_id}")
     inner = (f"<h1 class=\"ok\" id=\"result\" data-hub-id=\"{hub_id}\">HubSpot connected</h1>"
              f"<p>The app is installed in <strong>{where}</strong> (hub {hub_id})"
-             f"{' by ' + escape(user) if user else ''}.</p><p>We are setting up the data sync now; the first data usually "
-             f"arrives within the hour. You can close this page.</p>")
+             f"{' by ' + escape(user) if user else ''}.</p><p>We are setting up the data sync now; "
+             f"the first data usually arrives within the hour. You can close this page.</p>")
     return Page(200, _html("HubSpot connected", inner))
 
 

@@ -16,8 +16,8 @@ import uuid
 import boto3
 
 from . import logs
-from .hub_ids import parse_hub_id
 from .config import Settings
+from .hub_ids import parse_hub_id
 from .metrics import emit_metric
 from .models import utcnow
 from .provisioner import Busy, deprovision, describe_error, is_permanent, provision, record_failure
@@ -75,8 +75,8 @@ def handle_record(settings: Settings, record: dict, deadline: float | None = Non
         return True
     owner = f"{message_id}:{uuid.uuid4().hex[:8]}"
     install_trace = trace_root((record.get("attributes") or {}).get("AWSTraceHeader"))
-    with logs.hub_context(hub_id), subsegment("provision_message", hub_id=hub_id,
-                                              sender_trace_id=install_trace):
+    linked = {"sender_trace_id": install_trace} if install_trace else {}
+    with logs.hub_context(hub_id), subsegment("provision_message", hub_id=hub_id, **linked):
         try:
             if body.get("type") == "deprovision":
                 outcome = deprovision(settings, hub_id, owner=owner, message_id=message_id,

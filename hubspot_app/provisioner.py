@@ -37,18 +37,43 @@ from datetime import datetime, timedelta
 
 import boto3
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 
 from . import logs
-from .airbyte_client import (AirbyteClient, AirbyteNotFound, AirbytePermanentError,
-                             AirbyteTransientError, client_from_settings)
-from .airbyte_spec import (OAUTH_SOURCE_NAME, ProvisionFailed, config_hash, connection_drift,
-                           connection_settings, destination_configuration, destination_name,
-                           oauth_fingerprint, source_configuration, source_drift, source_name,
-                           source_public_config, token_fingerprint, workspace_name,
-                           workspace_oauth_configuration)
+from .airbyte_client import (
+    AirbyteClient,
+    AirbyteNotFound,
+    AirbytePermanentError,
+    AirbyteTransientError,
+    client_from_settings,
+)
+from .airbyte_spec import (
+    OAUTH_SOURCE_NAME,
+    ProvisionFailed,
+    config_hash,
+    connection_drift,
+    connection_settings,
+    destination_configuration,
+    destination_name,
+    oauth_fingerprint,
+    source_configuration,
+    source_drift,
+    source_name,
+    source_public_config,
+    token_fingerprint,
+    workspace_name,
+    workspace_oauth_configuration,
+)
 from .config import Settings
-from .models import (Account, AccountStatus, ProvisionEvent, SharedResource, bind_shared_table,
-                     bind_tables, utcnow)
+from .models import (
+    Account,
+    AccountStatus,
+    ProvisionEvent,
+    SharedResource,
+    bind_shared_table,
+    bind_tables,
+    utcnow,
+)
 from .secrets_store import AppCredentials, SecretConfigError, get_app_credentials
 from .token_crypto import TokenDecryptError, decrypt_token
 from .tracing import subsegment
@@ -521,7 +546,7 @@ class _Run:
                         named.append(actual)
                     self._converge("connection", named, connection_id, workspace_id)
                 return connection_id
-        find = lambda: self._connections_named(workspace_id, source_id,  # noqa: E731
+        find = lambda: self._connections_named(workspace_id, source_id,  # noqa: E731 - a one-line re-query, reused below
                                                destination_id)
         if had_intent or connection_id or self.adopted_source:
             since = (self.account.airbyte_connection_intent_at if had_intent else None)
@@ -559,7 +584,8 @@ class _Run:
 
 def _acquire_lease(settings: Settings, account: Account, owner: str) -> None:
     now = utcnow()
-    actions = [Account.provision_lease_owner.set(owner),
+    actions: list[Action] = [
+               Account.provision_lease_owner.set(owner),
                Account.provision_lease_until.set(now + timedelta(seconds=settings.provision_lease_seconds)),
                Account.provision_attempts.add(1)]
     if account.status in (AccountStatus.INSTALLED, AccountStatus.PROVISIONING_FAILED):
@@ -668,7 +694,7 @@ def deprovision(settings: Settings, hub_id: int, *, owner: str | None = None,
         return Outcome(int(hub_id), "unchanged")
     client = client or client_from_settings(settings)
     _acquire_lease(settings, account, owner)
-    run = _Run(settings, client, account, owner, creds=None)  # type: ignore[arg-type]
+    run = _Run(settings, client, account, owner, creds=None)  # type: ignore[arg-type]  # deprovision needs no credentials
     changes, actions = [], []
     pause = settings.reconcile_uninstalled_action == "pause"
     if account.airbyte_connection_id:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import boto3
@@ -20,7 +20,7 @@ def provision_message(hub_id: int, idempotency_key: str, reason: str) -> dict:
         "hub_id": int(hub_id),
         "idempotency_key": idempotency_key,
         "reason": reason,
-        "sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

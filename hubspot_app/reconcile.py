@@ -33,11 +33,19 @@ import boto3
 
 from . import logs
 from .airbyte_client import AirbyteClient, client_from_settings
+from .airbyte_spec import (
+    config_hash,
+    connection_drift,
+    connection_settings,
+    prefix,
+    source_drift,
+    source_name,
+    source_public_config,
+    token_fingerprint,
+    workspace_name,
+)
 from .config import Settings
 from .models import Account, AccountStatus, bind_tables, utcnow
-from .airbyte_spec import (config_hash, connection_drift, connection_settings, prefix,
-                           source_drift, source_name, source_public_config, token_fingerprint,
-                           workspace_name)
 from .queues import provision_message, queue_url
 from .secrets_store import get_app_credentials
 
@@ -99,8 +107,8 @@ def plan(settings: Settings, client: AirbyteClient | None = None) -> Report:
         conn = connections.get(a.airbyte_connection_id) if a.airbyte_connection_id else None
         src = sources.get(a.airbyte_source_id) if a.airbyte_source_id else None
         lease_active = a.provision_lease_until is not None and a.provision_lease_until > now
-        add = lambda problem, action, detail="": report.findings.append(  # noqa: E731
-            Finding(hub_id, problem, action, detail))
+        def add(problem, action, detail="", hub_id=hub_id):
+            report.findings.append(Finding(hub_id, problem, action, detail))
         if a.status == AccountStatus.UNINSTALLED:
             pause = settings.reconcile_uninstalled_action == "pause"
             if conn is not None and (not pause or conn.get("status") == "active"):
@@ -172,7 +180,7 @@ def queue_repairs(settings: Settings, report: Report) -> int:
     sqs = boto3.client("sqs")
     url = queue_url(settings.provision_queue_name)
     day = utcnow().strftime("%Y%m%dT%H")
-    entries = []
+    entries: list[dict] = []
     for f in report.findings:
         if f.action not in ("provision", "deprovision") or f.hub_id is None:
             continue

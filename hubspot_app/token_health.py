@@ -33,9 +33,10 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from . import logs
 from .metrics import emit_metric
@@ -186,7 +187,7 @@ class TokenHealthChecker:
         self.settings, self.health, self.oauth, self.airbyte = settings, health, oauth, airbyte
         self.limiter = limiter or process_limiter(health.refresh_per_second)
         self.kms = kms
-        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.now = now or (lambda: datetime.now(UTC))
         self.sleep = sleep
         self._alert = alert or send_alert
         self._uninstall = uninstall
@@ -349,7 +350,7 @@ class TokenHealthChecker:
             open_alerts.add(TOKEN_ALERT)
             actions += [Account.open_alerts.set(sorted(open_alerts)), Account.token_broken_at.set(now)]
         if not self._update(account, encrypted, actions):
-            if paused:  # a re-install won the race: undo our pause
+            if paused and self.airbyte:  # a re-install won the race: undo our pause
                 self.airbyte.resume_connection(account.airbyte_connection_id)
             return
         if first:
@@ -502,7 +503,7 @@ class BatchReport:
 
 def process_records(bodies: list[str], checker: TokenHealthChecker, health,
                     remaining_ms: Callable[[], int] | None = None,
-                    uninstaller: Callable[[dict], None] | None = None,
+                    uninstaller: Callable[[dict], object] | None = None,
                     send: Callable[[list[tuple[dict, int]]], int] | None = None,
                     dead_letter: Callable[[dict, str], None] | None = None) -> BatchReport:
     """The SQS worker's work for one batch of message bodies."""
@@ -512,7 +513,7 @@ def process_records(bodies: list[str], checker: TokenHealthChecker, health,
     out_of_time = False
     # A context that reports no time at all (local tools) means "no limit"; and every
     # invocation checks at least one account, so a re-queued remainder always shrinks.
-    reserve = TIME_RESERVE_MS
+    reserve: float = TIME_RESERVE_MS
     if remaining_ms is not None:
         initial = remaining_ms()
         if initial <= 0:
@@ -575,7 +576,7 @@ def _run_uninstall(message: dict, uninstaller, followups, dead_letter, health, r
     try:
         uninstaller(message)
         report.uninstalled += 1
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
         attempt = int(message.get("attempt", 0))
         reason = f"{type(exc).__name__}: {logs.redact(str(exc))[:300]}"
         logs.log_event(log, "uninstall failed; will retry", logging.WARNING, hub_id=hub_id,

@@ -8,8 +8,8 @@ raising, and UDP sends to an absent daemon are fire-and-forget.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 _configured = False
 

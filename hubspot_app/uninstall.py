@@ -26,9 +26,10 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import logs
+from .config import HealthSettings, Settings
 from .metrics import emit_metric
 from .token_health import AirbyteActions, AirbyteGone
 
@@ -83,7 +84,7 @@ class Uninstaller:
         self.settings, self.health, self.airbyte, self.oauth = settings, health, airbyte, oauth
         self.s3, self.kms = s3, kms
         self._alert = alert or send_alert
-        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.now = now or (lambda: datetime.now(UTC))
 
     def from_message(self, message: dict) -> UninstallReport:
         from .hub_ids import parse_hub_id
@@ -248,8 +249,8 @@ class Uninstaller:
 # -- wiring for the Lambda handlers and the operators' CLI ------------------------------------
 @dataclass
 class Runtime:
-    settings: object
-    health: object
+    settings: Settings
+    health: HealthSettings
     oauth: object
     airbyte: AirbyteActions | None
 
@@ -295,7 +296,7 @@ def run_fan_out(force: bool = False) -> dict:
     summary = fan_out(settings.accounts_table, health, force=force)
     summary["dlq_depth"] = emit_dlq_depths({"token_health": health.dlq_name,
                                             "provision": settings.provision_dlq_name,
-                                            "glue_trigger": os.environ.get("GLUE_TRIGGER_DLQ_NAME")})
+                                            "glue_trigger": os.environ.get("GLUE_TRIGGER_DLQ_NAME", "")})
     return summary
 
 
@@ -345,7 +346,7 @@ def webhook_response(method: str, headers: dict, body: bytes,
 
     try:
         status, answer = run_webhook(method, headers, body, query_params, raw_query)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("webhook not processed")
         status, answer = 503, {"error": "try_again_later"}
     return status, json.dumps(answer)

@@ -25,8 +25,9 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from . import logs
@@ -103,7 +104,7 @@ def sign_v3(client_secret: str, method: str, uri: str, body: bytes | str, timest
     """HubSpot's v3 signature (also what tests and the local tools use to send signed requests)."""
     if isinstance(body, bytes):
         body = body.decode("utf-8")
-    message = f"{method.upper()}{normalise_uri(uri)}{body}{timestamp_ms}".encode("utf-8")
+    message = f"{method.upper()}{normalise_uri(uri)}{body}{timestamp_ms}".encode()
     digest = hmac.new(client_secret.encode("utf-8"), message, hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 

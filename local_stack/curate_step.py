@@ -8,7 +8,6 @@ import time
 
 import requests
 
-
 from .dispatcher import SqsRoute, describe
 from .glue_runner import GLUE_DIR
 from .stack import LocalStack
@@ -47,7 +46,7 @@ def show_curated(stack: LocalStack, hub_ids: list[int], step: str = "8") -> bool
     _heading(f"{step}. Curated tables per account (rows = live + deleted), against the sandbox")
     if str(GLUE_DIR) not in sys.path:
         sys.path.insert(0, str(GLUE_DIR))
-    from hubcurate.reader import summary  # noqa: PLC0415 - lives in glue/, not a package here
+    from hubcurate.reader import summary
 
     curated = summary(stack.glue.lake_root)
     truth = {int(a["hub_id"]): a.get("objects", {}) for a in

@@ -26,7 +26,7 @@ class Delivery:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
 
-    def add(self, other: "Delivery") -> None:
+    def add(self, other: Delivery) -> None:
         self.received += other.received
         self.succeeded += other.succeeded
         self.failed += other.failed
@@ -149,7 +149,7 @@ class BackgroundDispatcher:
             if not busy:
                 self._stop.wait(self.interval)
 
-    def start(self) -> "BackgroundDispatcher":
+    def start(self) -> BackgroundDispatcher:
         self._thread.start()
         return self
 

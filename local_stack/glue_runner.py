@@ -27,7 +27,7 @@ GLUE_DIR = Path(__file__).resolve().parents[1] / "glue"
 def _default_job(argv: list[str]) -> dict:
     if str(GLUE_DIR) not in sys.path:
         sys.path.insert(0, str(GLUE_DIR))
-    import curate_job  # noqa: PLC0415 - needs GLUE_DIR on sys.path
+    import curate_job
     return curate_job.main(argv)
 
 

@@ -53,7 +53,7 @@ class GlueService:
         return Response(json.dumps({"__type": code, "Message": message}), status,
                         content_type="application/x-amz-json-1.1")
 
-    def start(self) -> "GlueService":
+    def start(self) -> GlueService:
         self._server = BackgroundServer(Request.application(self._answer), self._host,
                                         self._port, "local-glue")
         return self

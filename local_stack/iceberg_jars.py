@@ -28,7 +28,7 @@ CACHE = Path(os.environ.get("ICEBERG_JAR_CACHE", Path.home() / ".cache" / "hubsp
 
 
 def runtime_jar() -> str:
-    import snowpark_connect_deps_iceberg as deps  # noqa: PLC0415 - a dev-only package
+    import snowpark_connect_deps_iceberg as deps
     found = sorted(glob.glob(str(Path(deps.__file__).parent / "jars" / RUNTIME)))
     if not found:
         raise RuntimeError(f"no {RUNTIME} in snowpark-connect-deps-iceberg: "
@@ -69,7 +69,7 @@ def relocate_class(data: bytes) -> bytes:
 
 def shaded_jackson_jar() -> str:
     """The relocated Jackson jar (built once, cached by the source jars' names)."""
-    import pyspark  # noqa: PLC0415
+    import pyspark
     jars = Path(pyspark.__file__).parent / "jars"
     sources = [sorted(jars.glob(p))[-1] for p in JACKSON]
     target = CACHE / ("iceberg-shaded-" + "-".join(s.stem for s in sources) + ".jar")

@@ -17,8 +17,9 @@ import io
 import json
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -75,9 +76,9 @@ def arrow_schema(schema: dict) -> pa.Schema:
 
 def _parse_ts(v: Any) -> dt.datetime:
     if isinstance(v, dt.datetime):
-        return v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)
+        return v if v.tzinfo else v.replace(tzinfo=dt.UTC)
     if isinstance(v, (int, float)) or (isinstance(v, str) and v.isdigit()):
-        return dt.datetime.fromtimestamp(int(v) / 1000, dt.timezone.utc)
+        return dt.datetime.fromtimestamp(int(v) / 1000, dt.UTC)
     return dt.datetime.fromisoformat(str(v).replace("Z", "+00:00"))
 
 
@@ -117,7 +118,7 @@ def convert(value: Any, js: dict, path: str, changes: list) -> Any:
 def to_table(records: Iterable[dict], schema: dict, extracted_at_ms: int,
              generation_id: int, sync_id: int) -> pa.Table:
     props = schema.get("properties", {})
-    extracted = dt.datetime.fromtimestamp(extracted_at_ms / 1000, dt.timezone.utc)
+    extracted = dt.datetime.fromtimestamp(extracted_at_ms / 1000, dt.UTC)
     rows = []
     for rec in records:
         changes: list = []
@@ -130,7 +131,7 @@ def to_table(records: Iterable[dict], schema: dict, extracted_at_ms: int,
 
 
 def raw_key(hub_id, stream: str, extracted_at_ms: int, n: int = 0) -> str:
-    d = dt.datetime.fromtimestamp(extracted_at_ms / 1000, dt.timezone.utc)
+    d = dt.datetime.fromtimestamp(extracted_at_ms / 1000, dt.UTC)
     return f"raw/{hub_id}/{stream}/{d:%Y_%m_%d}_{extracted_at_ms}_{n}.parquet"
 
 
@@ -215,7 +216,7 @@ ASSOC = {"contacts": ["companies"], "companies": [], "deals": ["companies", "con
 
 
 def _iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _props(entity: str, i: int, hub_id, ms: int, custom: dict) -> dict:

@@ -55,7 +55,7 @@ class Ports:
     app: int = 8000
 
     @classmethod
-    def free(cls) -> "Ports":
+    def free(cls) -> Ports:
         return cls(free_port(), free_port(), free_port(), free_port())
 
 
@@ -105,7 +105,7 @@ class LocalStack:
         return env
 
     # -- lifecycle ----------------------------------------------------------------------
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         self.env = self._environment()
         os.environ.update(self.env)
         from hubspot_app import secrets_store
@@ -226,7 +226,7 @@ class LocalStack:
             shutil.rmtree(self.glue_mirror, ignore_errors=True)
             os.environ.pop("AWS_ENDPOINT_URL_GLUE", None)
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc) -> None:

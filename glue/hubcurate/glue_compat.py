@@ -53,8 +53,8 @@ class GlueRun:
         self.args = parse_args(argv, defaults or {})
         self._job = None
         try:
-            from awsglue.context import GlueContext  # type: ignore
-            from awsglue.job import Job  # type: ignore
+            from awsglue.context import GlueContext  # type: ignore[import-not-found]  # only inside Glue
+            from awsglue.job import Job  # type: ignore[import-not-found]  # only inside Glue
             from pyspark.context import SparkContext
         except ImportError:
             self.on_glue = False

@@ -132,7 +132,7 @@ def read_stream(spark: SparkSession, paths_by_hub: dict[str, list[str]], stream:
     everything = [p for ps in paths_by_hub.values() for p in ps]
     has_props = False
 
-    def attempt(paths):  # noqa: F811 - records whether the stream is a CRM object stream
+    def attempt(paths):
         nonlocal has_props
         df = spark.read.option("mergeSchema", "true").parquet(*paths)
         has_props = has_props or "properties" in df.columns
@@ -140,7 +140,7 @@ def read_stream(spark: SparkSession, paths_by_hub: dict[str, list[str]], stream:
 
     try:
         return attempt(everything), has_props
-    except Exception as e:  # noqa: BLE001 - Spark raises several types for this
+    except Exception as e:
         if not _is_merge_error(e):
             raise
     drift.append({"event": "type_conflict", "stream": stream, "hub_ids": sorted(paths_by_hub)})
@@ -149,7 +149,7 @@ def read_stream(spark: SparkSession, paths_by_hub: dict[str, list[str]], stream:
         try:
             parts.append(attempt(paths))
             continue
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if not _is_merge_error(e):
                 raise
         drift.append({"event": "type_conflict_within_account", "stream": stream,

@@ -25,8 +25,7 @@ import os
 import sys
 from pathlib import Path
 
-
-from hubspot_app.hub_ids import hub_id_arg as _hub_id  # noqa: E402 - the one strict parser
+from hubspot_app.hub_ids import hub_id_arg as _hub_id
 
 OK, FAILED, USAGE, NOT_FOUND = 0, 1, 2, 3
 

@@ -76,7 +76,8 @@ def _hubs_and_error(body) -> tuple[list[int], str]:
     if isinstance(retry, dict):
         hubs = [int(h) for h in retry.get("hub_ids") or [] if str(h).isdigit()]
         return hubs, str(retry.get("last_error") or "")
-    named = body.get("hub_ids") if isinstance(body.get("hub_ids"), list) else [body.get("hub_id")]
+    listed = body.get("hub_ids")
+    named: list = listed if isinstance(listed, list) else [body.get("hub_id")]
     hubs = [int(h) for h in named if isinstance(h, int) or (isinstance(h, str) and h.isdigit())]
     return hubs, str(body.get("error") or "")
 

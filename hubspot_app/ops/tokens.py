@@ -38,8 +38,7 @@ def migrate(key_id: str, kms=None, dry_run: bool = False) -> dict:
     from pynamodb.exceptions import UpdateError
 
     from hubspot_app.models import Account
-    from hubspot_app.token_crypto import (TokenDecryptError, decrypt_token, encrypt_token,
-                                          token_format)
+    from hubspot_app.token_crypto import TokenDecryptError, decrypt_token, encrypt_token, token_format
 
     kms = kms or boto3.client("kms")
     report: dict = {"migrated": 0, "already_v2": 0, "changed_meanwhile": 0, "failed": []}
@@ -55,14 +54,14 @@ def migrate(key_id: str, kms=None, dry_run: bool = False) -> dict:
             report["failed"].append({"hub_id": account.hub_id, "error": "unknown token format"})
             continue
         try:
-            token = decrypt_token(old, account.hub_id, kms=kms)
+            token = decrypt_token(old, int(account.hub_id), kms=kms)
         except TokenDecryptError as exc:
             report["failed"].append({"hub_id": account.hub_id, "error": str(exc)})
             continue
         if dry_run:
             report["migrated"] += 1
             continue
-        new = encrypt_token(token, account.hub_id, key_id, kms=kms)
+        new = encrypt_token(token, int(account.hub_id), key_id, kms=kms)
         try:
             account.update(actions=[Account.refresh_token_encrypted.set(new)],
                            condition=Account.refresh_token_encrypted == old)

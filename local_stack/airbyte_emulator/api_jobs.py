@@ -1,7 +1,7 @@
 """/v1/jobs: start (sync, reset, refresh, clear), get, list, cancel; shapes per JobResponseMapper."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import jsonify, request
 
@@ -15,7 +15,7 @@ TERMINAL = ("failed", "succeeded", "cancelled")
 
 def _java_instant(epoch_s: int) -> str:
     # OffsetDateTime.toString(): seconds are omitted when zero ("2024-05-01T10:00Z").
-    dt = datetime.fromtimestamp(int(epoch_s), timezone.utc)
+    dt = datetime.fromtimestamp(int(epoch_s), UTC)
     return dt.strftime("%Y-%m-%dT%H:%M" if dt.second == 0 else "%Y-%m-%dT%H:%M:%S") + "Z"
 
 

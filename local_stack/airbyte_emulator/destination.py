@@ -12,7 +12,7 @@ import io
 import re
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pyarrow.parquet as pq
@@ -46,7 +46,7 @@ class StreamFiles:
     def __init__(self, s3, cfg: dict, namespace: str | None, stream: str, sync_ms: int):
         self.s3, self.bucket = s3, cfg["s3_bucket_name"]
         fmt = cfg.get("s3_path_format") or DEFAULT_PATH_FORMAT
-        d = datetime.fromtimestamp(sync_ms / 1000, timezone.utc)
+        d = datetime.fromtimestamp(sync_ms / 1000, UTC)
         values = {"NAMESPACE": namespace or "", "STREAM_NAME": stream, "YEAR": f"{d:%Y}",
                   "MONTH": f"{d:%m}", "DAY": f"{d:%d}", "HOUR": f"{d:%H}", "MINUTE": f"{d:%M}",
                   "SECOND": f"{d:%S}", "MILLISECOND": f"{d.microsecond // 1000:03d}",

@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 
 from ..http import BackgroundServer
-
 from . import problems
 from .app import create_app
 from .auth import Auth
@@ -56,7 +55,7 @@ class AirbyteEmulator:
         self.started_at = None
 
     # ---- lifecycle
-    def start(self) -> "AirbyteEmulator":
+    def start(self) -> AirbyteEmulator:
         self._server = BackgroundServer(create_app(self), self.host, self._port, "airbyte-emulator")
         self.started_at = time.time()
         return self

@@ -125,7 +125,7 @@ def run_job(ctx: SyncContext) -> SyncResult:
     try:
         _consume(connector_adapter.read(config, catalog, state_in or None, ctx.sandbox_url),
                  ctx, buffers, first_emitted, result, flush, errors)
-    except Exception as exc:  # a non-zero exit: keep the TRACE messages already collected
+    except Exception as exc:  # noqa: BLE001 - a non-zero exit: keep the TRACE messages already collected
         errors.append(f"{type(exc).__name__}: {exc}")
     for name in buffers:
         flush(name)

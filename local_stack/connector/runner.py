@@ -5,7 +5,7 @@ import os
 import pathlib
 import subprocess
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 from .venv import VENV, connector_executable
 

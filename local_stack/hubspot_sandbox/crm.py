@@ -137,7 +137,7 @@ class _Search:
                 ok = {"EQ": v == x, "NEQ": v != x, "GT": v > x, "GTE": v >= x, "LT": v < x,
                       "LTE": v <= x, "CONTAINS_TOKEN": str(x).strip("*") in str(v)}[op]
             except (KeyError, TypeError):
-                raise ValueError(f"unsupported filter {op} on {name}")
+                raise ValueError(f"unsupported filter {op} on {name}") from None
             if not ok:
                 return False
         return True

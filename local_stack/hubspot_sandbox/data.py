@@ -8,10 +8,18 @@ import bisect
 import random
 import threading
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from .schema import (ASSOCIATIONS, CUSTOM_OBJECT_COMMON, CUSTOM_OBJECT_POOL, CUSTOM_TYPES,
-                     MAX_GOAL_TARGETS, OBJECTS, STAGE_PROPERTIES, canonical)
+from .schema import (
+    ASSOCIATIONS,
+    CUSTOM_OBJECT_COMMON,
+    CUSTOM_OBJECT_POOL,
+    CUSTOM_TYPES,
+    MAX_GOAL_TARGETS,
+    OBJECTS,
+    STAGE_PROPERTIES,
+    canonical,
+)
 
 CACHE_RECORDS = 20_000                # generated property dicts kept per object type
 EPOCH_MS = 1_640_995_200_000          # 2022-01-01: generated data spans three years from here
@@ -33,7 +41,7 @@ _CUSTOM_WORDS = ["tier", "region", "score", "segment", "source", "budget", "prio
 
 
 def iso_ms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
         f"{ms % 1000:03d}Z"
 
 

@@ -113,7 +113,8 @@ def register(app, st):
                 "stages": [{"id": sid, "label": (DEAL_STAGE_LABELS if pid == "default" else
                                                  TICKET_STAGE_LABELS)[sid],
                             "displayOrder": k, "metadata": md,
-                            "createdAt": ts, "updatedAt": ts, "archived": False, "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT"}
+                            "createdAt": ts, "updatedAt": ts, "archived": False,
+                            "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT"}
                            for k, (sid, md) in enumerate(stages)]}
 
     @app.get("/crm/v3/pipelines/<object_type>")

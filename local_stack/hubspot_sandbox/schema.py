@@ -108,7 +108,7 @@ ASSOCIATION_TYPE_IDS = {("contacts", "companies"): 1, ("companies", "contacts"):
 for _name, _ids in (("calls", (194, 182, 206, 220)), ("emails", (198, 186, 210, 224)),
                     ("meetings", (200, 188, 212, 226)), ("notes", (202, 190, 214, 228)),
                     ("tasks", (204, 192, 216, 230))):
-    for _other, _tid in zip(("contacts", "companies", "deals", "tickets"), _ids):
+    for _other, _tid in zip(("contacts", "companies", "deals", "tickets"), _ids, strict=True):
         ASSOCIATION_TYPE_IDS[(_name, _other)] = _tid
         ASSOCIATION_TYPE_IDS[(_other, _name)] = _tid - 1
 

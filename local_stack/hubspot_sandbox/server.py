@@ -1,8 +1,8 @@
 """SandboxServer: the Flask app on a threaded werkzeug server in a background thread."""
 
 from flask import Flask
-from ..http import BackgroundServer
 
+from ..http import BackgroundServer
 from . import admin, crm, oauth
 from .data import AccountStore
 from .state import SandboxState

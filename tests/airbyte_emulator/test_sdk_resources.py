@@ -113,8 +113,9 @@ def test_source_list_paging_and_workspace_filter(sdk, emu):
     actor_response(lambda: sdk.sources.create_source(request=emu_other), "source")
     seen, offset = [], 0
     while True:
-        page, body = actor_response(lambda: sdk.sources.list_sources(request=api.ListSourcesRequest(
-            workspace_ids=[emu.default_workspace_id], limit=2, offset=offset)), "source")
+        page, body = actor_response(lambda offset=offset: sdk.sources.list_sources(
+            request=api.ListSourcesRequest(workspace_ids=[emu.default_workspace_id], limit=2,
+                                           offset=offset)), "source")
         if not page:
             assert body["next"] == ""
             break

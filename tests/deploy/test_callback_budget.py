@@ -10,7 +10,6 @@ one call can take up to 2t before it gives up. What is left must cover the AWS c
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 

@@ -82,7 +82,7 @@ def test_every_resource_is_in_the_template(stage, sam, app_model):
         assert infra.name_of(env[var]) in queues, var
     alarmed = {a["Properties"]["Dimensions"][0]["Value"]: a["Properties"]
                for a in _resources(t, "AWS::CloudWatch::Alarm").values()}
-    for name, (logical, q) in queues.items():
+    for _name, (_logical, q) in queues.items():
         if "RedrivePolicy" in q["Properties"]:
             dlq = q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
             dlq_name = t["Resources"][dlq]["Properties"]["QueueName"]

@@ -2,6 +2,7 @@
 import json
 
 from conftest import T0, rows
+
 from hubcurate import job, publish, reader
 from hubcurate.store import LocalStore
 from local_stack import raw_lake as r

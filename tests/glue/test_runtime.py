@@ -4,6 +4,7 @@ import platform
 from pathlib import Path
 
 import pyspark
+
 from hubcurate import runtime
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
 from conftest import T0
+
 from hubspot_app import glue_trigger as gt
 from local_stack import raw_lake
 from local_stack.glue_runner import LocalGlue
@@ -90,7 +90,7 @@ def test_burst_of_5000_events_starts_few_runs_and_forgets_no_file(tmp_path):
     def fake_job(argv):
         """What the real job guarantees (tested in test_curate.py): every raw file of the named
         accounts present when the run lists them is processed."""
-        args = dict(zip(argv[::2], argv[1::2]))
+        args = dict(zip(argv[::2], argv[1::2], strict=True))
         hubs = args["--hub_ids"].split(",")
         found = {str(p.relative_to(lake)) for h in hubs
                  for p in (lake / "raw" / h).rglob("*.parquet")}

@@ -27,9 +27,9 @@ def sandbox_accounts(stack):
 @pytest.fixture
 def app_client(stack):
     """chalice.test.Client running the app's handlers in this process on the stack."""
-    from hubspot_app.config import reset_settings
-
     from contextlib import contextmanager
+
+    from hubspot_app.config import reset_settings
 
     @contextmanager
     def make(**overrides):

@@ -1,11 +1,10 @@
 """The install routes over real HTTP through the local stack (moto + sandbox + Chalice app)."""
 from __future__ import annotations
 
-from datetime import timedelta
-from urllib.parse import parse_qs, urlparse
-
 import base64
 import hashlib
+from datetime import timedelta
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests

@@ -42,7 +42,8 @@ def test_main_job_runs_the_whole_flow():
     # the one whose token was revoked silently is caught by the health check and paused.
     healthy, revoked, gone = sorted(installed)
     assert "HubSpot's signed webhook -> HTTP 200" in out
-    assert re.search(rf"hub\s+{healthy}\s+status=active\s+token_health=ok\s+connection=active\s+lake objects=[1-9]", out)
+    assert re.search(rf"hub\s+{healthy}\s+status=active\s+token_health=ok\s+connection=active\s+"
+                     r"lake objects=[1-9]", out)
     assert re.search(rf"hub\s+{revoked}\s+status=needs_reauth\s+token_health=broken\s+connection=paused", out)
     assert re.search(rf"hub\s+{gone}\s+status=uninstalled\s+\S+\s+connection=deleted\s+lake objects=0", out)
     assert re.search(rf"alert: \[error\] token_broken hub {revoked}", out)

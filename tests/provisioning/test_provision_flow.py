@@ -56,7 +56,7 @@ def test_duplicate_and_concurrent_messages_make_one_source_and_connection(harnes
     def consume(route):
         try:
             route.run_until_idle(timeout=90)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - collected and asserted by the test
             errors.append(exc)
 
     threads = [threading.Thread(target=consume, args=(r,)) for r in routes]

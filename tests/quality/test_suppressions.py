@@ -10,11 +10,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP = {".venv", ".venv-connector", "vendor", "node_modules", ".git"}
-# `# noqa: CODE[,CODE] - reason`  /  `# type: ignore[code] - reason` (a reason in parentheses works too).
+# Wanted: noqa with its codes then " - reason"; type-ignore with [code] then "  # reason".
 NOQA = re.compile(r"#\s*noqa\b(?P<rest>.*)$")
 TYPE_IGNORE = re.compile(r"#\s*type:\s*ignore\b(?P<rest>.*)$")
 CODES_THEN_REASON = re.compile(r"^:\s*[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*\s*(?:-|\(|—)\s*\S")
-BRACKET_THEN_REASON = re.compile(r"^\[[a-z0-9-]+(?:,\s*[a-z0-9-]+)*\]\s*(?:-|\(|—)\s*\S")
+# mypy reads nothing after the bracket but another comment: `# type: ignore[code]  # why`.
+BRACKET_THEN_REASON = re.compile(r"^\[[a-z0-9-]+(?:,\s*[a-z0-9-]+)*\]\s*#\s*\S")
 
 
 def _python_files():
@@ -30,7 +31,7 @@ def _offences():
             if (m := NOQA.search(line)) and not CODES_THEN_REASON.match(m["rest"]):
                 yield f"{where}: `# noqa` needs its code(s) and a reason: `# noqa: CODE - why`"
             if (m := TYPE_IGNORE.search(line)) and not BRACKET_THEN_REASON.match(m["rest"]):
-                yield f"{where}: `# type: ignore` needs its code and a reason: `# type: ignore[code] - why`"
+                yield f"{where}: `# type: ignore` needs its code and a reason: `# type: ignore[code]  # why`"
 
 
 def test_every_suppression_has_a_code_and_a_reason():
@@ -43,4 +44,5 @@ def test_the_checker_catches_a_bare_suppression():
     assert not CODES_THEN_REASON.match(": E731")
     assert CODES_THEN_REASON.match(": BLE001 - report and go on")
     assert not BRACKET_THEN_REASON.match("")
-    assert BRACKET_THEN_REASON.match("[arg-type] - pynamodb's stubs are too narrow")
+    assert BRACKET_THEN_REASON.match("[arg-type]  # pynamodb's stubs are too narrow")
+    assert not BRACKET_THEN_REASON.match("[arg-type]")

@@ -7,9 +7,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:      # tests may run without `python -m pytest` from the root
     sys.path.insert(0, str(ROOT))
 
-from local_stack.hubspot_sandbox import RegisteredApp, SandboxServer  # noqa: E402
+from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI  # noqa: E402 - after the sys.path set-up above
 
-from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI  # noqa: E402
+from local_stack.hubspot_sandbox import RegisteredApp, SandboxServer  # noqa: E402 - after the sys.path set-up above
 
 
 def pytest_configure(config):

@@ -3,9 +3,9 @@ import pytest
 import requests
 from hubspot import HubSpot
 from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId, PublicObjectSearchRequest
+from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 from local_stack.hubspot_sandbox import RegisteredApp, SandboxServer
-from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,8 @@ def test_sdk_list_search_batch_properties_owners_pipelines(crm):
     assert len(owners) == 5 and owners[0].email
     pipes = api.crm.pipelines.pipelines_api.get_all("deals").results
     assert pipes[0].stages and pipes[0].id == "default"
-    assoc = api.crm.associations.v4.basic_api.get_page("deals", api.crm.deals.basic_api.get_page().results[0].id, "contacts")
+    first_deal = api.crm.deals.basic_api.get_page().results[0].id
+    assoc = api.crm.associations.v4.basic_api.get_page("deals", first_deal, "contacts")
     assert assoc.results and assoc.results[0].to_object_id
 
 

@@ -2,9 +2,7 @@
 import pathlib
 
 import requests
-
-from sandbox_helpers import (CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, accounts, authorize,
-                             install, pkce_pair)
+from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, accounts, authorize, install, pkce_pair
 
 
 def test_consent_page_lists_accounts_scopes_and_buttons(sandbox):

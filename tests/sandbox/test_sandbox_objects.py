@@ -3,9 +3,9 @@ datasets sized by the account and changed on demand."""
 import pytest
 import requests
 from hubspot import HubSpot
+from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 from local_stack.hubspot_sandbox import RegisteredApp, SandboxServer
-from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 SCOPES = "oauth crm.objects.contacts.read crm.schemas.custom.read crm.objects.custom.read"
 
@@ -44,7 +44,7 @@ def _all(srv, tok, object_type, **params):
 def test_custom_object_schemas_differ_per_account_and_parse_with_the_sdk(objs):
     srv, hubs, toks = objs
     seen = []
-    for hub, tok in zip(hubs, toks):
+    for hub, tok in zip(hubs, toks, strict=True):
         schemas = _get(srv, tok, "/crm/v3/schemas")["results"]
         assert 1 <= len(schemas) <= 2
         for sch in schemas:

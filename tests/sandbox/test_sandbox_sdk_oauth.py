@@ -2,7 +2,6 @@
 import pytest
 from hubspot import HubSpot
 from hubspot.oauth import ApiException
-
 from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, accounts, authorize
 
 

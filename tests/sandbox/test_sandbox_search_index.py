@@ -4,11 +4,11 @@ import random
 
 import pytest
 import requests
+from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 from local_stack.hubspot_sandbox import RegisteredApp, SandboxServer
 from local_stack.hubspot_sandbox.crm import _Search
 from local_stack.hubspot_sandbox.data import iso_ms
-from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 OPS = ["GT", "GTE", "LT", "LTE", "EQ", "BETWEEN"]
 

@@ -9,11 +9,23 @@ import time
 import pytest
 
 from hubspot_app.hub_ids import MAX_HUB_ID, InvalidHubId, parse_hub_id
-from hubspot_app.hubspot_oauth import (ClientConfigError, HubSpotBadAnswer, HubSpotOAuthError,
-                                       HubSpotUnavailable, InvalidGrant, classify_error,
-                                       parse_token_info)
-from hubspot_app.webhooks import (MemoryReplayStore, WebhookRejected, handle_webhook, public_uri,
-                                  sign_v3, verify_v3)
+from hubspot_app.hubspot_oauth import (
+    ClientConfigError,
+    HubSpotBadAnswer,
+    HubSpotOAuthError,
+    HubSpotUnavailable,
+    InvalidGrant,
+    classify_error,
+    parse_token_info,
+)
+from hubspot_app.webhooks import (
+    MemoryReplayStore,
+    WebhookRejected,
+    handle_webhook,
+    public_uri,
+    sign_v3,
+    verify_v3,
+)
 
 
 # -- one hub_id parser --------------------------------------------------------------------------

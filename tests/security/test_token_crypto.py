@@ -12,8 +12,13 @@ import pytest
 
 from deploy import iam_check
 from deploy.iam_check import Call, Need
-from hubspot_app.token_crypto import (LegacyTokenFormat, TokenDecryptError, decrypt_token,
-                                      encrypt_token, token_format)
+from hubspot_app.token_crypto import (
+    LegacyTokenFormat,
+    TokenDecryptError,
+    decrypt_token,
+    encrypt_token,
+    token_format,
+)
 
 ALIAS = "alias/hubspot-pipeline-local"
 TOKEN = "na1-4f1c-8e2a-refresh-token-" + "x" * 20

@@ -80,7 +80,7 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_port}"
 
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self._server = make_server("127.0.0.1", 0, self, threaded=True, request_handler=_Quiet)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

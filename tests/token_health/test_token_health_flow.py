@@ -160,7 +160,7 @@ def test_sync_freshness_alerts_then_recovers(hs):
     hub_id = hs.hub_ids()[3]
     rt = runtime()
     health = replace(rt.health, sync_freshness_hours=2)
-    later = lambda: utcnow() + timedelta(hours=3)  # noqa: E731
+    later = lambda: utcnow() + timedelta(hours=3)  # noqa: E731 - a clock for the checker
     checker = TokenHealthChecker(rt.settings, health, rt.oauth, rt.airbyte, now=later)
     result = checker.check(hub_id, force=True)
     assert result.outcome == "ok" and result.events == ["sync_stale"]

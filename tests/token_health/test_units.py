@@ -8,10 +8,25 @@ from dataclasses import dataclass
 import pytest
 
 from hubspot_app import alerts, logs, metrics, token_health
-from hubspot_app.hubspot_oauth import (ClientConfigError, HubSpotOAuthError, HubSpotUnavailable,
-                                       InvalidGrant, TokenInfo, TokenSet)
-from hubspot_app.token_health import (BROKEN, CONFIG, OK, TRANSIENT, CallLimiter, CheckResult,
-                                      check_message, process_records, uninstall_message)
+from hubspot_app.hubspot_oauth import (
+    ClientConfigError,
+    HubSpotOAuthError,
+    HubSpotUnavailable,
+    InvalidGrant,
+    TokenInfo,
+    TokenSet,
+)
+from hubspot_app.token_health import (
+    BROKEN,
+    CONFIG,
+    OK,
+    TRANSIENT,
+    CallLimiter,
+    CheckResult,
+    check_message,
+    process_records,
+    uninstall_message,
+)
 
 
 class FakeClock:
