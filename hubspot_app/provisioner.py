@@ -65,6 +65,7 @@ from .airbyte_spec import (
     workspace_oauth_configuration,
 )
 from .config import Settings
+from .first_sync import start_first_sync
 from .models import (
     Account,
     AccountStatus,
@@ -646,6 +647,7 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
     client = client or client_from_settings(settings)
     _acquire_lease(settings, account, owner)
     run = _Run(settings, client, account, owner, creds, verify=verify, deadline=deadline)
+    first = account.status != AccountStatus.ACTIVE and not account.provisioned_at
     try:
         with subsegment("airbyte.provision", hub_id=int(hub_id)):
             workspace_id = ensure_workspace(settings, client, owner, int(hub_id))
@@ -656,10 +658,16 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
             connection_id = run.ensure_connection(
                 workspace_id, source_id, destination_id,
                 had_intent=account.airbyte_connection_intent_at is not None)
+            if first or connection_id != account.airbyte_connection_id:
+                # A new (or replaced) connection syncs now, not at its next cron time; still
+                # under the lease, so a failure here retries the message (first_sync.py).
+                last_try = receive_count is not None and \
+                    receive_count >= settings.provision_max_receives
+                run.changes.append(start_first_sync(client, connection_id, int(hub_id),
+                                                    last_try=last_try))
     except Busy:
         release_lease(int(hub_id), owner)
         raise
-    first = account.status != AccountStatus.ACTIVE and not account.provisioned_at
     result = "provisioned" if first else ("updated" if run.changes else "verified")
     now = utcnow()
     run._save(Account.status.set(AccountStatus.ACTIVE),

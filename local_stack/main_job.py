@@ -89,7 +89,7 @@ def run(accounts: int = 3, seed: int = 7) -> int:
         curated_ok = curate_all(stack, hub_ids)
         # A day later: HubSpot changed; the next (incremental) sync and Glue run pick it up.
         change_in_hubspot(stack, hub_ids, step="9")
-        sync_all(stack, accounts, step="10", files_step=None)
+        sync_all(stack, accounts, step="10", files_step=None, first=False)
         curated_ok &= curate_all(stack, hub_ids, step="11", table_step="12")
         lifecycle(stack, hub_ids, step="13")
     names = sorted({name for line in emitted for name in _metric_names(line)})

@@ -1,6 +1,7 @@
 """Main-job steps for provisioning: deliver the provision queue to the provisioner function (as
-Lambda's SQS event source would), show each account's Airbyte connection, run one sync per
-account on the Airbyte emulator and show the files that landed per stream in S3."""
+Lambda's SQS event source would), show each account's Airbyte connection, follow the first sync
+the provisioner started for each account (or, later, start the next one as the connection's
+schedule would) on the Airbyte emulator, and show the files that landed per stream in S3."""
 from __future__ import annotations
 
 import time
@@ -48,13 +49,31 @@ def provision_all(stack: LocalStack, hub_ids: list[int]) -> list[Account]:
 
 
 def sync_all(stack: LocalStack, accounts: list[Account], timeout_s: float = 900,
-             step: str = "5", files_step: str | None = "6") -> None:
-    _heading(f"{step}. One sync per account (Airbyte emulator runs the HubSpot connector)")
+             step: str = "5", files_step: str | None = "6", first: bool = True) -> None:
+    """`first`: follow the sync the provisioner started at the end of provisioning (nothing
+    here starts it); otherwise start the next sync, as the connection's cron schedule would
+    (the emulator runs no schedules)."""
+    what = "The first sync of each account, started by the provisioner" if first else \
+        "The next sync per account, as its schedule would start it"
+    _heading(f"{step}. {what} (Airbyte emulator runs the HubSpot connector)")
     settings = get_settings()
     client = client_from_settings(settings)
     jobs = {}
+    missing = []
     for a in accounts:
-        if a.airbyte_connection_id:
+        if not a.airbyte_connection_id:
+            continue
+        if first:
+            started = [j for j in client.list_jobs(a.airbyte_connection_id, limit=100)
+                       if j["jobType"] == "sync"]
+            if not started:
+                missing.append(a.hub_id)
+                print(f"  hub {a.hub_id:>10}  NO SYNC JOB: provisioning did not start one")
+                continue
+            jobs[a.hub_id] = min(j["jobId"] for j in started)
+            print(f"  hub {a.hub_id:>10}  sync job {jobs[a.hub_id]} (started by provisioning)",
+                  flush=True)
+        else:
             jobs[a.hub_id] = client.start_job(a.airbyte_connection_id)["jobId"]
             print(f"  hub {a.hub_id:>10}  sync job {jobs[a.hub_id]} started", flush=True)
     deadline = time.monotonic() + timeout_s
@@ -68,7 +87,7 @@ def sync_all(stack: LocalStack, accounts: list[Account], timeout_s: float = 900,
         results[hub] = job
         print(f"  hub {hub:>10}  job {job_id}: {job['status']}, {job.get('rowsSynced', 0)} rows, "
               f"{job.get('bytesSynced', 0)} bytes", flush=True)
-    failed = [h for h, j in results.items() if j["status"] != "succeeded"]
+    failed = missing + [h for h, j in results.items() if j["status"] != "succeeded"]
     if failed:
         print(f"  syncs not succeeded for hubs: {failed}")
     if files_step:
