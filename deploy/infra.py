@@ -29,6 +29,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import api_limits
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / ".chalice" / "config.json"
 STAGES = ("local", "dev", "prod")
@@ -729,6 +731,9 @@ class Template:
             if refs:
                 props["Environment"] = {"Variables": refs}
             out[logical] = {"Properties": props}
+        if app["routes"]:
+            stage_name = self.config["stages"][self.stage].get("api_gateway_stage", "api")
+            out.update(api_limits.patches(self.env, self.prefix(), stage_name))
         return out
 
 

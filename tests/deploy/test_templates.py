@@ -365,3 +365,56 @@ def test_a_stuck_glue_trigger_alerts_the_topic(stage, sam):
               if a["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": queue}]]
     (age,) = [a for a in alarms if a["MetricName"] == "ApproximateAgeOfOldestMessage"]
     assert age["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+
+
+# -- the install link cannot be flooded (issue 14): API Gateway throttling, optional WAF -------
+def _api(t: dict) -> dict:
+    return t["Resources"]["RestAPI"]["Properties"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_api_stage_is_throttled_and_install_more_strictly(stage, sam):
+    env = infra.stage_env(stage)
+    api = _api(sam(stage))
+    settings = {(m["ResourcePath"], m["HttpMethod"]): m for m in api["MethodSettings"]}
+    every = settings[("/*", "*")]
+    assert every["ThrottlingRateLimit"] == float(env["API_THROTTLE_RATE_LIMIT"])
+    assert every["ThrottlingBurstLimit"] == int(env["API_THROTTLE_BURST_LIMIT"])
+    install = settings[("/~1install", "GET")]
+    assert install["ThrottlingRateLimit"] == float(env["INSTALL_THROTTLE_RATE_LIMIT"])
+    assert install["ThrottlingBurstLimit"] == int(env["INSTALL_THROTTLE_BURST_LIMIT"])
+    assert install["ThrottlingRateLimit"] < every["ThrottlingRateLimit"]
+    assert install["ThrottlingBurstLimit"] < every["ThrottlingBurstLimit"]
+    # The encoded path names a route the API really has (a typo would throttle nothing).
+    decoded = install["ResourcePath"][1:].replace("~1", "/")
+    assert "get" in api["DefinitionBody"]["paths"][decoded]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_waf_rate_rule_follows_its_stage_setting(stage, sam):
+    env = infra.stage_env(stage)
+    t = sam(stage)
+    acls = _resources(t, "AWS::WAFv2::WebACL")
+    if not env.get("INSTALL_WAF_RATE_LIMIT"):
+        assert not acls and not _resources(t, "AWS::WAFv2::WebACLAssociation")
+        return
+    (acl,) = acls.values()
+    assert acl["Properties"]["Scope"] == "REGIONAL"
+    assert acl["Properties"]["DefaultAction"] == {"Allow": {}}
+    (rule,) = acl["Properties"]["Rules"]
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert rate["Limit"] == int(env["INSTALL_WAF_RATE_LIMIT"]) and rate["AggregateKeyType"] == "IP"
+    match = rate["ScopeDownStatement"]["ByteMatchStatement"]
+    assert (match["SearchString"], match["PositionalConstraint"]) == ("/install", "ENDS_WITH")
+    assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    (assoc,) = _resources(t, "AWS::WAFv2::WebACLAssociation").values()
+    stage_name = infra.load_config()["stages"][stage]["api_gateway_stage"]
+    assert assoc["Properties"]["ResourceArn"]["Fn::Sub"].endswith(
+        f"::/restapis/${{RestAPI}}/stages/{stage_name}")
+    assert assoc["DependsOn"] == [f"RestAPI{stage_name}Stage"]
+    assert assoc["Properties"]["WebACLArn"] == {"Fn::GetAtt": ["ApiWebAcl", "Arn"]}
+
+
+def test_at_least_one_deployed_stage_lints_the_waf_resources():
+    assert any(infra.stage_env(s).get("INSTALL_WAF_RATE_LIMIT") for s in STAGES), (
+        "no stage enables the WAF rule, so cfn-lint never sees it")
