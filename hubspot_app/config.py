@@ -40,6 +40,27 @@ def _env_list(name: str, default: str) -> tuple[str, ...]:
     return tuple(part for part in os.environ.get(name, default).replace(",", " ").split() if part)
 
 
+CALLBACK_ROUTE = "/oauth/callback"   # the app's callback route (app.py)
+
+
+def base_path(redirect_uri: str) -> str:
+    """The path the app's routes sit under, from the redirect URI: "/api" for API Gateway's
+    stage URL (`https://<id>.execute-api.<region>.amazonaws.com/api/oauth/callback`), "" on a
+    custom domain's root. Links and cookies use it so they reach the routes behind the prefix."""
+    from urllib.parse import urlsplit
+
+    path = urlsplit(redirect_uri).path.rstrip("/")
+    return path[: -len(CALLBACK_ROUTE)] if path.endswith(CALLBACK_ROUTE) else ""
+
+
+def base_url(redirect_uri: str) -> str:
+    """Origin plus `base_path`: where `/install` and `/webhooks/hubspot` are, next to the callback."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(redirect_uri)
+    return f"{parts.scheme}://{parts.netloc}{base_path(redirect_uri)}" if parts.netloc else ""
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str
@@ -87,6 +108,10 @@ class Settings:
     lake_region: str = "us-east-1"
     reconcile_uninstalled_action: str = "delete"  # "delete" or "pause"
     reconcile_stuck_after_seconds: int = 900
+
+    @property
+    def base_path(self) -> str:
+        return base_path(self.redirect_uri)
 
 
 @lru_cache(maxsize=1)
@@ -172,9 +197,8 @@ class HealthSettings:
 
 @lru_cache(maxsize=1)
 def get_health_settings() -> HealthSettings:
-    redirect = os.environ.get("HUBSPOT_REDIRECT_URI", "")
-    from urllib.parse import urlsplit
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(redirect)) if redirect else ""
+    # Defaults next to the callback, keeping its path prefix (API Gateway's stage, e.g. /api).
+    origin = base_url(os.environ.get("HUBSPOT_REDIRECT_URI", ""))
     return HealthSettings(
         queue_name=_env("TOKEN_HEALTH_QUEUE_NAME"),
         dlq_name=os.environ.get("TOKEN_HEALTH_DLQ_NAME", ""),

@@ -2,17 +2,17 @@
 
 Plain functions over the settings and the AWS/HubSpot clients; app.py only adapts them to
 Chalice. A callback either stores the account and queues its provisioning, or stores nothing
-and answers a 4xx page that says what to do.
+(beyond the mark that its state was used) and answers a 4xx page that says what to do.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
-from datetime import timedelta
+import time
+from datetime import UTC, datetime
 from http.cookies import SimpleCookie
+from urllib.parse import urlsplit
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import PutError
 
 from . import logs, queues
 from .config import Settings
@@ -24,7 +24,16 @@ from .hubspot_oauth import (
     HubSpotUnavailable,
     InvalidGrant,
     authorize_url,
-    make_pkce_pair,
+)
+from .install_state import (
+    COOKIE_NAME,
+    InstallState,
+    StateRefused,
+    code_challenge,
+    code_verifier,
+    new_state,
+    read_state,
+    signing_key,
 )
 from .metrics import emit_metric
 from .models import Account, AccountStatus, OAuthState, bind_tables, utcnow
@@ -33,9 +42,12 @@ from .secrets_store import get_app_credentials
 from .token_crypto import encrypt_token
 from .tracing import subsegment
 
-COOKIE_NAME = "hs_install"
-CALLBACK_PATH = "/oauth/callback"
 log = logging.getLogger(__name__)
+
+
+def _now() -> float:
+    """The clock the state's expiry is judged by (tests move it)."""
+    return time.time()
 
 
 class InstallError(Exception):
@@ -45,27 +57,31 @@ class InstallError(Exception):
         super().__init__(reason)
         self.status, self.reason, self.title, self.detail = status, reason, title, detail
 
-    def page(self) -> Page:
-        return error_page(self.status, self.title, self.detail)
+    def page(self, install_path: str) -> Page:
+        return error_page(self.status, self.title, self.detail, install_path)
 
 
 _RESTART = "Start the install again from the HubSpot marketplace or the link below."
 
 
-def _browser_hash(nonce: str) -> str:
-    return hashlib.sha256(nonce.encode()).hexdigest()
+def cookie_path(settings: Settings) -> str:
+    """The redirect URI's own path, so the browser sends the cookie to the callback wherever it
+    is served: `/api/oauth/callback` behind API Gateway's `api` stage, `/oauth/callback` on a
+    custom domain's root. A constant path would never reach a prefixed callback."""
+    return urlsplit(settings.redirect_uri).path or "/"
 
 
 def _cookie_header(value: str, settings: Settings, max_age: int) -> str:
     flags = "; Secure" if settings.cookie_secure else ""
-    # Path limited to the callback; Lax so it is sent on HubSpot's top-level redirect back.
-    return f"{COOKIE_NAME}={value}; Max-Age={max_age}; Path={CALLBACK_PATH}; HttpOnly; SameSite=Lax{flags}"
+    # Lax so it is sent on HubSpot's top-level redirect back; HttpOnly: no page script reads it.
+    return (f"{COOKIE_NAME}={value}; Max-Age={max_age}; Path={cookie_path(settings)}; HttpOnly; "
+            f"SameSite=Lax{flags}")
 
 
 def read_cookie(cookie_header: str | None) -> str | None:
     if not cookie_header:
         return None
-    jar = SimpleCookie()
+    jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(cookie_header)
     except Exception:  # noqa: BLE001 - http.cookies raises several types on a malformed header
@@ -74,71 +90,82 @@ def read_cookie(cookie_header: str | None) -> str | None:
     return morsel.value if morsel else None
 
 
+def _state_key(settings: Settings) -> bytes:
+    return signing_key(get_app_credentials(settings.app_secret_name).client_secret)
+
+
 # -- GET /install -------------------------------------------------------------------------
 def start_install(settings: Settings) -> Page:
-    """Create a one-time state bound to this browser and send it to HubSpot's consent page."""
-    bind_tables(settings.accounts_table, settings.states_table)
+    """Send the browser to HubSpot's consent page with a fresh state signed into its cookie.
+
+    Nothing is stored: the request costs one (cached) secret read and two HMACs, so a flood of
+    it fills no table (the state is marked used only at the callback)."""
     creds = get_app_credentials(settings.app_secret_name)
-    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    verifier, challenge = make_pkce_pair()
-    OAuthState(state=state, browser_hash=_browser_hash(nonce), code_verifier=verifier,
-               expires_at=utcnow() + timedelta(seconds=settings.state_ttl_seconds)
-               ).save(condition=OAuthState.state.does_not_exist())
+    key = signing_key(creds.client_secret)
+    state, cookie = new_state(key, settings.state_ttl_seconds, _now())
     location = authorize_url(settings.hubspot_authorize_url, creds.client_id, settings.redirect_uri,
-                             settings.hubspot_scopes, settings.hubspot_optional_scopes, state,
-                             challenge)
+                             settings.hubspot_scopes, settings.hubspot_optional_scopes, state.state,
+                             code_challenge(code_verifier(key, state.state)))
     logs.log_event(log, "install started")
     return Page(302, "", {"Location": location,
-                          "Set-Cookie": _cookie_header(nonce, settings, settings.state_ttl_seconds)})
+                          "Set-Cookie": _cookie_header(cookie, settings, settings.state_ttl_seconds)})
 
 
 # -- GET /oauth/callback ------------------------------------------------------------------
-def consume_state(state: str | None, browser_nonce: str | None) -> OAuthState:
-    """Mark the state used, atomically, if it is known, unexpired, unused and this browser's."""
+_REFUSALS = {
+    "bad_cookie": ("This install link is not valid",
+                   f"We do not recognise this install request. {_RESTART}"),
+    "wrong_browser": ("Install started in another browser",
+                      f"Finish the install in the browser where you started it. {_RESTART}"),
+}
+
+
+def consume_state(settings: Settings, state: str | None, cookie_value: str | None) -> InstallState:
+    """The state, marked used, if this browser's cookie carries it signed and unexpired and it
+    was not used before. The mark is the only write, and only for a state that passed every
+    other check, so forged or replayed cookies cannot fill the table either."""
     if not state:
         raise InstallError(400, "missing_state", "This link is incomplete",
                            f"The request has no install state. {_RESTART}")
-    if not browser_nonce:
-        raise InstallError(400, "missing_cookie", "Install started in another browser",
-                           f"Finish the install in the browser where you started it. {_RESTART}")
-    now = utcnow()
-    item = OAuthState(state=state)
+    if not cookie_value:
+        raise InstallError(400, "missing_cookie", *_REFUSALS["wrong_browser"])
     try:
-        item.update(actions=[OAuthState.used.set(True)],
-                    condition=(OAuthState.state.exists() & (OAuthState.used == False)  # noqa: E712 - a pynamodb condition, not a comparison
-                               & (OAuthState.browser_hash == _browser_hash(browser_nonce))
-                               & (OAuthState.expires_at > now)))
-        return item
-    except UpdateError as exc:
+        item = read_state(cookie_value, state, _state_key(settings), _now())
+    except StateRefused as exc:
+        if exc.reason == "expired_state":
+            minutes = max(1, settings.state_ttl_seconds // 60)
+            raise InstallError(400, exc.reason, "This install link has expired",
+                               f"Install links are valid for {minutes} minutes. {_RESTART}") from None
+        raise InstallError(400, exc.reason, *_REFUSALS[exc.reason]) from None
+    mark = OAuthState(state=item.state,
+                      expires_at=datetime.fromtimestamp(item.expires_at, tz=UTC))
+    try:
+        mark.save(condition=OAuthState.state.does_not_exist())
+    except PutError as exc:
         if getattr(exc, "cause_response_code", "") != "ConditionalCheckFailedException":
             raise
-    # The condition failed: find out which way, to say it plainly.
-    try:
-        known = OAuthState.get(state)
-    except DoesNotExist:
-        known = None
-    if known is None:
-        raise InstallError(400, "unknown_state", "This install link is not valid",
-                           f"We do not recognise this install request. {_RESTART}")
-    if known.browser_hash != _browser_hash(browser_nonce):
-        raise InstallError(400, "wrong_browser", "Install started in another browser",
-                           f"Finish the install in the browser where you started it. {_RESTART}")
-    if known.used:
         raise InstallError(400, "reused_state", "This install link was already used",
-                           f"Each install link works once. {_RESTART}")
-    raise InstallError(400, "expired_state", "This install link has expired",
-                       f"Install links are valid for {known_ttl_minutes(known)} minutes. {_RESTART}")
-
-
-def known_ttl_minutes(item: OAuthState) -> int:
-    return max(1, int((item.expires_at - item.created_at).total_seconds() // 60))
+                           f"Each install link works once. {_RESTART}") from None
+    return item
 
 
 def complete_install(settings: Settings, params: dict, cookie_header: str | None,
                      oauth: HubSpotOAuthClient | None = None) -> Page:
     bind_tables(settings.accounts_table, settings.states_table)
+    spent: list[InstallState] = []
+    page = _complete(settings, params, cookie_header, oauth, spent)
+    if spent:
+        # The state is used up whatever happened next: the browser can drop its cookie.
+        page.headers["Set-Cookie"] = _cookie_header("", settings, 0)
+    return page
+
+
+def _complete(settings: Settings, params: dict, cookie_header: str | None,
+              oauth: HubSpotOAuthClient | None, spent: list[InstallState]) -> Page:
+    install_path = f"{settings.base_path}/install"
     try:
-        state = consume_state(params.get("state"), read_cookie(cookie_header))
+        state = consume_state(settings, params.get("state"), read_cookie(cookie_header))
+        spent.append(state)
         if params.get("error"):
             # A fixed reason: the error text is the caller's and must not become a metric value.
             raise InstallError(400, "hubspot_refused", "The install was cancelled",
@@ -150,37 +177,38 @@ def complete_install(settings: Settings, params: dict, cookie_header: str | None
         oauth = oauth or HubSpotOAuthClient(
             settings.hubspot_api_url, get_app_credentials(settings.app_secret_name),
             settings.hubspot_token_api, settings.hubspot_v1_fallback, settings.http_timeout_seconds)
-        account = _store_install(settings, oauth, params["code"], state.code_verifier)
+        account = _store_install(settings, oauth, params["code"],
+                                 code_verifier(_state_key(settings), state.state))
     except InstallError as exc:
         logs.log_event(log, "install refused", logging.WARNING, reason=exc.reason, status=exc.status)
         emit_metric("Installs", 1, "Count", Result=exc.reason)
-        return exc.page()
+        return exc.page(install_path)
     except InvalidGrant as exc:
         logs.log_event(log, "install refused", logging.WARNING, reason="invalid_grant",
                        hubspot_status=exc.code)
         emit_metric("Installs", 1, "Count", Result="invalid_grant")
         return error_page(400, "This install link was already used or has expired",
-                          f"HubSpot no longer accepts this authorization. {_RESTART}")
+                          f"HubSpot no longer accepts this authorization. {_RESTART}", install_path)
     except HubSpotUnavailable as exc:
         logs.log_event(log, "hubspot unavailable", logging.WARNING, error=str(exc))
         emit_metric("Installs", 1, "Count", Result="hubspot_unavailable")
         # A 4xx by design: the request can be retried by the person, nothing broke on our side.
         return error_page(424, "HubSpot could not be reached",
                           f"HubSpot did not answer in time, so nothing was installed. Please try "
-                          f"again in a few minutes. {_RESTART}")
+                          f"again in a few minutes. {_RESTART}", install_path)
     except HubSpotBadAnswer as exc:
         logs.log_event(log, "hubspot answer unusable", logging.ERROR, error=str(exc))
         emit_metric("Installs", 1, "Count", Result="hubspot_bad_answer")
         return error_page(424, "HubSpot's answer could not be used",
                           "HubSpot's reply about your account was not in the form HubSpot "
                           "documents, so nothing was installed. Please try again later; if it "
-                          f"keeps happening, contact us. {_RESTART}")
+                          f"keeps happening, contact us. {_RESTART}", install_path)
     except (ClientConfigError, HubSpotOAuthError) as exc:
         logs.log_event(log, "hubspot refused the app", logging.ERROR, error=str(exc))
         emit_metric("Installs", 1, "Count", Result="app_refused")
         return error_page(424, "The app could not be connected",
                           "HubSpot refused our app's credentials: the problem is on our side and "
-                          "nothing was installed. Please try again later.")
+                          "nothing was installed. Please try again later.", install_path)
     emit_metric("Installs", 1, "Count", Result="stored", hub_id=account.hub_id)
     return success_page(int(account.hub_id), account.hub_domain, account.user)
 

@@ -93,16 +93,15 @@ class Account(Model):
 
 
 class OAuthState(Model):
-    """A one-time `state` for one browser's install attempt; DynamoDB's TTL removes stale ones."""
+    """The mark that an install `state` was used: written once, at the callback, by a conditional
+    put (hubspot_app.install). `/install` stores nothing; the state itself travels signed in the
+    browser's cookie. DynamoDB's TTL removes a mark once its state has expired anyway."""
 
     class Meta:
         table_name = "oauth-states"  # replaced by bind_tables()
 
     state = UnicodeAttribute(hash_key=True)
-    browser_hash = UnicodeAttribute()   # sha256 of the browser's cookie nonce, not the nonce
-    code_verifier = UnicodeAttribute()  # PKCE verifier, needed once at the callback
     expires_at = TTLAttribute()
-    used = BooleanAttribute(default=False)
     created_at = UTCDateTimeAttribute(default=utcnow)
 
 

@@ -1,8 +1,11 @@
 """The few HTML pages a person sees during an install, and the headers every page carries."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from html import escape
+
+from .config import base_path
 
 SECURITY_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -49,7 +52,14 @@ def success_page(hub_id: int, hub_domain: str | None, user: str | None) -> Page:
     return Page(200, _html("HubSpot connected", inner))
 
 
-def error_page(status: int, title: str, detail: str, install_path: str = "/install") -> Page:
+def default_install_path() -> str:
+    """`/install` under the routes' path prefix (API Gateway's stage), from the redirect URI;
+    read from the environment so that even a page about broken settings links correctly."""
+    return f"{base_path(os.environ.get('HUBSPOT_REDIRECT_URI', ''))}/install"
+
+
+def error_page(status: int, title: str, detail: str, install_path: str | None = None) -> Page:
+    install_path = install_path or default_install_path()
     inner = (f"<h1 class=\"err\" id=\"result\" data-error=\"{status}\">{escape(title)}</h1>"
              f"<p>{escape(detail)}</p>"
              f"<a class=\"button\" href=\"{escape(install_path)}\">Start the install again</a>")

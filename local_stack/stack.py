@@ -32,11 +32,35 @@ def start_moto(port: int = 0):
     import requests
     from moto.server import ThreadedMotoServer
 
+    _serialize_dynamodb_writes()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
     requests.post(f"http://{host}:{bound}/moto-api/reset", timeout=10).raise_for_status()
     return server
+
+
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def _serialize_dynamodb_writes() -> None:
+    """DynamoDB applies each write atomically (an `ADD` never loses an increment, a condition is
+    checked against the item as it is written); moto's backend takes no lock, so concurrent
+    requests on its threaded server can interleave read-modify-write. One lock for the writes
+    makes the stand-in as strict as the real service. Idempotent."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_writes_serialized", False):
+        return
+    def serialized(method):
+        def locked(self, *args, **kwargs):
+            with _DYNAMODB_LOCK:
+                return method(self, *args, **kwargs)
+        return locked
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        setattr(DynamoDBBackend, name, serialized(getattr(DynamoDBBackend, name)))
+    DynamoDBBackend._writes_serialized = True
 
 
 def stage_environment(stage: str = "local") -> dict[str, str]:
@@ -70,6 +94,9 @@ class LocalStack:
     env: dict = field(default_factory=dict)
     # AirbyteEmulator keyword arguments, e.g. {"rate_limit_per_s": 20, "sync_runner": fake}
     airbyte_options: dict = field(default_factory=dict)
+    # e.g. "/api": the app is served under that path, as API Gateway serves a stage
+    # (local_stack/stage_front.py); app_url and the redirect URI then include it.
+    path_prefix: str = ""
 
     def __post_init__(self):
         self._servers: list = []
@@ -91,7 +118,7 @@ class LocalStack:
 
     @property
     def app_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.app}"
+        return f"http://127.0.0.1:{self.ports.app}{self.path_prefix}"
 
     def _environment(self) -> dict[str, str]:
         env = stage_environment(self.stage)
@@ -185,17 +212,22 @@ class LocalStack:
 
         config = CLIFactory(str(ROOT), environ=os.environ).create_config_obj(
             chalice_stage_name=self.stage)
+        port = free_port() if self.path_prefix else self.ports.app
         if not self.access_log:
             chalice_local.ChaliceRequestHandler.log_message = lambda *args: None
         app_obj = chalice_app_module.app
         if isinstance(app_obj, chalice_local.LocalChalice):  # a second stack in this process
-            server = chalice_local.LocalDevServer(app_obj, config, "127.0.0.1", self.ports.app)
+            server = chalice_local.LocalDevServer(app_obj, config, "127.0.0.1", port)
         else:
-            server = chalice_local.create_local_server(app_obj, config, "127.0.0.1", self.ports.app)
+            server = chalice_local.create_local_server(app_obj, config, "127.0.0.1", port)
         thread = threading.Thread(target=server.server.serve_forever, name="chalice-local",
                                   daemon=True)
         thread.start()
         self._servers.append(_StoppableServer(server, thread))
+        if self.path_prefix:
+            from .stage_front import StageFront
+
+            self._servers.append(StageFront(self.path_prefix, port, self.ports.app))
 
     def chalice_client(self, **env_overrides: str):
         """A `chalice.test.Client` whose functions see this stack's environment.

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import timedelta
+import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 
-from hubspot_app.models import Account, OAuthState, utcnow
+from hubspot_app import install
+from hubspot_app.config import get_settings
+from hubspot_app.install_state import code_verifier, read_state, signing_key
+from hubspot_app.models import Account, OAuthState
 
 from .flow_helpers import account_count, begin, callback_params, consent, finish
 
@@ -32,12 +35,15 @@ def test_install_redirects_to_hubspot_with_state_pkce_and_cookie(stack):
     assert "crm.objects.contacts.read" in params["scope"].split()
     assert params["code_challenge_method"] == "S256"
     assert len(params["state"]) >= 32
-    # The state is stored with the verifier whose S256 hash was sent, and is not yet used.
-    item = OAuthState.get(params["state"])
-    digest = hashlib.sha256(item.code_verifier.encode()).digest()
-    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == params["code_challenge"]
-    assert item.used is False and item.expires_at > utcnow()
+    # The cookie carries the state, signed, with its expiry; the verifier derived for it is the
+    # one whose S256 hash was sent; nothing is stored yet (not used; the mark comes at the callback).
     cookie = next(c for c in browser.cookies if c.name == "hs_install")
+    key = signing_key(stack.client_secret)
+    item = read_state(cookie.value, params["state"], key, time.time())
+    digest = hashlib.sha256(code_verifier(key, item.state).encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == params["code_challenge"]
+    assert OAuthState.count(params["state"]) == 0 and item.expires_at > time.time()
+    assert code_verifier(key, item.state) not in cookie.value + location  # it never leaves the server
     assert cookie.path == "/oauth/callback"
     assert cookie.has_nonstandard_attr("HttpOnly")
     # Two installs get two different states.
@@ -60,7 +66,7 @@ def test_full_install_stores_account_from_introspection_and_queues_provisioning(
 
 
 @pytest.mark.parametrize("case", ["missing", "forged", "expired", "reused", "other_browser"])
-def test_bad_state_is_refused_and_stores_nothing(stack, case):
+def test_bad_state_is_refused_and_stores_nothing(stack, case, monkeypatch):
     browser = requests.Session()
     callback = consent(begin(stack.app_url, browser), browser)
     params = callback_params(callback)
@@ -72,8 +78,8 @@ def test_bad_state_is_refused_and_stores_nothing(stack, case):
         params["state"] = "forged-" + params["state"][7:]
         response = browser.get(f"{stack.app_url}/oauth/callback", params=params)
     elif case == "expired":
-        item = OAuthState.get(params["state"])
-        item.update(actions=[OAuthState.expires_at.set(utcnow() - timedelta(seconds=1))])
+        ttl = get_settings().state_ttl_seconds
+        monkeypatch.setattr(install, "_now", lambda: time.time() + ttl + 1)
         response = finish(callback, browser)
     elif case == "reused":
         assert finish(callback, browser).status_code == 200
