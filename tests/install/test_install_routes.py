@@ -50,6 +50,17 @@ def test_install_redirects_to_hubspot_with_state_pkce_and_cookie(stack):
     assert parse_qs(urlparse(begin(stack.app_url, requests.Session())).query)["state"][0] != params["state"]
 
 
+def test_cookie_on_a_domain_root_reaches_the_callback(stack, sandbox_accounts):
+    """The redirect URI at a domain's root (a custom domain): the cookie's path is the callback's."""
+    assert urlparse(stack.app_url).path == ""
+    browser = requests.Session()
+    start = browser.get(f"{stack.app_url}/install", allow_redirects=False, timeout=10)
+    assert "; Path=/oauth/callback;" in start.headers["Set-Cookie"]
+    page = finish(consent(start.headers["Location"], browser, sandbox_accounts[0]["hub_id"]), browser)
+    assert page.status_code == 200, page.text
+    assert "Max-Age=0; Path=/oauth/callback;" in page.headers["Set-Cookie"]
+
+
 def test_full_install_stores_account_from_introspection_and_queues_provisioning(stack, sandbox_accounts):
     target = sandbox_accounts[1]
     browser = requests.Session()
