@@ -156,7 +156,12 @@ def get_settings() -> Settings:
         airbyte_resources_table=os.environ.get("AIRBYTE_RESOURCES_TABLE", ""),
         lake_bucket=os.environ.get("LAKE_BUCKET", ""),
         lake_raw_prefix=_env("LAKE_RAW_PREFIX", "raw").strip("/"),
-        lake_region=_env("LAKE_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
+        # Empty: the function's own region. Lambda sets AWS_REGION in every runtime (AWS Lambda
+        # Developer Guide, "Defined runtime environment variables",
+        # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime);
+        # the packaged template fills LAKE_REGION with the stack's region anyway.
+        lake_region=(os.environ.get("LAKE_REGION") or os.environ.get("AWS_REGION")
+                     or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"),
         reconcile_uninstalled_action=_env_choice("RECONCILE_UNINSTALLED_ACTION", "delete",
                                                  ("delete", "pause")),
         reconcile_stuck_after_seconds=int(_env("RECONCILE_STUCK_AFTER_SECONDS", "900")),

@@ -127,3 +127,24 @@ def test_enum_like_settings_are_checked_when_loaded(monkeypatch):
     config.reset_settings()
     with pytest.raises(RuntimeError, match="LOG_LEVEL='LOUD'"):
         logs.configure("loud")
+
+
+def test_an_empty_lake_region_is_the_functions_region(monkeypatch):
+    """chalice deploy passes LAKE_REGION="" through (it used to stop every function at start);
+    Lambda's runtime sets AWS_REGION."""
+    from hubspot_app import config
+
+    for name, value in infra.stage_env("dev").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    config.reset_settings()
+    try:
+        assert infra.stage_env("dev")["LAKE_REGION"] == ""
+        assert config.get_settings().lake_region == "eu-west-1"
+        monkeypatch.setenv("LAKE_REGION", "eu-central-1")   # set: it wins
+        config.reset_settings()
+        assert config.get_settings().lake_region == "eu-central-1"
+    finally:
+        monkeypatch.undo()
+        config.reset_settings()
