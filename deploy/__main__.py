@@ -6,6 +6,8 @@
   python -m deploy companion --stage S [FILE] the standalone stack for `chalice deploy` users
   python -m deploy upload-glue --stage S      upload the Glue script and library to the lake bucket
   python -m deploy fix-event-sources --stage S   after `chalice deploy`: partial batch responses
+  python -m deploy leftovers --stage S [FILE]  after a failed first create: retained resources
+                                              in the way (FILE: --resources-to-import entries)
 """
 from __future__ import annotations
 
@@ -156,6 +158,22 @@ def cmd_fix_event_sources(args) -> int:
     return 0
 
 
+def cmd_leftovers(args) -> int:
+    import json
+
+    from . import leftovers
+    found = leftovers.find(args.stage)
+    for line in leftovers.report(args.stage, found):
+        print(line)
+    holding = [f.import_entry() for f in found if not f.empty]
+    if holding:
+        out = Path(args.out or infra.ROOT / "build" / f"resources-to-import-{args.stage}.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(holding, indent=2) + "\n")
+        print(f"  {out}")
+    return 1 if any(f.blocks_retry for f in found) else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -171,10 +189,11 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_check)
     for name, func in (("package", cmd_package), ("companion", cmd_companion),
                        ("upload-glue", cmd_upload_glue),
-                       ("fix-event-sources", cmd_fix_event_sources)):
+                       ("fix-event-sources", cmd_fix_event_sources),
+                       ("leftovers", cmd_leftovers)):
         p = sub.add_parser(name)
         p.add_argument("--stage", required=True, choices=infra.STAGES)
-        if name in ("package", "companion"):
+        if name in ("package", "companion", "leftovers"):
             p.add_argument("out", nargs="?")
         p.set_defaults(func=func)
     args = parser.parse_args(argv)

@@ -97,8 +97,10 @@ GLUE_ASSETS_PREFIX = "glue-assets/"   # in the lake bucket: the job's script and
 GLUE_SCRIPT = "glue/curate_job.py"
 GLUE_LIBRARY = "glue/hubcurate"       # zipped to hubcurate.zip for --extra-py-files
 GLUE_DEFINITION = "glue/job.json"     # optional: Glue job properties from the glue/ owners
+# The same runtime and bookmark choice as glue/job.json (which wins), so a job.json without
+# them never falls back to a runtime the job cannot run on (glue/hubcurate/runtime.py).
 GLUE_DEFAULTS = {
-    "GlueVersion": "4.0",
+    "GlueVersion": "5.1",
     "WorkerType": "G.1X",
     "NumberOfWorkers": 2,
     "Timeout": 120,
@@ -106,7 +108,7 @@ GLUE_DEFAULTS = {
     "ExecutionProperty": {"MaxConcurrentRuns": 1},
     "JobRunQueuingEnabled": True,
     "DefaultArguments": {
-        "--job-bookmark-option": "job-bookmark-enable",
+        "--job-bookmark-option": "job-bookmark-disable",
         "--enable-metrics": "true",
         "--enable-continuous-cloudwatch-log": "true",
     },

@@ -148,3 +148,19 @@ def test_an_empty_lake_region_is_the_functions_region(monkeypatch):
     finally:
         monkeypatch.undo()
         config.reset_settings()
+
+
+def test_the_glue_job_has_one_deploy_path_documented_once():
+    """Issue 11 §4: no second Glue template or deploy recipe; glue/README links to the guide."""
+    glue = ROOT / "glue"
+    assert not (glue / "template.json").exists()
+    templates = [p.name for p in glue.rglob("*.json") if p.name != "job.json"]
+    assert not templates, f"a second Glue deploy definition: {templates}"
+    text = (glue / "README.md").read_text()
+    section = text[text.index("## Deploy"):]
+    section = section[:section.find("\n## ", 3) if "\n## " in section[3:] else None]
+    assert "../README.md#deploying" in section
+    for recipe in ("create-job", "cloudformation deploy", "aws glue "):
+        assert recipe not in section, f"glue/README describes its own deploy: {recipe!r}"
+    guide = (ROOT / "README.md").read_text()
+    assert "\n## Deploying\n" in guide and "python -m deploy upload-glue" in guide
