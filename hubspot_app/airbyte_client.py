@@ -159,7 +159,7 @@ class AirbyteClient:
 
     # -- transport -------------------------------------------------------------------------
     def _send(self, method: str, path: str, *, auth: bool = True, json_body=None, params=None,
-              bearer: str | None = None) -> requests.Response:
+              bearer: str | None = None, timeout: float | None = None) -> requests.Response:
         self._limiter.wait()
         headers = {"Accept": "application/json", "User-Agent": "hubspot-pipeline-provisioner"}
         if auth:
@@ -167,10 +167,11 @@ class AirbyteClient:
         self.calls += 1
         try:
             return self._session.request(method, self.api_url + path, json=json_body, params=params,
-                                         headers=headers, timeout=self.timeout)
+                                         headers=headers, timeout=timeout or self.timeout)
         except requests.Timeout as exc:
             # ConnectTimeout: never connected, so nothing was sent; ReadTimeout: maybe done.
-            raise AirbyteTransientError(f"{method} {path}: timed out after {self.timeout}s",
+            raise AirbyteTransientError(f"{method} {path}: timed out after "
+                                        f"{timeout or self.timeout}s",
                                         ambiguous=not isinstance(exc, requests.ConnectTimeout)
                                         ) from exc
         except requests.RequestException as exc:
@@ -188,14 +189,15 @@ class AirbyteClient:
             return AirbyteNotFound(message, status, title)
         return AirbytePermanentError(message, status, title)
 
-    def request(self, method: str, path: str, json_body=None, params=None):
+    def request(self, method: str, path: str, json_body=None, params=None,
+                timeout: float | None = None):
         """One API call; returns the parsed JSON body (None for 204)."""
         what = f"{method} {path.split('?')[0]}"
         refreshed = False
         attempt = 0
         while True:
             resp = self._send(method, path, json_body=json_body, params=params,
-                              bearer=self._bearer())
+                              bearer=self._bearer(), timeout=timeout)
             if resp.status_code == 401 and not self._api_token and not refreshed:
                 self._bearer(force=True)  # the short-lived access token expired early
                 refreshed = True
@@ -301,6 +303,21 @@ class AirbyteClient:
 
     def delete_connection(self, connection_id: str) -> None:
         self.request("DELETE", f"/connections/{connection_id}")
+
+    def get_stream_properties(self, source_id: str, destination_id: str,
+                              ignore_cache: bool = False, timeout: float | None = None) -> list:
+        """getStreamProperties: `GET /streams?sourceId=&destinationId=&ignoreCache=` answers a
+        StreamProperties array; `syncModes` is only filled when the destination is given
+        (airbyte-platform StreamsController). Airbyte answers from the source's cached catalog,
+        which is keyed on the source's configuration (SchedulerHandler): a new refresh token
+        means a new discover; a failed discover answers 500 "Something went wrong in the
+        connector"."""
+        answer = self.request("GET", "/streams", params={
+            "sourceId": source_id, "destinationId": destination_id,
+            "ignoreCache": str(ignore_cache).lower()}, timeout=timeout)
+        if not isinstance(answer, list):
+            raise AirbytePermanentError("GET /streams: the answer is not a StreamProperties array")
+        return answer
 
     # -- jobs ------------------------------------------------------------------------------
     def start_job(self, connection_id: str, job_type: str = "sync") -> dict:

@@ -12,6 +12,7 @@ import json
 from .config import Settings
 from .models import Account
 from .secrets_store import AppCredentials
+from .streams import Selection, StreamRule, StreamRuleError, parse_rule, select, streams_diff
 
 # Airbyte's S3 destination path: namespace (= hub_id) / stream / date_epoch_ files.
 S3_PATH_FORMAT = "${NAMESPACE}/${STREAM_NAME}/${YEAR}_${MONTH}_${DAY}_${EPOCH}_"
@@ -42,14 +43,25 @@ def workspace_name(settings: Settings, hub_id: int | None = None) -> str:
     return f"{base}-hub-{hub_id}" if settings.airbyte_workspace_per_account else base
 
 
-def streams(settings: Settings) -> list[dict]:
-    out = []
-    for item in settings.airbyte_streams:
-        name, _, mode = item.partition(":")
-        out.append({"name": name, "syncMode": mode or "full_refresh_overwrite"})
-    if not out:
-        raise ProvisionFailed("AIRBYTE_STREAMS is empty: configure at least one stream")
-    return out
+def stream_rule(settings: Settings) -> StreamRule:
+    try:
+        return parse_rule(settings.airbyte_streams)
+    except StreamRuleError as exc:  # checked at load; kept for settings built in code
+        raise ProvisionFailed(str(exc)) from None
+
+
+def desired_streams(settings: Settings, properties: list[dict]) -> Selection:
+    """The connection's streams from what Airbyte discovered for the account's source (its
+    granted scopes decide which streams exist), filtered by AIRBYTE_STREAMS."""
+    try:
+        chosen = select(stream_rule(settings), properties)
+    except StreamRuleError as exc:
+        raise ProvisionFailed(str(exc)) from None
+    if not chosen.streams:
+        raise ProvisionFailed(
+            f"no stream to sync: Airbyte discovered {len(properties)} stream(s) for the source "
+            f"and AIRBYTE_STREAMS ({stream_rule(settings).canonical()}) leaves none")
+    return chosen
 
 
 def schedule(settings: Settings) -> dict:
@@ -93,17 +105,34 @@ def destination_configuration(settings: Settings) -> dict:
     return cfg
 
 
-def connection_settings(settings: Settings, hub_id: int) -> dict:
-    """Everything the connection should have except its source and destination ids."""
-    return {"name": connection_name(settings, hub_id),
-            "namespaceDefinition": "custom_format", "namespaceFormat": str(hub_id),
-            "configurations": {"streams": streams(settings)}, "schedule": schedule(settings),
-            "status": "active", "nonBreakingSchemaUpdatesBehavior": "propagate_columns"}
+def recorded_stream(item: str) -> dict:
+    name, _, mode = item.partition(":")
+    return {"name": name, "syncMode": mode}
+
+
+def record_streams(streams: list[dict]) -> list:  # list[str]; bare for pynamodb's stubs
+    """What the account keeps of its connection's streams (reconcile compares with it)."""
+    return sorted(f"{s['name']}:{s['syncMode']}" for s in streams)
+
+
+def connection_settings(settings: Settings, hub_id: int, streams: list[dict] | None = None) -> dict:
+    """Everything the connection should have except its source and destination ids; without
+    `streams` (not discovered yet), everything but its stream configurations."""
+    out = {"name": connection_name(settings, hub_id),
+           "namespaceDefinition": "custom_format", "namespaceFormat": str(hub_id),
+           "schedule": schedule(settings), "status": "active",
+           "nonBreakingSchemaUpdatesBehavior": "propagate_columns"}
+    if streams is not None:
+        out["configurations"] = {"streams": streams}
+    return out
 
 
 def config_hash(settings: Settings, creds: AppCredentials, hub_id: int) -> str:
+    """Changes with the stage settings (the stream *rule*, not the discovered streams: those
+    are compared with Airbyte's discovery whenever the account is provisioned)."""
     desired = {"source": source_public_config(settings, creds),
                "connection": connection_settings(settings, hub_id),
+               "streams": stream_rule(settings).canonical(),
                "destination": destination_configuration(settings)}
     return hashlib.sha256(json.dumps(desired, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -116,8 +145,11 @@ def token_fingerprint(account: Account, creds: AppCredentials) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def connection_drift(actual: dict, desired: dict, source_id: str, destination_id: str) -> list[str]:
-    """Names of the settings where the connection in Airbyte differs from the desired one."""
+def connection_drift(actual: dict, desired: dict, source_id: str, destination_id: str,
+                     recorded_streams: list[str] | None = None) -> list[str]:
+    """Names of the settings where the connection in Airbyte differs from the desired one.
+    Streams: against the desired ones when `desired` has them (just discovered), else against
+    the "name:mode" items the account recorded when it was last provisioned."""
     drift = []
     if actual.get("sourceId") != source_id or actual.get("destinationId") != destination_id:
         drift.append("endpoints")
@@ -129,11 +161,12 @@ def connection_drift(actual: dict, desired: dict, source_id: str, destination_id
         act_sched["cronExpression"] = act_sched["cronExpression"][:-4]
     if act_sched != desired["schedule"]:
         drift.append("schedule")
-    have = {(s.get("name"), s.get("syncMode"))
-            for s in ((actual.get("configurations") or {}).get("streams") or [])}
-    want = {(s["name"], s["syncMode"]) for s in desired["configurations"]["streams"]}
-    if have != want:
-        drift.append("streams")
+    actual_streams = (actual.get("configurations") or {}).get("streams") or []
+    wanted = (desired["configurations"]["streams"] if "configurations" in desired
+              else [recorded_stream(i) for i in recorded_streams or []] or None)
+    diff = streams_diff(actual_streams, wanted) if wanted is not None else None
+    if diff:
+        drift.append(f"streams ({diff})")
     return drift
 
 

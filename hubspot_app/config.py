@@ -61,6 +61,19 @@ def base_url(redirect_uri: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{base_path(redirect_uri)}" if parts.netloc else ""
 
 
+def _env_streams(name: str) -> tuple[str, ...]:
+    """The stream rule, checked now: a typo must not silently sync nothing or everything."""
+    from .streams import StreamRuleError, parse_rule
+
+    items = _env_list(name, "")
+    try:
+        parse_rule(items)
+    except StreamRuleError as exc:
+        raise RuntimeError(f"{exc}. Fix it in .chalice/config.json for this stage (see README, "
+                           f"'Settings').") from None
+    return items
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str
@@ -95,8 +108,9 @@ class Settings:
     airbyte_workspace_per_account: bool = False
     airbyte_timeout_seconds: float = 20.0
     airbyte_create_settle_seconds: float = 20.0  # after an ambiguous create, look this long
+    airbyte_discover_timeout_seconds: float = 45.0  # GET /streams may run the connector's discover
     airbyte_max_requests_per_second: float = 0.0  # per process; 0 = no client-side limit
-    airbyte_streams: tuple[str, ...] = ()       # "name:sync_mode" items
+    airbyte_streams: tuple[str, ...] = ()       # stream rule (hubspot_app.streams): empty = all
     airbyte_schedule_cron: str = ""             # Quartz cron, e.g. "0 0 */6 * * ?"; empty = manual
     airbyte_source_start_date: str = "2024-01-01T00:00:00Z"
     airbyte_source_options: str = "{}"          # JSON merged into the HubSpot source configuration
@@ -145,9 +159,9 @@ def get_settings() -> Settings:
         airbyte_workspace_per_account=_env_bool("AIRBYTE_WORKSPACE_PER_ACCOUNT", False),
         airbyte_timeout_seconds=float(_env("AIRBYTE_TIMEOUT_SECONDS", "20")),
         airbyte_create_settle_seconds=float(_env("AIRBYTE_CREATE_SETTLE_SECONDS", "20")),
+        airbyte_discover_timeout_seconds=float(_env("AIRBYTE_DISCOVER_TIMEOUT_SECONDS", "45")),
         airbyte_max_requests_per_second=float(_env("AIRBYTE_MAX_REQUESTS_PER_SECOND", "0")),
-        airbyte_streams=_env_list("AIRBYTE_STREAMS", "contacts:incremental_append "
-                                  "companies:incremental_append deals:incremental_append"),
+        airbyte_streams=_env_streams("AIRBYTE_STREAMS"),
         airbyte_schedule_cron=os.environ.get("AIRBYTE_SCHEDULE_CRON", ""),
         airbyte_source_start_date=_env("AIRBYTE_SOURCE_START_DATE", "2024-01-01T00:00:00Z"),
         airbyte_source_options=_env("AIRBYTE_SOURCE_OPTIONS", "{}"),

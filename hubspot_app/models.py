@@ -68,6 +68,7 @@ class Account(Model):
     airbyte_connection_intent_at = UTCDateTimeAttribute(null=True)
     airbyte_config_hash = UnicodeAttribute(null=True)        # settings last applied
     airbyte_token_fingerprint = UnicodeAttribute(null=True)  # hash of the encrypted token pushed
+    airbyte_streams = ListAttribute(of=UnicodeAttribute, null=True)  # "name:mode" last applied
     provision_lease_owner = UnicodeAttribute(null=True)
     provision_lease_until = UTCDateTimeAttribute(null=True)
     provision_error = UnicodeAttribute(null=True)            # last failure, for operators

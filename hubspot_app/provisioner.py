@@ -53,9 +53,11 @@ from .airbyte_spec import (
     config_hash,
     connection_drift,
     connection_settings,
+    desired_streams,
     destination_configuration,
     destination_name,
     oauth_fingerprint,
+    record_streams,
     source_configuration,
     source_drift,
     source_name,
@@ -361,6 +363,7 @@ class _Run:
         self.connection_intent_written = False
         self.verify, self.deadline = verify, deadline
         self.adopted_source = False
+        self.streams: list[dict] | None = None  # the connection's streams, once discovered
 
     # The refresh token is decrypted only when it must be sent to Airbyte.
     def refresh_token(self) -> str:
@@ -520,7 +523,7 @@ class _Run:
     def ensure_connection(self, workspace_id: str, source_id: str, destination_id: str,
                           had_intent: bool) -> str:
         client = self.client
-        desired = connection_settings(self.settings, self.hub_id)
+        desired = self._desired_connection(source_id, destination_id)
         connection_id = self.account.airbyte_connection_id
         if connection_id:
             try:
@@ -574,6 +577,19 @@ class _Run:
                 destination_id, f"connection adopted after an ambiguous create ({exc})"[:200])
         self.changes.append("connection created")
         return created["connectionId"]
+
+    def _desired_connection(self, source_id: str, destination_id: str) -> dict:
+        """The connection as it should be, streams from Airbyte's discovery for this source
+        (with the destination, so the sync modes are ones both ends support)."""
+        with subsegment("airbyte.get_stream_properties", hub_id=self.hub_id):
+            properties = self.client.get_stream_properties(
+                source_id, destination_id, timeout=self.settings.airbyte_discover_timeout_seconds)
+        chosen = desired_streams(self.settings, properties)
+        self.streams = chosen.streams
+        if chosen.not_discovered:
+            logs.log_event(log, "streams named in AIRBYTE_STREAMS not discovered for the source "
+                           "(scope not granted?)", logging.WARNING, streams=chosen.not_discovered)
+        return connection_settings(self.settings, self.hub_id, chosen.streams)
 
     def _adopt_connection(self, found: dict, desired: dict, source_id: str, destination_id: str,
                           change: str) -> str:
@@ -677,6 +693,7 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
               Account.airbyte_connection_id.set(connection_id),
               Account.airbyte_config_hash.set(wanted_hash),
               Account.airbyte_token_fingerprint.set(fingerprint),
+              Account.airbyte_streams.set(record_streams(run.streams or [])),
               Account.airbyte_source_intent_at.remove(),
               Account.airbyte_connection_intent_at.remove(),
               Account.provision_error.remove(),

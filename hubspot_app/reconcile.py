@@ -135,8 +135,11 @@ def plan(settings: Settings, client: AirbyteClient | None = None) -> Report:
         if src is None:
             problems.append("source missing in Airbyte")
         if conn is not None and src is not None:
+            # Streams: against those recorded at provisioning (no discover per account here);
+            # the repair (provision with verify) compares them with Airbyte's discovery.
             drift = connection_drift(conn, connection_settings(settings, hub_id),
-                                     a.airbyte_source_id, conn.get("destinationId"))
+                                     a.airbyte_source_id, conn.get("destinationId"),
+                                     [str(i) for i in a.airbyte_streams or []])
             if drift:
                 problems.append("connection settings differ: " + ", ".join(drift))
         if src is not None:

@@ -15,6 +15,7 @@ from flask import jsonify, request
 from . import problems
 from .api_actors import get_or_404
 from .catalog import valid_sync_modes
+from .discovery import S3_DESTINATION_SYNC_MODES, stream_properties
 from .requests_util import check, is_uuid, json_body, page, query_bool, query_list
 
 SYNC_MODES = ("full_refresh_overwrite", "full_refresh_overwrite_deduped", "full_refresh_append",
@@ -118,9 +119,13 @@ def register(bp, emu) -> None:
         schedule = validate_schedule(body["schedule"]) if body.get("schedule") else \
             {"scheduleType": "manual"}
         with store.lock:
+            get_or_404(store, store.destinations, body["destinationId"], "destination")
+            src = dict(get_or_404(store, store.sources, body["sourceId"], "source"))
+        catalog = emu.discovery.infos(src)  # outside the lock: a discover takes seconds
+        with store.lock:
             dest = get_or_404(store, store.destinations, body["destinationId"], "destination")
             src = get_or_404(store, store.sources, body["sourceId"], "source")
-            streams = resolve_streams(emu.catalog, body.get("configurations"))
+            streams = resolve_streams(catalog, body.get("configurations"))
             rec = store.stamp({
                 "connectionId": store.new_id(),
                 "name": body.get("name") or f"{src['name']} → {dest['name']}",
@@ -164,12 +169,17 @@ def register(bp, emu) -> None:
     def patch_connection(cid):
         body = json_body(_BODY)
         schedule = validate_schedule(body["schedule"]) if body.get("schedule") else None
+        catalog = None
+        if body.get("configurations") is not None:
+            with store.lock:
+                src = dict(get_or_404(store, store.sources, lookup(cid)["sourceId"], "source"))
+            catalog = emu.discovery.infos(src)
         with store.lock:
             rec = lookup(cid)
             if rec["deleted"]:
                 raise problems.state_conflict(f"Connection {cid} is deprecated (deleted)")
-            if body.get("configurations") is not None:
-                rec["streams"] = resolve_streams(emu.catalog, body["configurations"])
+            if catalog is not None:
+                rec["streams"] = resolve_streams(catalog, body["configurations"])
             if schedule:
                 rec["schedule"] = schedule
             for k in ("name", "namespaceDefinition", "namespaceFormat", "prefix", "status",
@@ -181,18 +191,19 @@ def register(bp, emu) -> None:
             return jsonify(render(rec))
 
     @bp.get("/streams")
-    def stream_properties():
-        # GET /v1/streams?sourceId=...: what a connection's configurations may name.
-        sid = request.args.get("sourceId")
+    def get_stream_properties():
+        # getStreamProperties: GET /v1/streams?sourceId=&destinationId=&ignoreCache= (the
+        # source's discovered catalog; syncModes only when the destination is named).
+        sid, did = request.args.get("sourceId"), request.args.get("destinationId")
         if not sid:
             raise problems.bad_request("sourceId: required query parameter")
         with store.lock:
-            get_or_404(store, store.sources, sid, "source")
-        return jsonify([{"streamName": info["name"], "syncModes": valid_sync_modes(info),
-                         "defaultCursorField": info["cursorField"],
-                         "sourceDefinedCursorField": bool(info["cursorField"]),
-                         "sourceDefinedPrimaryKey": info["primaryKey"], "propertyFields": []}
-                        for info in emu.catalog.values()])
+            src = dict(get_or_404(store, store.sources, sid, "source"))
+            if did:
+                get_or_404(store, store.destinations, did, "destination")
+        streams = emu.discovery.catalog(src, ignore_cache=query_bool("ignoreCache"))
+        modes = S3_DESTINATION_SYNC_MODES if did else None
+        return jsonify([stream_properties(s, modes) for s in streams.values()])
 
     @bp.delete("/connections/<cid>")
     def delete_connection(cid):

@@ -8,6 +8,7 @@ from . import problems
 from .app import create_app
 from .auth import Auth
 from .catalog import hubspot_catalog
+from .discovery import Discovery
 from .faults import Faults, RateLimiter
 from .jobs import JobRunner
 from .store import Store
@@ -28,6 +29,9 @@ class AirbyteEmulator:
     s3_endpoint_url / hubspot_sandbox_url: where syncs write (moto) and what the connector reads.
     rate_limit_per_s: None = unlimited; above it requests get Airbyte's 429.
     sync_runner: callable(SyncContext) -> SyncResult replacing the real connector run (tests).
+    discovery: "connector" (run the connector's discover per source, cached), "static" (the
+    fixed catalog: for API-only tests), "auto" = connector when there is a sandbox and syncs
+    are real.
     rows_per_file: records per Parquet part file (Airbyte rolls files at ~200 MB instead).
     """
 
@@ -38,7 +42,7 @@ class AirbyteEmulator:
                  token_ttl_s: float = 180.0, auth_required: bool = True,
                  workspace_name: str = "Default Workspace", aws_region: str = "us-east-1",
                  max_concurrent_syncs: int = 2, sync_runner=None, extra_streams: dict | None = None,
-                 rows_per_file: int = 5000):
+                 rows_per_file: int = 5000, discovery: str = "auto"):
         self.host, self._port = host, port
         self.s3_endpoint_url, self.hubspot_sandbox_url = s3_endpoint_url, hubspot_sandbox_url
         self.aws_region, self.rows_per_file = aws_region, rows_per_file
@@ -48,7 +52,10 @@ class AirbyteEmulator:
         self.api_token, self.client_id, self.client_secret = api_token, client_id, client_secret
         self.faults = Faults()
         self.rate_limiter = RateLimiter(rate_limit_per_s, rate_limit_burst)
-        self.catalog = hubspot_catalog(extra_streams)
+        self.catalog = hubspot_catalog(extra_streams)  # the fixed catalog (static discovery)
+        if discovery == "auto":
+            discovery = "connector" if hubspot_sandbox_url and sync_runner is None else "static"
+        self.discovery = Discovery(self, discovery, extra_streams)
         self.jobs = JobRunner(self, max_concurrent_syncs, sync_runner)
         self.default_workspace_id = self.add_workspace(workspace_name)["workspaceId"]
         self._server = None

@@ -18,10 +18,12 @@ def test_install_provisions_source_and_connection(harness):
     [conn] = harness.live("connections", 1001)
     assert account.airbyte_source_id == source["sourceId"]
     assert account.airbyte_connection_id == conn["connectionId"]
-    # The connection: namespace = hub_id, streams and modes and schedule from the stage config.
+    # The connection: namespace = hub_id, schedule from the stage config; every stream Airbyte
+    # discovered for the source (AIRBYTE_STREAMS is empty), each in its best sync mode.
     assert conn["namespaceDefinition"] == "custom_format" and conn["namespaceFormat"] == "1001"
     settings = harness.settings
-    want = {tuple(s.split(":")) for s in settings.airbyte_streams}
+    want = {(n, "incremental_append" if info["incremental"] else "full_refresh_overwrite")
+            for n, info in harness.emu.catalog.items()}
     assert {(s["name"], s["syncMode"]) for s in conn["streams"]} == want
     assert conn["schedule"] == {"scheduleType": "cron",
                                 "cronExpression": settings.airbyte_schedule_cron}
