@@ -1,6 +1,7 @@
 """Throttling for the API Gateway stage Chalice creates, stricter on `/install`, and an optional
 AWS WAF rate-based rule on `/install` per client IP (issue 14: the install link must not be
-floodable: each `/install` request writes an OAuth state item).
+floodable; `/install` stores nothing now, its state is signed into the cookie, but every request
+is still a Lambda invocation that takes concurrency from the callback and the webhook).
 
 - Stage and method throttling: `MethodSettings` of the `AWS::Serverless::Api` Chalice generates
   (`RestAPI`), passed on to its `AWS::ApiGateway::Stage`. A `MethodSetting` names a method by
