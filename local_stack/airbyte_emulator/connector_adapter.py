@@ -20,11 +20,12 @@ def _ensure_venv() -> None:
             _venv_ready = True
 
 
-def discover(config: dict, sandbox_url: str) -> dict:
+def discover(config: dict, sandbox_url: str, cancel=None) -> dict:
     """Stream name -> discovered AirbyteStream dict (with the account's JSON schema)."""
     _ensure_venv()
     streams, errors = {}, []
-    for msg in run_connector("discover", config, sandbox_url=sandbox_url, raise_on_error=False):
+    for msg in run_connector("discover", config, sandbox_url=sandbox_url, raise_on_error=False,
+                             cancel=cancel):
         if msg.get("type") == "CATALOG":
             streams = {s["name"]: s for s in msg["catalog"]["streams"]}
         elif msg.get("type") == "TRACE" and msg["trace"].get("type") == "ERROR":
@@ -36,6 +37,7 @@ def discover(config: dict, sandbox_url: str) -> dict:
     return streams
 
 
-def read(config: dict, catalog: dict, state: list | None, sandbox_url: str):
+def read(config: dict, catalog: dict, state: list | None, sandbox_url: str, cancel=None):
     _ensure_venv()
-    yield from run_connector("read", config, catalog, state, sandbox_url=sandbox_url)
+    yield from run_connector("read", config, catalog, state, sandbox_url=sandbox_url,
+                             cancel=cancel)

@@ -83,6 +83,9 @@ class JobRunner:
         try:
             result = (self.runner or run_job)(ctx)
         except Exception as exc:  # a failed sync is a job status, never a crashed thread
+            if cancelled.is_set():    # the connector was terminated because of the cancel
+                self._finish(job_id, "cancelled", None)
+                return
             log.exception("job %s failed", job_id)
             self._finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
             return

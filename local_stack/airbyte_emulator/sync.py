@@ -103,7 +103,7 @@ def run_job(ctx: SyncContext) -> SyncResult:
         raise SyncFailed("the emulator was started without hubspot_sandbox_url")
 
     config = ctx.source["configuration"]
-    discovered = connector_adapter.discover(config, ctx.sandbox_url)
+    discovered = connector_adapter.discover(config, ctx.sandbox_url, cancel=ctx.cancelled)
     catalog = configured_catalog(conn, discovered, generations, ctx.job_id)
     incremental = {c["stream"]["name"] for c in catalog["streams"] if c["sync_mode"] == "incremental"}
     state_in = [] if ctx.job_type == "refresh" else \
@@ -123,7 +123,8 @@ def run_job(ctx: SyncContext) -> SyncResult:
 
     errors = []
     try:
-        _consume(connector_adapter.read(config, catalog, state_in or None, ctx.sandbox_url),
+        _consume(connector_adapter.read(config, catalog, state_in or None, ctx.sandbox_url,
+                                        cancel=ctx.cancelled),
                  ctx, buffers, first_emitted, result, flush, errors)
     except Exception as exc:  # noqa: BLE001 - a non-zero exit: keep the TRACE messages already collected
         errors.append(f"{type(exc).__name__}: {exc}")

@@ -5,6 +5,7 @@ import os
 import pathlib
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 
 from .venv import VENV, connector_executable
@@ -31,9 +32,13 @@ def oauth_config(client_id: str, client_secret: str, refresh_token: str,
 def run_connector(command: str, config: dict | None = None, catalog: dict | None = None,
                   state: dict | list | None = None, sandbox_url: str | None = None,
                   venv: pathlib.Path = VENV, raise_on_error: bool = True,
-                  extra_env: dict | None = None) -> Iterator[dict]:
+                  extra_env: dict | None = None,
+                  cancel: threading.Event | None = None) -> Iterator[dict]:
     """Yields every JSON message the connector prints. With raise_on_error, a non-zero exit
-    raises ConnectorError after the last message (so callers still see its TRACE errors)."""
+    raises ConnectorError after the last message (so callers still see its TRACE errors).
+    `cancel`: when set, the connector is terminated at once, not at its next message (a
+    cancelled job, or an emulator shutting down, must not wait for a connector that is still
+    starting or backing off)."""
     if command not in COMMANDS:
         raise ValueError(f"command must be one of {COMMANDS}")
     with tempfile.TemporaryDirectory(prefix="source-hubspot-") as tmp:
@@ -53,6 +58,9 @@ def run_connector(command: str, config: dict | None = None, catalog: dict | None
         with open(stderr_path, "w") as stderr:
             proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, env=env,
                                     cwd=tmp, text=True, bufsize=1 << 16)
+            if cancel is not None:
+                threading.Thread(target=_terminate_on, args=(cancel, proc), daemon=True,
+                                 name="connector-cancel").start()
             try:
                 for line in proc.stdout:
                     if line.startswith("{"):
@@ -67,3 +75,11 @@ def run_connector(command: str, config: dict | None = None, catalog: dict | None
         if rc != 0 and raise_on_error:
             with open(stderr_path) as f:
                 raise ConnectorError(rc, f.read()[-4000:])
+
+
+def _terminate_on(cancel: threading.Event, proc: subprocess.Popen) -> None:
+    while not cancel.wait(0.5):
+        if proc.poll() is not None:
+            return                      # finished on its own
+    if proc.poll() is None:
+        proc.terminate()

@@ -23,13 +23,13 @@ class ScriptedConnector:
         self.records = {"contacts": 3, "owners": 2}
         self.fail = False
 
-    def discover(self, config, sandbox_url):
+    def discover(self, config, sandbox_url, cancel=None):
         return {name: {"name": name, "json_schema": SCHEMA, "default_cursor_field": ["updatedAt"],
                        "source_defined_primary_key": [["id"]],
                        "supported_sync_modes": ["full_refresh", "incremental"]}
                 for name in ("contacts", "owners")}
 
-    def read(self, config, catalog, state, sandbox_url):
+    def read(self, config, catalog, state, sandbox_url, cancel=None):
         self.reads.append((catalog, state))
         for c in catalog["streams"]:
             name = c["stream"]["name"]
