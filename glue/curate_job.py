@@ -1,9 +1,10 @@
 """Glue job entry (ScriptLocation): curate the raw HubSpot lake written by Airbyte.
 
-Arguments (as Glue passes them): --lake_root s3://bucket/ (file:///dir/ locally),
---hub_ids 123,456 or ALL (what the trigger says to process), optional --run_id, --fail_at
-(tests only). The library ``hubcurate`` comes with --extra-py-files on Glue and from this
-directory locally."""
+Arguments (as Glue passes them, resolved by awsglue's getResolvedOptions on Glue and by the
+same parser locally, hubcurate.glue_compat): required --lake_root s3://bucket/ (file:///dir/
+locally); optional --hub_ids 123,456 or ALL (what the trigger says to process), --run_id,
+--alerts_topic_arn (quarantined raw files are alerted there), --fail_at (tests only).
+The library ``hubcurate`` comes with --extra-py-files on Glue and from this directory locally."""
 import json
 import os
 import sys
@@ -13,14 +14,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hubcurate import job
 from hubcurate.glue_compat import GlueRun
 
-DEFAULTS = {"hub_ids": "ALL", "run_id": "", "fail_at": ""}
+REQUIRED = ["lake_root"]
+OPTIONAL = {"hub_ids": "ALL", "run_id": "", "fail_at": "", "alerts_topic_arn": "",
+            "JOB_NAME": "hubspot-curate"}
 
 
 def main(argv=None, spark=None) -> dict:
-    g = GlueRun(argv, DEFAULTS, spark=spark)
+    g = GlueRun(argv, REQUIRED, OPTIONAL, spark=spark)
     report = job.run(g.spark, g.args["lake_root"], g.args["hub_ids"],
                      run_id=g.args["run_id"] or g.args.get("JOB_RUN_ID") or None,
-                     fail_at=g.args["fail_at"] or None)
+                     fail_at=g.args["fail_at"] or None,
+                     alerts_topic_arn=g.args["alerts_topic_arn"])
     g.commit()  # only after the run's data, manifests and ledger are in place
     return report
 

@@ -22,6 +22,21 @@ INTERMEDIATE = [
     ("assoc", "map<string,array<string>>"), ("record_json", "string")]
 
 
+def unrecognised(key: str) -> str | None:
+    """Why a key under raw/ is not a raw file this job reads (None when it is one): reported
+    in the run report, never silently skipped."""
+    parts = key.split("/")
+    if parse_key(key) or parts[0] != "raw" or parts[-1].startswith((".", "_")):
+        return None  # hidden/marker files (in-flight uploads, _SUCCESS) are not data
+    if len(parts) < 2 or not parts[1].isdigit():
+        return "folder is not a numeric hub_id"
+    if len(parts) != 4:
+        return "not raw/<hub_id>/<stream>/<file>.parquet"
+    if not parts[3].endswith(".parquet"):
+        return "not a .parquet file"
+    return "stream name is not letters, digits and _"
+
+
 def parse_key(key: str):
     """raw/<hub_id>/<stream>/<file>.parquet -> (hub_id, stream) or None."""
     parts = key.split("/")
@@ -98,7 +113,8 @@ def normalise(df: DataFrame, stream: str) -> DataFrame:
         F.regexp_extract(F.input_file_name(), r"/raw/([^/]+)/", 1).alias("hub_id"),
         F.lit(stream).alias("_source_stream"),
         F.input_file_name().alias("_file"),
-        F.col("_airbyte_raw_id").cast("string").alias("_raw_id"),
+        (F.col("_airbyte_raw_id") if "_airbyte_raw_id" in df.columns
+         else F.lit(None)).cast("string").alias("_raw_id"),
         _ts(df, "_airbyte_extracted_at").alias("_extracted_at"),
         (F.col("_airbyte_generation_id") if "_airbyte_generation_id" in df.columns
          else F.lit(0)).cast("bigint").alias("_generation_id"),
@@ -120,15 +136,24 @@ def normalise(df: DataFrame, stream: str) -> DataFrame:
 def _is_merge_error(e: Exception) -> bool:
     text = str(e)
     return any(s in text for s in ("CANNOT_MERGE", "Failed to merge", "Failed merging",
-                                   "incompatible", "CANNOT_READ_FILE", "cannot be converted",
+                                   "incompatible", "cannot be converted",
                                    "PARQUET_CONVERSION", "Parquet column cannot"))
 
 
+def _is_unreadable(e: Exception) -> bool:
+    """Spark's errors for a file that is not (or no longer) valid Parquet."""
+    text = str(e)
+    return any(s in text for s in ("CANNOT_READ_FILE", "FAILED_READ_FILE", "is not a Parquet file",
+                                   "Could not read footer", "can not read class",
+                                   "expected magic number", "corrupt"))
+
+
 def read_stream(spark: SparkSession, paths_by_hub: dict[str, list[str]], stream: str,
-                drift: list):
-    """Read one stream's new files -> (intermediate rows, whether it has ``properties``).
-    Schema conflicts degrade to smaller reads, never fail the run. Merge conflicts raise at
-    schema inference, before anything is written."""
+                drift: list, unreadable=None):
+    """Read one stream's new files -> (intermediate rows or None, whether it has
+    ``properties``). Schema conflicts degrade to smaller reads, never fail the run; so does a
+    file Spark cannot read: it is handed to ``unreadable(path, reason)`` and left out. Both
+    raise at schema inference (footers are read then), before anything is written."""
     everything = [p for ps in paths_by_hub.values() for p in ps]
     has_props = False
 
@@ -138,24 +163,44 @@ def read_stream(spark: SparkSession, paths_by_hub: dict[str, list[str]], stream:
         has_props = has_props or "properties" in df.columns
         return normalise(df, stream)
 
+    def degradable(e):
+        if _is_merge_error(e):
+            return True
+        return unreadable is not None and _is_unreadable(e)
+
     try:
         return attempt(everything), has_props
     except Exception as e:
-        if not _is_merge_error(e):
+        if not degradable(e):
             raise
-    drift.append({"event": "type_conflict", "stream": stream, "hub_ids": sorted(paths_by_hub)})
+        if _is_merge_error(e):
+            drift.append({"event": "type_conflict", "stream": stream,
+                          "hub_ids": sorted(paths_by_hub)})
     parts = []
     for hub, paths in paths_by_hub.items():
         try:
             parts.append(attempt(paths))
             continue
         except Exception as e:
-            if not _is_merge_error(e):
+            if not degradable(e):
                 raise
-        drift.append({"event": "type_conflict_within_account", "stream": stream,
-                      "hub_id": hub, "files": len(paths)})
-        parts += [attempt([p]) for p in paths]
+            if _is_merge_error(e):
+                drift.append({"event": "type_conflict_within_account", "stream": stream,
+                              "hub_id": hub, "files": len(paths)})
+        for p in paths:
+            try:
+                parts.append(attempt([p]))
+            except Exception as e:
+                if unreadable is None or not _is_unreadable(e):
+                    raise
+                unreadable(p, "unreadable Parquet: " + _first_line(e))
+    if not parts:
+        return None, has_props
     out = parts[0]
     for p in parts[1:]:
         out = out.unionByName(p)
     return out, has_props
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]

@@ -9,7 +9,7 @@ import uuid
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from . import build, catalog, ingest, publish
+from . import build, catalog, ingest, publish, quarantine
 from .store import open_store
 
 log = logging.getLogger("hubcurate")
@@ -23,46 +23,108 @@ class Killed(RuntimeError):
     """Raised by the ``fail_at`` hook to stop a run exactly where a crash could."""
 
 
-def find_new(store, hub_ids: str):
-    """{hub: {key: size}} of raw files not in the account's ledger; the ledgers."""
+def find_new(store, hub_ids: str, report: dict | None = None):
+    """({hub: {key: (size, etag)}} of raw files to read, the ledgers). A file is new when its
+    key is not in the account's ledger *at this ETag* (an overwritten object is read again)
+    and it is not quarantined at this ETag. Keys that are not raw files are reported."""
+    report = report if report is not None else {"unrecognised": []}
+    everything = None
     if hub_ids in ("", "ALL", "*"):
-        hubs = sorted({k.split("/")[1] for k in store.list("raw/") if ingest.parse_key(k)})
+        everything = store.listing("raw/")
+        hubs = sorted({k.split("/")[1] for k in everything if ingest.parse_key(k)})
+        _unrecognised(everything, report)
     else:
         hubs = sorted({h.strip() for h in hub_ids.split(",") if h.strip()})
     new, ledgers = {}, {}
     for h in hubs:
         ledgers[h] = store.get_json(ledger_key(h), {"files": {}, "properties": {}})
-        fresh = {k: s for k, s in store.list(f"raw/{h}/").items()
-                 if ingest.parse_key(k) and k not in ledgers[h]["files"]}
+        seen = ledgers[h]["files"]
+        held = quarantine.load(store, h)["files"]
+        if everything is None:
+            listing = store.listing(f"raw/{h}/")
+            _unrecognised(listing, report)
+        else:
+            listing = {k: v for k, v in everything.items() if k.startswith(f"raw/{h}/")}
+        fresh = {}
+        for k, (size, etag) in listing.items():
+            if not ingest.parse_key(k):
+                continue
+            if seen.get(k) == etag:
+                continue
+            if isinstance(seen.get(k), int) and seen[k] == size:
+                seen[k] = etag  # a ledger from before ETags (key -> size): same file, upgraded
+                continue
+            if held.get(k, {}).get("etag") == etag:
+                report.setdefault("quarantine_skipped", 0)
+                report["quarantine_skipped"] += 1
+                continue
+            fresh[k] = (size, etag)
         if fresh:
             new[h] = fresh
     return new, ledgers
 
 
+def _unrecognised(listing: dict, report: dict) -> None:
+    for k in sorted(listing):
+        why = ingest.unrecognised(k)
+        if why:
+            report["unrecognised"].append({"key": k, "reason": why})
+
+
 def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
-        fail_at: str | None = None, max_records_per_file=publish.MAX_RECORDS_PER_FILE) -> dict:
+        fail_at: str | None = None, max_records_per_file=publish.MAX_RECORDS_PER_FILE,
+        alerts_topic_arn: str = "", sns=None) -> dict:
     store = open_store(lake_root)
     spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
     run_id = run_id or f"{dt.datetime.utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    new, ledgers = find_new(store, hub_ids)
-    report = {"run_id": run_id, "hub_ids": hub_ids, "new_files": sum(map(len, new.values())),
-              "tables": {}, "drift": [], "airbyte_changes": [], "typing_failures": []}
-    if not new:
-        log.info(json.dumps({"msg": "nothing new", **report}))
-        return report
+    report = {"run_id": run_id, "hub_ids": hub_ids, "new_files": 0, "tables": {}, "drift": [],
+              "airbyte_changes": [], "typing_failures": [], "quarantined": [],
+              "unrecognised": [], "unknown_streams": []}
+    new, ledgers = find_new(store, hub_ids, report)
+    report["new_files"] = sum(map(len, new.values()))
+    held: dict[str, dict[str, dict]] = {}  # quarantined by this run: {hub: {key: info}}
+
+    def hold(hub, key, reason):
+        size, etag = new[hub].pop(key)
+        held.setdefault(hub, {})[key] = {"etag": etag, "size": size, "reason": reason}
+
+    for h in list(new):  # files that cannot be Parquet, from their size and ends alone
+        for k, (size, _) in sorted(new[h].items()):
+            why = quarantine.structural_problem(store, k, size)
+            if why:
+                hold(h, k, why)
     by_stream: dict[str, dict[str, list[str]]] = {}
+    key_of: dict[str, tuple[str, str]] = {}
     for h, files in new.items():
         for k in sorted(files):
             by_stream.setdefault(ingest.parse_key(k)[1], {}).setdefault(h, []).append(store.path(k))
+            key_of[store.path(k)] = (h, k)
+    report["unknown_streams"] = [{"stream": st, "hub_ids": sorted(by_hub)}
+                                 for st, by_hub in sorted(by_stream.items())
+                                 if st not in catalog.KNOWN_STREAMS]
     inter, kinds, touched = {}, {}, {}
     for stream, paths in sorted(by_stream.items()):
-        df, has_props = ingest.read_stream(spark, paths, stream, report["drift"])
+        df, has_props = ingest.read_stream(
+            spark, paths, stream, report["drift"],
+            unreadable=lambda path, why: hold(*key_of[path], why))
+        if df is None:  # every file of the stream was unreadable
+            continue
         t = catalog.table_of(stream)
         inter[t] = df if t not in inter else inter[t].unionByName(df)
         kinds[t] = catalog.kind_of(t, has_props or kinds.get(t) == "crm")
         touched.setdefault(t, set()).update(paths)
-    for t in inter:
-        inter[t] = inter[t].persist(StorageLevel.MEMORY_AND_DISK)
+    cached = [df.persist(StorageLevel.MEMORY_AND_DISK) for df in inter.values()]
+    for t, df in zip(list(inter), cached, strict=True):
+        inter[t] = _drop_foreign_files(df, key_of, hold)
+    if held:  # before anything is published: a crash after this only redoes the good files
+        quarantine.add(store, held, run_id)
+    report["quarantined"] = quarantine.report(held, run_id, alerts_topic_arn, sns)
+    _report_unfit(report)
+    if not inter:
+        log.info(json.dumps({"msg": "nothing new", **report}, default=str)[:4000])
+        if held:
+            store.put_json(f"curated/_reports/{run_id}.json", report)
+        return report
     _report_inputs(inter, ledgers, report)
     # Deals carry owner and stage labels: new owners/pipelines rebuild the account's deals.
     label_hubs = touched.get("owners", set()) | touched.get("deal_pipelines", set())
@@ -89,14 +151,38 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
         publish.collect_garbage(store, table, hubs)
         report["tables"][table] = stats
     for h, files in new.items():  # last: a crash before this only means files are redone
-        ledgers[h]["files"].update(files)
+        ledgers[h]["files"].update({k: etag for k, (_, etag) in files.items()})
         store.put_json(ledger_key(h), ledgers[h])
-    for df in inter.values():
+    for df in cached:
         df.unpersist()
     store.put_json(f"curated/_reports/{run_id}.json", report)
     log.info(json.dumps({"msg": "curate run done", "run_id": run_id,
                          "new_files": report["new_files"], "drift": report["drift"][:20]}))
     return report
+
+
+def _drop_foreign_files(df, key_of, hold):
+    """Rows of files whose schema is not an Airbyte record's (no _airbyte_raw_id or
+    _airbyte_extracted_at: the file matches no stream) are quarantined, not curated."""
+    bad = [r._file for r in df.where(F.col("_raw_id").isNull() | F.col("_extracted_at").isNull())
+           .select("_file").distinct().collect()]
+    for f in bad:
+        path = f if f in key_of else next((p for p in key_of if f.endswith(p.split("://", 1)[-1])),
+                                          None)
+        if path is not None:
+            hold(*key_of[path], "schema matches no stream (no _airbyte_raw_id/_extracted_at)")
+    return df.where(~F.col("_file").isin(bad)) if bad else df
+
+
+def _report_unfit(report: dict) -> None:
+    """Keys that are not raw files and streams outside the connector's catalogue: a log line
+    and a metric each, so an operator sees them (they are otherwise skipped / curated as is)."""
+    for name, items in (("UnrecognisedRawKeys", report["unrecognised"]),
+                        ("UnknownStreams", report["unknown_streams"])):
+        if items:
+            log.warning(json.dumps({"msg": f"curate: {name}", "run_id": report["run_id"],
+                                    "count": len(items), "first": items[:20]}))
+            quarantine.metric_line(name, len(items), report["run_id"])
 
 
 def _hook(fail_at, point):

@@ -10,6 +10,7 @@
     account show HUB_ID [--json]          an account's status, Airbyte ids and provisioning history
     reconcile [--dry-run] [--json]        compare accounts with Airbyte; queue repairs
     tokens status | migrate [--dry-run]   refresh tokens' encryption format (ops/tokens.py)
+    quarantine list | retry [--hub H] [--key K]   raw files the curate job set aside
 
 Settings come from the environment, as in Lambda; `--stage NAME` takes them from
 .chalice/config.json instead (AWS credentials from the usual AWS_PROFILE etc.).
@@ -363,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     health.register(groups)
     from hubspot_app.ops import tokens  # refresh tokens' format and migration (ops/tokens.py)
     tokens.register(groups)
+    from hubspot_app.ops import quarantine  # raw files the curate job set aside (ops/quarantine.py)
+    quarantine.register(groups)
     return parser
 
 
