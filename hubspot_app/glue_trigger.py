@@ -73,23 +73,32 @@ def _url_of(queue_name: str | None) -> str:
 def hubs_from_body(body: str, raw_prefix: str = "raw/") -> tuple[set[str], int, int]:
     """One SQS message body -> (hub_ids, raw files it names, retry attempt). Understands S3
     notifications (also wrapped in SNS), S3's test event, and this module's retry messages."""
+    hubs, versions, attempt = parse_body(body, raw_prefix)
+    return hubs, len(versions), attempt
+
+
+def parse_body(body: str, raw_prefix: str = "raw/") -> tuple[set[str], set[tuple[str, str]], int]:
+    """(hub_ids, {(key, eTag)} of the raw object versions it names, retry attempt). A file is
+    its key *and* its ETag (S3 events carry ``eTag`` and ``sequencer``): a rewrite under the
+    same key is another version, which the job reads again (its ledger keeps key -> ETag)."""
     msg = json.loads(body)
     if "Message" in msg and "TopicArn" in msg:  # S3 -> SNS -> SQS fan-out
         msg = json.loads(msg["Message"])
     if "glue_retry" in msg:
         r = msg["glue_retry"]
         hubs = {str(h) for h in r["hub_ids"] if str(h) == "ALL" or str(h).isdigit()}
-        return hubs, 0, int(r.get("attempt", 1))
-    hubs, files = set(), 0
+        return hubs, set(), int(r.get("attempt", 1))
+    hubs, versions = set(), set()
     for rec in msg.get("Records", []):
         if not rec.get("eventName", "").startswith("ObjectCreated"):
             continue
-        key = unquote_plus(rec["s3"]["object"]["key"])  # S3 URL-encodes keys in events
+        obj = rec["s3"]["object"]
+        key = unquote_plus(obj["key"])  # S3 URL-encodes keys in events
         m = _RAW_KEY.match(key[len(raw_prefix):]) if key.startswith(raw_prefix) else None
         if m and ".." not in key:
             hubs.add(m["hub"])
-            files += 1
-    return hubs, files, 0
+            versions.add((key, str(obj.get("eTag") or obj.get("sequencer") or "")))
+    return hubs, versions, 0
 
 
 def plan_runs(hubs, cfg: Config) -> list[list[str]]:
@@ -130,12 +139,14 @@ def handle_sqs_event(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
     """The SQS-triggered handler body. Raises (so SQS redelivers the whole batch) only if a
     run could neither start nor be put back on the queue."""
     cfg = cfg or Config.from_env()
-    hubs, files, attempt = set(), 0, 0
+    hubs, versions, attempt = set(), set(), 0
     for record in event.get("Records", []):
-        h, f, a = hubs_from_body(record["body"], cfg.raw_prefix)
+        h, v, a = parse_body(record["body"], cfg.raw_prefix)
         hubs |= h
-        files += f
+        versions |= v  # a duplicate delivery of one event counts once
         attempt = max(attempt, a)
+    files = len(versions)
+    overwrites = files - len({key for key, _ in versions})
     started, retried = [], []
     for group in plan_runs(hubs, cfg):
         try:
@@ -147,6 +158,7 @@ def handle_sqs_event(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
             requeue(sqs, cfg, group, attempt, code)
             retried.append(group)
     summary = {"messages": len(event.get("Records", [])), "files": files,
+               "overwrites": overwrites,
                "hub_ids": len(hubs), "runs_started": started,
                "groups_retried": len(retried), "attempt": attempt}
     from .logs import log_event

@@ -7,12 +7,14 @@ or queues the run when ``queuing=True``.
 
 Spark reads a local directory, not moto's S3 (s3a needs hadoop-aws jars from Maven), so with an
 S3 client the runner mirrors the bucket: before a run it downloads the raw files of the run's
-accounts that the mirror lacks (raw files are immutable, new names each sync), after it
+accounts that the mirror lacks or holds at another ETag (an object rewritten under the same
+key is downloaded again, so the job's ledger sees a new local identity), after it
 uploads what the run changed under ``curated/`` (data first, manifests last, so an S3 reader
 never sees a manifest before its files) and deletes what the run removed."""
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import threading
 import uuid
@@ -93,16 +95,20 @@ class LocalGlue:
     def pull(self, hub_ids: str) -> int:
         prefixes = ["raw/"] if hub_ids in ("ALL", "*", "") else \
             [f"raw/{h}/" for h in hub_ids.split(",")]
+        record = self.mirror / f".{self.bucket}.etags.json"  # outside the mirrored bucket
+        etags = json.loads(record.read_text()) if record.exists() else {}
         n = 0
         for p in prefixes:
-            for key in self._keys(p):
+            for key, etag in self._keys(p).items():
                 dest = self.mirror / self.bucket / key
-                if not dest.exists():
+                if not dest.exists() or etags.get(key, etag) != etag:
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     tmp = dest.with_name("." + dest.name + ".part")
                     self.s3.download_file(self.bucket, key, str(tmp))
                     tmp.replace(dest)
                     n += 1
+                etags[key] = etag
+        record.write_text(json.dumps(etags))
         return n
 
     def push(self) -> None:

@@ -23,13 +23,14 @@ def _cli():
 
 
 def _lake() -> tuple[str, str]:
-    from hubspot_app.config import get_health_settings
+    import os
 
-    health = get_health_settings()
-    if not health.lake_bucket:
+    bucket = os.environ.get("LAKE_BUCKET", "")
+    if not bucket:
         raise _cli().CliError("LAKE_BUCKET is not set (use --stage or the environment)",
                               _cli().USAGE)
-    return health.lake_bucket, f"{health.curated_prefix}/_state/quarantine/"
+    curated = (os.environ.get("LAKE_CURATED_PREFIX") or "curated").strip("/")
+    return bucket, f"{curated}/_state/quarantine/"
 
 
 def records(s3, bucket: str, prefix: str, hub: int | None = None) -> dict[str, dict]:
