@@ -131,17 +131,41 @@ def pytest_runtest_makereport(item, call):
                            + "\n  ".join(problems))
 
 
+def _counts() -> dict:
+    rec = iam_check.RECORDER
+    return {"attributed": len([c for c in rec.calls if c.service != "lambda-runtime"]),
+            "unattributed": rec.unattributed, "refused": list(_reported)}
+
+
+_worker_counts: list[dict] = []  # under pytest-xdist: what each worker recorded
+
+
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the figures to the controller
+        workeroutput["iam_check"] = _counts()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    counts = getattr(node, "workeroutput", {}).get("iam_check")
+    if counts:
+        _worker_counts.append(counts)
+
+
 def pytest_terminal_summary(terminalreporter):
     if MODE == "off":
         return
-    rec = iam_check.RECORDER
-    attributed = len([c for c in rec.calls if c.service != "lambda-runtime"])
+    parts = [_counts(), *_worker_counts]
+    attributed = sum(p["attributed"] for p in parts)
+    unattributed = sum(p["unattributed"] for p in parts)
+    refused = [line for p in parts for line in p["refused"]]
     terminalreporter.write_line(
         f"IAM check ({MODE}): {attributed} AWS calls by functions evaluated against the dev and "
-        f"prod policies, {len(_reported)} refused; {rec.unattributed} calls outside any function "
+        f"prod policies, {len(refused)} refused; {unattributed} calls outside any function "
         f"(set-up, local stack, operators) not checked")
     if MODE == "report":
-        for line in _reported:
+        for line in refused:
             terminalreporter.write_line("  " + line)
 
 

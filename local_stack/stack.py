@@ -134,6 +134,8 @@ class LocalStack:
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> LocalStack:
         self.env = self._environment()
+        # Put back on stop: a later test in the same process must not reach a stopped moto.
+        self._saved_environ = {k: os.environ.get(k) for k in self.env}
         os.environ.update(self.env)
         from hubspot_app import secrets_store
         from hubspot_app.config import get_settings, reset_settings
@@ -257,6 +259,12 @@ class LocalStack:
             import shutil
             shutil.rmtree(self.glue_mirror, ignore_errors=True)
             os.environ.pop("AWS_ENDPOINT_URL_GLUE", None)
+        for key, value in getattr(self, "_saved_environ", {}).items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_environ = {}
 
     def __enter__(self) -> LocalStack:
         return self.start()

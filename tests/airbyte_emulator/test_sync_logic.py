@@ -44,6 +44,7 @@ class ScriptedConnector:
 
 @pytest.fixture
 def env(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # in-process moto, not a server
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="lake")
