@@ -12,9 +12,20 @@ from .dispatcher import SqsRoute, describe
 from .glue_runner import GLUE_DIR
 from .stack import LocalStack
 
-# Curated table -> the sandbox object type whose live records it must hold.
-SANDBOX_OBJECT = {"contacts": "contacts", "companies": "companies", "deals": "deals",
-                  "tickets": "tickets", "products": "products", "line_items": "line_items"}
+ARCHIVED = "_archived"  # deals_archived, owners_archived: the base table's deleted rows
+
+
+def expected_tables(stream_counts: dict) -> dict:
+    """{curated table: {"live", "deleted"}} the sandbox's ground truth per connector stream
+    (GET /_sandbox/accounts/{hub}/streams) implies: each stream feeds the table of its name,
+    a `*_archived` stream the deleted rows of its base table (glue/hubcurate/catalog.table_of)."""
+    out: dict = {}
+    for stream, n in stream_counts.items():
+        if stream.endswith(ARCHIVED):
+            out.setdefault(stream[: -len(ARCHIVED)], {"live": 0, "deleted": 0})["deleted"] += n
+        else:
+            out.setdefault(stream, {"live": 0, "deleted": 0})["live"] += n
+    return out
 
 
 def _heading(text: str) -> None:
@@ -43,31 +54,41 @@ def curate_all(stack: LocalStack, hub_ids: list[int], timeout_s: float = 900,
 
 
 def show_curated(stack: LocalStack, hub_ids: list[int], step: str = "8") -> bool:
+    """Every curated table of every account against the sandbox's ground truth of the streams
+    feeding it (live and deleted rows). False when one differs; streams with records that no
+    table holds are listed."""
     _heading(f"{step}. Curated tables per account (rows = live + deleted), against the sandbox")
     if str(GLUE_DIR) not in sys.path:
         sys.path.insert(0, str(GLUE_DIR))
     from hubcurate.reader import summary
 
     curated = summary(stack.glue.lake_root)
-    truth = {int(a["hub_id"]): a.get("objects", {}) for a in
-             requests.get(f"{stack.hubspot_url}/_sandbox/accounts", timeout=10).json()["accounts"]}
-    all_match = True
+    all_match, checked = True, 0
     for hub in sorted(hub_ids):
+        streams = requests.get(f"{stack.hubspot_url}/_sandbox/accounts/{hub}/streams",
+                               timeout=60).json()["streams"]
+        expected = expected_tables(streams)
         print(f"  hub {hub}")
         for table in sorted(curated):
             part = curated[table].get(str(hub)) or curated[table].get(hub)
             if not part:
                 continue
-            line = (f"    {table:<22} rows={part['rows']:>6}  live={part['live']:>6}  "
+            line = (f"    {table:<28} rows={part['rows']:>6}  live={part['live']:>6}  "
                     f"deleted={part['deleted']:>5}")
-            expected = truth.get(hub, {}).get(SANDBOX_OBJECT.get(table, ""), None)
-            if expected is not None:
-                ok = part["live"] == expected["live"]
+            want = expected.get(table)
+            if want is not None:
+                ok = part["live"] == want["live"] and part["deleted"] == want["deleted"]
                 all_match &= ok
-                line += f"  sandbox live={expected['live']:>6} {'match' if ok else 'MISMATCH'}"
+                checked += 1
+                line += (f"  sandbox live={want['live']:>6} deleted={want['deleted']:>5} "
+                         f"{'match' if ok else 'MISMATCH'}")
             print(line)
-    print(f"  curated entity tables {'match' if all_match else 'DO NOT match'} the sandbox's "
-          f"live records")
+        missing = sorted(t for t, w in expected.items() if w["live"] + w["deleted"]
+                         and not (curated.get(t, {}).get(str(hub)) or curated.get(t, {}).get(hub)))
+        if missing:
+            print(f"    not curated (records in the sandbox, no table): {', '.join(missing)}")
+    print(f"  {checked} curated table(s) checked: they {'match' if all_match else 'DO NOT match'} "
+          f"the sandbox's streams")
     return all_match
 
 

@@ -17,7 +17,7 @@ from local_stack.hubspot_sandbox import RegisteredApp, SandboxServer
 from .conftest import S3_CONFIG, FakeRunner, raw
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "sandbox"))
-from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install  # noqa: E402 - after the sys.path line above
+from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 pytestmark = pytest.mark.slow
 SCHEMAS = "crm.schemas.contacts.read crm.schemas.companies.read crm.schemas.deals.read"
