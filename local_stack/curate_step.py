@@ -8,6 +8,8 @@ import time
 
 import requests
 
+from hubspot_app.models import Account
+
 from .dispatcher import SqsRoute, describe
 from .glue_runner import GLUE_DIR
 from .stack import LocalStack
@@ -55,8 +57,8 @@ def curate_all(stack: LocalStack, hub_ids: list[int], timeout_s: float = 900,
 
 def show_curated(stack: LocalStack, hub_ids: list[int], step: str = "8") -> bool:
     """Every curated table of every account against the sandbox's ground truth of the streams
-    feeding it (live and deleted rows). False when one differs; streams with records that no
-    table holds are listed."""
+    feeding it (live and deleted rows). False when one differs; streams the account's
+    connection syncs that have records but no table are listed."""
     _heading(f"{step}. Curated tables per account (rows = live + deleted), against the sandbox")
     if str(GLUE_DIR) not in sys.path:
         sys.path.insert(0, str(GLUE_DIR))
@@ -83,10 +85,14 @@ def show_curated(stack: LocalStack, hub_ids: list[int], step: str = "8") -> bool
                 line += (f"  sandbox live={want['live']:>6} deleted={want['deleted']:>5} "
                          f"{'match' if ok else 'MISMATCH'}")
             print(line)
+        synced = expected_tables({str(i).split(":")[0]: 1 for i in
+                                  Account.get(hub).airbyte_streams or []})
         missing = sorted(t for t, w in expected.items() if w["live"] + w["deleted"]
-                         and not (curated.get(t, {}).get(str(hub)) or curated.get(t, {}).get(hub)))
-        if missing:
-            print(f"    not curated (records in the sandbox, no table): {', '.join(missing)}")
+                         and t in synced and not (curated.get(t, {}).get(str(hub))
+                                                  or curated.get(t, {}).get(hub)))
+        print(f"    {len(synced)} table(s) synced for it"
+              + (f"; not curated (records in the sandbox, no table): {', '.join(missing)}"
+                 if missing else ""))
     print(f"  {checked} curated table(s) checked: they {'match' if all_match else 'DO NOT match'} "
           f"the sandbox's streams")
     return all_match

@@ -89,8 +89,19 @@ def register(app, st):
                                      _split_scopes(params["scope"]),
                                      _split_scopes(params["optional_scope"]), params,
                                      notice="Choose an account."), 400)
-        # Optional scopes are granted too: every sandbox account has every product tier.
-        scopes = sorted(set(_split_scopes(params["scope"]) + _split_scopes(params["optional_scope"])))
+        # Optional scopes are granted when the account's tier has them; a required one it
+        # lacks stops the install on the consent page.
+        missing = st.accounts[hub_id].missing_scopes
+        lacking = [s for s in _split_scopes(params["scope"]) if s in missing]
+        if lacking:
+            return html(consent_page(client.client_id, st.user["email"], list(st.accounts.values()),
+                                     _split_scopes(params["scope"]),
+                                     _split_scopes(params["optional_scope"]), params,
+                                     notice=f"{st.accounts[hub_id].name} does not have access to "
+                                            f"{', '.join(lacking)}, which this app requires. "
+                                            "Choose another account."), 400)
+        scopes = sorted(set(_split_scopes(params["scope"]))
+                        | (set(_split_scopes(params["optional_scope"])) - missing))
         st.install(hub_id, client.client_id, scopes)
         code = st.issue_code(client.client_id, redirect_uri, hub_id, scopes,
                              params["code_challenge"], params["code_challenge_method"])

@@ -20,6 +20,17 @@ _COMPANY_WORDS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wa
 _COMPANY_SUFFIX = ["Industries", "Labs", "Corp", "Holdings", "Systems", "Partners", "Group"]
 
 
+# What an account's HubSpot subscription cannot grant. HubSpot leaves such an optional scope
+# out of the install and refuses an install that requires one. Every third sandbox account is
+# on a tier without Marketing Hub (content), workflows (automation) and goals.
+TIERS = {"enterprise": frozenset(),
+         "starter": frozenset({"content", "automation", "crm.objects.goals.read"})}
+
+
+def tier_of(index: int) -> str:
+    return "starter" if index % 3 == 2 else "enterprise"
+
+
 @dataclasses.dataclass
 class RegisteredApp:
     client_id: str
@@ -36,9 +47,15 @@ class Account:
     hub_domain: str
     installs: dict = dataclasses.field(default_factory=dict)   # client_id -> install record
     store: object = None        # data.AccountStore, attached by the server
+    tier: str = "enterprise"    # TIERS: the scopes it cannot grant
+
+    @property
+    def missing_scopes(self) -> frozenset:
+        return TIERS[self.tier]
 
     def summary(self, user: dict) -> dict:
         out = {"hub_id": self.hub_id, "name": self.name, "hub_domain": self.hub_domain,
+               "tier": self.tier, "missing_scopes": sorted(self.missing_scopes),
                "user": user["email"], "user_id": user["user_id"],
                "installed_apps": [dict(i) for i in self.installs.values()]}
         if self.store is not None:
@@ -63,7 +80,8 @@ def make_accounts(seed: int, count: int) -> list:
         used.add(name)
         slug = name.lower().replace(" ", "-")
         hub_id = 20000000 + rng.randrange(1, 9_999_999)
-        accounts.append(Account(hub_id=hub_id, name=name, hub_domain=f"{slug}.com"))
+        accounts.append(Account(hub_id=hub_id, name=name, hub_domain=f"{slug}.com",
+                                tier=tier_of(i)))
     return accounts
 
 

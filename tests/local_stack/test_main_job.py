@@ -30,11 +30,17 @@ def test_main_job_runs_the_whole_flow():
         assert re.search(rf"hub\s+{hub}\s+job \d+: succeeded", out)
         assert re.search(rf"connection \S+: [1-9]\d* file\(s\) under s3://\S+/raw/{hub}/", out)
     # Curated: every entity table's live rows equal the sandbox's live records.
-    curated = re.findall(r"(contacts|companies|deals)\s+rows=\s*\d+\s+live=\s*(\d+).*"
-                         r"sandbox live=\s*(\d+) (match|MISMATCH)", out)
+    curated = re.findall(r"\s(contacts|companies|deals)\s+rows=\s*\d+\s+live=\s*(\d+).*"
+                         r"sandbox live=\s*(\d+) deleted=\s*\d+ (match|MISMATCH)", out)
     # Twice: after the first sync, and after HubSpot changed and the incremental sync ran.
     assert len(curated) == 2 * 3 * len(installed)
     assert all(live == truth and verdict == "match" for _, live, truth, verdict in curated)
+    # Every discovered stream lands and is curated, and every table matches the sandbox's
+    # ground truth (issue 12 §1): at least 20 tables per account.
+    checks = re.findall(r"(\d+) curated table\(s\) checked: they (match|DO NOT match)", out)
+    assert len(checks) == 2 and all(v == "match" for _, v in checks), checks
+    assert all(int(n) >= 20 * len(installed) for n, _ in checks), checks
+    assert "not curated" not in out
     second_round = out[out.index("== 12."):]
     deleted_deals = re.findall(r"deals\s+rows=\s*\d+\s+live=\s*\d+\s+deleted=\s*(\d+)", second_round)
     assert deleted_deals == ["3"] * len(installed)  # the deletes in HubSpot, flagged
