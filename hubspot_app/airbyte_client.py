@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +32,8 @@ from collections.abc import Iterator
 import requests
 
 from . import logs
+from .errors import NotFound, Permanent, Transient
+from .messaging.retry import AIRBYTE_HTTP
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +48,15 @@ class AirbyteError(RuntimeError):
         self.ambiguous = ambiguous  # the request may have been carried out (see module doc)
 
 
-class AirbyteTransientError(AirbyteError):
+class AirbyteTransientError(AirbyteError, Transient):
     """Worth retrying later."""
 
 
-class AirbytePermanentError(AirbyteError):
+class AirbytePermanentError(AirbyteError, Permanent):
     """Retrying the same request cannot succeed; someone must fix configuration or data."""
 
 
-class AirbyteNotFound(AirbytePermanentError):
+class AirbyteNotFound(AirbytePermanentError, NotFound):
     pass
 
 
@@ -121,7 +122,7 @@ class AirbyteClient:
 
     def __init__(self, api_url: str, *, api_token: str | None = None, client_id: str | None = None,
                  client_secret: str | None = None, timeout: float = 20.0,
-                 max_requests_per_second: float = 0.0, in_process_retries: int = 3,
+                 max_requests_per_second: float = 0.0, in_process_retries: int = AIRBYTE_HTTP.max_attempts,
                  session: requests.Session | None = None):
         if not api_token and not (client_id and client_secret):
             raise AirbytePermanentError("Airbyte credentials missing: set api_token, or "
@@ -209,9 +210,10 @@ class AirbyteClient:
             if retryable and attempt < self.in_process_retries:
                 attempt += 1
                 retry_after = resp.headers.get("Retry-After")
-                delay = float(retry_after) if retry_after and retry_after.isdigit() else \
-                    min(8.0, 0.25 * 2 ** attempt)
-                time.sleep(delay * random.uniform(0.5, 1.0))
+                # The one retry policy (hubspot_app.messaging.retry); Retry-After wins, capped too.
+                delay = min(AIRBYTE_HTTP.max_seconds, float(retry_after)) \
+                    if retry_after and retry_after.isdigit() else AIRBYTE_HTTP.delay(attempt)
+                time.sleep(delay)
                 continue
             if resp.status_code >= 400:
                 raise self._error(resp, what)

@@ -10,6 +10,7 @@ import hashlib
 import json
 
 from .config import Settings
+from .errors import Permanent
 from .models import Account
 from .secrets_store import AppCredentials
 from .streams import Selection, StreamRule, StreamRuleError, parse_rule, select, streams_diff
@@ -18,7 +19,7 @@ from .streams import Selection, StreamRule, StreamRuleError, parse_rule, select,
 S3_PATH_FORMAT = "${NAMESPACE}/${STREAM_NAME}/${YEAR}_${MONTH}_${DAY}_${EPOCH}_"
 
 
-class ProvisionFailed(Exception):
+class ProvisionFailed(Permanent):
     """A failure the provisioner cannot fix by retrying (bad config, missing account...)."""
 
 

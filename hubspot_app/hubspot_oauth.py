@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from .errors import Transient
 from .secrets_store import AppCredentials
 
 
@@ -35,7 +36,7 @@ class ClientConfigError(HubSpotOAuthError):
     """HubSpot does not accept our client id, secret or redirect URI: an operator must fix config."""
 
 
-class HubSpotUnavailable(HubSpotOAuthError):
+class HubSpotUnavailable(HubSpotOAuthError, Transient):
     """Network error, timeout, 429 or 5xx: worth trying again later."""
 
 

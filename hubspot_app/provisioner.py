@@ -67,6 +67,7 @@ from .airbyte_spec import (
     workspace_oauth_configuration,
 )
 from .config import Settings
+from .errors import UNKNOWN_ACCOUNT, Transient
 from .first_sync import start_first_sync
 from .models import (
     Account,
@@ -101,11 +102,11 @@ def _kms():
 
 
 # -- errors ---------------------------------------------------------------------------------
-class Busy(Exception):
+class Busy(Transient):
     """Another worker holds the lease for this account or shared resource."""
 
     def __init__(self, message: str, retry_after: int, lease_started_at: datetime | None = None):
-        super().__init__(message)
+        super().__init__(message, delay=retry_after)
         self.retry_after = retry_after
         self.lease_started_at = lease_started_at  # the holder's view of the account is this new
 
@@ -636,7 +637,7 @@ def load_account(settings: Settings, hub_id: int) -> Account:
         return Account.get(int(hub_id), consistent_read=True)
     except DoesNotExist:
         raise ProvisionFailed(f"no account with hub_id {hub_id} (uninstalled and deleted, or "
-                              f"the message names a wrong hub)") from None
+                              f"the message names a wrong hub)", kind=UNKNOWN_ACCOUNT) from None
 
 
 def provision(settings: Settings, hub_id: int, *, owner: str | None = None, verify: bool = False,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import boto3
 
 from . import logs
+from .errors import Permanent
 
 _CACHE_SECONDS = 300
 _cache: dict[str, tuple[float, dict]] = {}
@@ -27,7 +28,7 @@ class AppCredentials:
         return f"AppCredentials(client_id={self.client_id!r}, client_secret='***')"
 
 
-class SecretConfigError(RuntimeError):
+class SecretConfigError(RuntimeError, Permanent):
     """The secret exists but is not usable; an operator must fix it."""
 
 

@@ -24,13 +24,15 @@ import base64
 
 import boto3
 
+from .errors import Permanent
+
 _VERSION = "v2"
 _LEGACY = "v1"
 MAX_TOKEN_BYTES = 4096           # KMS Encrypt's plaintext limit (API_Encrypt.html, Plaintext)
 MIGRATE_COMMAND = "python -m hubspot_app.ops tokens migrate"
 
 
-class TokenDecryptError(RuntimeError):
+class TokenDecryptError(RuntimeError, Permanent):
     """The stored token cannot be opened for this hub_id (moved, tampered or key revoked)."""
 
 

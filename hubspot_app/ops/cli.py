@@ -129,11 +129,12 @@ def dlq_list(args) -> int:
         return OK
     print(f"{len(letters)} message(s) on {label}")
     if letters:
-        print(f"{'MESSAGE ID':<38} {'HUB ID':>10} {'RECEIVES':>8}  {'FAILED AT':<20} ERROR")
+        print(f"{'MESSAGE ID':<38} {'HUB ID':>10} {'KIND':<17} {'RECEIVES':>8}  "
+              f"{'FAILED AT':<25} {'FROM':<36} ERROR")
     for d in letters:
         hubs = str(d.hub_id) if d.hub_id is not None else (f"{len(d.hub_ids)} hubs" if d.hub_ids else "-")
-        print(f"{d.message_id:<38} {hubs:>10} {d.receive_count:>8}  "
-              f"{d.failed_at:<20} {d.error[:160]}")
+        print(f"{d.message_id:<38} {hubs:>10} {d.error_kind:<17} {d.receive_count:>8}  "
+              f"{d.failed_at:<25} {d.source_queue or '-':<36} {d.error[:160]}")
     if letters:
         print(f"\nFix the cause, then: python -m hubspot_app.ops dlq --queue {args.queue} "
               "redrive --all (or MESSAGE_ID ...)")

@@ -1,9 +1,12 @@
 """The three dead-letter queues (provision, lifecycle, glue): list, show, redrive and purge.
 
-SQS has no "browse": messages are received with a short visibility timeout (so a listing sees
-each once), then made visible again at once. Receiving counts as a receive on the DLQ; the
-receive count shown is the one the provisioner recorded when it dead-lettered the message (for
-messages SQS moved itself after maxReceiveCount: the DLQ's own count).
+Every consumer dead-letters through hubspot_app.messaging, so every DLQ message carries the
+same attributes (hub_id, error, error_kind, failed_at, source_queue, receive_count) over the
+original body. SQS has no "browse": messages are received with a short visibility timeout (so a
+listing sees each once), then made visible again at once. Receiving counts as a receive on the
+DLQ; the receive count shown is the one the consumer recorded when it dead-lettered the message
+(for messages SQS moved itself after maxReceiveCount: the DLQ's own count). Letters written
+before the shared writer (lifecycle bodies with "error", Glue "glue_retry" bodies) are still read.
 """
 from __future__ import annotations
 
@@ -59,13 +62,15 @@ class DeadLetter:
     failed_at: str
     source_queue: str
     raw: dict
-    hub_ids: list[int] = field(default_factory=list)  # a Glue retry names several accounts
+    hub_ids: list[int] = field(default_factory=list)  # a Glue batch names several accounts
+    original_message_id: str = ""
 
     def summary(self) -> dict:
         return {"message_id": self.message_id, "hub_id": self.hub_id, "hub_ids": self.hub_ids,
                 "error": self.error,
                 "error_kind": self.error_kind, "receive_count": self.receive_count,
-                "failed_at": self.failed_at, "source_queue": self.source_queue}
+                "failed_at": self.failed_at, "source_queue": self.source_queue,
+                "original_message_id": self.original_message_id}
 
 
 def _hubs_and_error(body) -> tuple[list[int], str]:
@@ -89,8 +94,9 @@ def _parse(m: dict) -> DeadLetter:
     except ValueError:
         body = None
     hub_ids, body_error = _hubs_and_error(body)
-    if not hub_ids and (attrs.get("hub_id") or "").isdigit():
-        hub_ids = [int(attrs["hub_id"])]
+    named = [h for h in (attrs.get("hub_id") or "").split(",") if h.isdigit()]
+    if named:  # the writer's attribute (one id, or several comma-separated) wins over the body
+        hub_ids = [int(h) for h in named]
     system = m.get("Attributes") or {}
     return DeadLetter(
         message_id=m["MessageId"], receipt_handle=m["ReceiptHandle"], body=m["Body"],
@@ -100,7 +106,7 @@ def _parse(m: dict) -> DeadLetter:
         error_kind=attrs.get("error_kind") or ("gave_up" if body_error else "redrive_policy"),
         receive_count=int(attrs.get("receive_count") or system.get("ApproximateReceiveCount") or 0),
         failed_at=attrs.get("failed_at") or "", source_queue=attrs.get("source_queue") or "",
-        raw=m)
+        raw=m, original_message_id=attrs.get("original_message_id") or "")
 
 
 def receive_all(sqs, url: str, limit: int = 1000) -> list[DeadLetter]:
@@ -132,8 +138,11 @@ def peek(sqs, url: str) -> list[dict]:
 
 
 def redrive_body(letter: DeadLetter) -> str:
-    """The message as its consumer expects it again: the DLQ writer's notes removed, retry
-    counters restarted (a Glue retry at its last attempt would otherwise give up at once)."""
+    """The message as its consumer expects it again. The shared writer left the body as it
+    was: it goes back unchanged (its receive count restarts with the new message). Older
+    letters had notes in the body: removed, retry counters restarted."""
+    if "error_kind" in (letter.raw.get("MessageAttributes") or {}):
+        return letter.body
     try:
         body = json.loads(letter.body)
     except ValueError:
@@ -147,15 +156,28 @@ def redrive_body(letter: DeadLetter) -> str:
             body.pop(note, None)
         if "attempt" in body:
             body["attempt"] = 0
-    body["redrive_count"] = int(body.get("redrive_count", 0)) + 1
     return json.dumps(body)
+
+
+def redrive_attributes(letter: DeadLetter) -> dict:
+    """The original message's own attributes (the writer's removed), and how often redriven."""
+    from hubspot_app.messaging.dead_letter import ATTRIBUTES
+
+    ours = {*ATTRIBUTES, "original_message_id", "redrive_count"}
+    attrs = {k: {"DataType": v["DataType"], "StringValue": v["StringValue"]}
+             for k, v in (letter.raw.get("MessageAttributes") or {}).items()
+             if k not in ours and "StringValue" in v}
+    if letter.hub_id is not None and "hub_id" not in attrs:
+        attrs["hub_id"] = {"DataType": "Number", "StringValue": str(letter.hub_id)}
+    previous = (letter.raw.get("MessageAttributes") or {}).get("redrive_count", {})
+    count = int(previous.get("StringValue") or 0) + 1
+    attrs["redrive_count"] = {"DataType": "Number", "StringValue": str(count)}
+    return attrs
 
 
 def redrive(sqs, dlq_url: str, target_url: str, letter: DeadLetter) -> str:
     """Send the message back to the queue it came from, then delete it from the DLQ."""
-    attrs = {}
-    if letter.hub_id is not None:
-        attrs["hub_id"] = {"DataType": "Number", "StringValue": str(letter.hub_id)}
+    attrs = redrive_attributes(letter)
     new_id = sqs.send_message(QueueUrl=target_url, MessageBody=redrive_body(letter),
                               MessageAttributes=attrs)["MessageId"]
     sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter.receipt_handle)

@@ -6,7 +6,7 @@ import json
 import re
 
 from hubspot_app.models import AccountStatus
-from hubspot_app.provision_queue import retry_delay
+from hubspot_app.provision_queue import policy
 
 from .conftest import run_cli
 
@@ -14,10 +14,11 @@ from .conftest import run_cli
 def test_retry_delay_grows_and_is_capped():
     from types import SimpleNamespace
 
-    settings = SimpleNamespace(provision_retry_base_seconds=30, provision_retry_max_seconds=900)
-    delays = [retry_delay(settings, n) for n in range(1, 8)]
+    settings = SimpleNamespace(provision_retry_base_seconds=30, provision_retry_max_seconds=900,
+                               provision_max_receives=5)
+    delays = [policy(settings).visibility(n) for n in range(1, 8)]
     assert 24 <= delays[0] <= 36 and 48 <= delays[1] <= 72 and 96 <= delays[2] <= 144
-    assert max(delays) <= 900 * 1.2 and delays[-1] >= 900 * 0.8
+    assert max(delays) <= 900 and delays[-1] >= 900 * 0.8
 
 
 def test_airbyte_down_retries_then_dlq_then_redrive_after_recovery(harness):

@@ -1,0 +1,81 @@
+"""Issue 15.5 on the provision queue: every malformed, unknown-account or oversized message is
+in the DLQ exactly once, with the reason as attributes, and gone from the queue; redriving them
+unchanged changes nothing else (each is back in the DLQ once, nothing written)."""
+from __future__ import annotations
+
+import json
+
+from hubspot_app.models import Account
+from tests.provisioning.conftest import run_cli
+
+POISON = {  # body -> the error_kind it must be dead-lettered with
+    "not json": "malformed",
+    "[1, 2]": "malformed",
+    json.dumps({"type": "provision"}): "malformed",
+    json.dumps({"hub_id": "../etc"}): "malformed",
+    json.dumps({"hub_id": 0}): "malformed",
+    json.dumps({"type": "frobnicate", "hub_id": 42}): "malformed",
+    json.dumps({"type": "provision", "hub_id": 987654}): "unknown_account",
+    json.dumps({"hub_id": 42, "pad": "x" * 9000}): "oversized",
+}
+
+
+def _accounts() -> int:
+    return sum(1 for _ in Account.scan())
+
+
+def test_poison_messages_end_in_the_dlq_once_with_their_reason(queues):
+    sent = {queues.send("provision", body, origin="test"): kind for body, kind in POISON.items()}
+    before = _accounts()
+    report = queues.deliver("provision")
+    assert report.received == len(POISON) and not report.errors   # each read once, no retries
+    letters = queues.letters("provision")
+    assert queues.dlq_depth("provision") == len(POISON)
+    by_original = {d["original_message_id"]: d for d in letters}
+    assert set(by_original) == set(sent)                          # one copy of each
+    for message_id, kind in sent.items():
+        letter = by_original[message_id]
+        assert letter["error_kind"] == kind, letter
+        assert letter["receive_count"] == 1 and letter["failed_at"]
+        assert letter["source_queue"] == queues.env["PROVISION_QUEUE_NAME"]
+    unknown = next(d for d in letters if d["error_kind"] == "unknown_account")
+    assert unknown["hub_ids"] == [987654] and "no account with hub_id 987654" in unknown["error"]
+    assert _accounts() == before                                  # nothing written for them
+
+    code, out, _ = run_cli("dlq", "--queue", "provision", "list")
+    assert code == 0 and "unknown_account" in out and "oversized" in out
+    assert queues.env["PROVISION_QUEUE_NAME"] in out
+
+    # Redriven without a fix: each comes back to the DLQ once more, and only that.
+    code, out, _ = run_cli("dlq", "--queue", "provision", "redrive", "--all")
+    assert code == 0 and f"{len(POISON)} redriven" in out
+    assert queues.dlq_depth("provision") == 0
+    report = queues.deliver("provision")
+    assert report.received == len(POISON)
+    again = queues.letters("provision")
+    assert sorted(d["error_kind"] for d in again) == sorted(POISON.values())
+    assert queues.dlq_depth("provision") == len(POISON) and _accounts() == before
+    raw = queues.sqs.receive_message(QueueUrl=queues.dlqs["provision"], MaxNumberOfMessages=10,
+                                     VisibilityTimeout=0, MessageAttributeNames=["All"])
+    for m in raw["Messages"]:   # bodies unchanged, the sender's attribute kept, redrives counted
+        assert m["Body"] in POISON
+        assert m["MessageAttributes"]["origin"]["StringValue"] == "test"
+        assert m["MessageAttributes"]["redrive_count"]["StringValue"] == "1"
+
+
+def test_a_record_that_fails_every_time_is_dead_lettered_once_by_the_consumer(queues):
+    """A bug (any exception) is transient: retried with the backoff, then dead-lettered by the
+    consumer on its last receive; SQS's redrive policy (same maxReceiveCount) adds no copy."""
+    from hubspot_app.models import AccountStatus, utcnow
+
+    hub = 555001
+    Account(hub_id=hub, status=AccountStatus.INSTALLED, installed_at=utcnow(),
+            updated_at=utcnow(), refresh_token_encrypted="v2:not-a-token").save()
+    # No Airbyte is running on this port: every try fails with a connection error (transient).
+    queues.send("provision", {"type": "provision", "hub_id": hub})
+    report = queues.deliver("provision", timeout=120)
+    assert report.received == 3                                   # PROVISION_MAX_RECEIVES
+    [letter] = queues.letters("provision")
+    assert letter["hub_ids"] == [hub] and letter["receive_count"] == 3
+    assert letter["error_kind"] == "retries_exhausted", letter
+    assert queues.dlq_depth("provision") == 1
