@@ -50,6 +50,11 @@ def curate_all(stack: LocalStack, hub_ids: list[int], timeout_s: float = 900,
         print(f"  glue run {run['Id']}: {run['JobRunState']} "
               f"(--hub_ids {run['Arguments'].get('--hub_ids', '?')})"
               + (f" error: {run.get('ErrorMessage')}" if run.get("ErrorMessage") else ""))
+        unfit = {k: len(run.get("report", {}).get(k) or [])
+                 for k in ("quarantined", "unrecognised", "unknown_streams")}
+        if any(unfit.values()):  # the run's report says what it set aside or did not recognise
+            print("    " + ", ".join(f"{k}: {n}" for k, n in unfit.items() if n)
+                  + " (python -m hubspot_app.ops quarantine list)")
     print(f"  {len(runs)} run(s) for {report.received} event message(s) in "
           f"{time.monotonic() - started:.0f} s")
     return show_curated(stack, hub_ids, table_step)

@@ -140,12 +140,29 @@ def _is_merge_error(e: Exception) -> bool:
                                    "PARQUET_CONVERSION", "Parquet column cannot"))
 
 
-def _is_unreadable(e: Exception) -> bool:
+def is_unreadable(e: Exception) -> bool:
     """Spark's errors for a file that is not (or no longer) valid Parquet."""
     text = str(e)
     return any(s in text for s in ("CANNOT_READ_FILE", "FAILED_READ_FILE", "is not a Parquet file",
                                    "Could not read footer", "can not read class",
-                                   "expected magic number", "corrupt"))
+                                   "expected magic number", "corrupt",
+                                   "Encountered error while reading file"))
+
+
+def find_unreadable(spark: SparkSession, by_stream: dict[str, dict[str, list[str]]]) -> dict:
+    """{path: reason} of the files whose pages cannot be read (their footer could): each file
+    read in full on its own. Only after a read failed, so its cost is paid rarely."""
+    bad = {}
+    for stream, by_hub in by_stream.items():
+        for p in (p for ps in by_hub.values() for p in ps):
+            try:
+                normalise(spark.read.parquet(p), stream).write.format("noop").mode(
+                    "overwrite").save()
+            except Exception as e:
+                if not is_unreadable(e):
+                    raise
+                bad[p] = "unreadable Parquet data: " + _root_cause(e)
+    return bad
 
 
 def read_stream(spark: SparkSession, paths_by_hub: dict[str, list[str]], stream: str,
@@ -166,7 +183,7 @@ def read_stream(spark: SparkSession, paths_by_hub: dict[str, list[str]], stream:
     def degradable(e):
         if _is_merge_error(e):
             return True
-        return unreadable is not None and _is_unreadable(e)
+        return unreadable is not None and is_unreadable(e)
 
     try:
         return attempt(everything), has_props
@@ -191,7 +208,7 @@ def read_stream(spark: SparkSession, paths_by_hub: dict[str, list[str]], stream:
             try:
                 parts.append(attempt([p]))
             except Exception as e:
-                if unreadable is None or not _is_unreadable(e):
+                if unreadable is None or not is_unreadable(e):
                     raise
                 unreadable(p, "unreadable Parquet: " + _first_line(e))
     if not parts:
@@ -202,5 +219,21 @@ def read_stream(spark: SparkSession, paths_by_hub: dict[str, list[str]], stream:
     return out, has_props
 
 
+def _root_cause(e: Exception) -> str:
+    """The JVM's innermost "Caused by:" (e.g. a thrift error in a page header), short."""
+    causes = [x.strip()[len("Caused by:"):].strip() for x in str(e).splitlines()
+              if x.strip().startswith("Caused by:")]
+    if not causes:
+        return _first_line(e)
+    name, _, message = causes[-1].partition(":")
+    return f"{name.rsplit('.', 1)[-1]}:{message}"[:300]
+
+
+_MARKERS = ("Encountered error while reading file", "CANNOT_READ_FILE", "FAILED_READ_FILE",
+            "is not a Parquet file", "Could not read footer", "can not read class", "corrupt")
+
+
 def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+    """The line that says what is wrong (Py4J errors start with a generic one)."""
+    lines = [x.strip() for x in str(e).strip().splitlines() if x.strip()] or [type(e).__name__]
+    return next((x for x in lines if any(m in x for m in _MARKERS)), lines[0])[:300]

@@ -102,20 +102,29 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
     report["unknown_streams"] = [{"stream": st, "hub_ids": sorted(by_hub)}
                                  for st, by_hub in sorted(by_stream.items())
                                  if st not in catalog.KNOWN_STREAMS]
-    inter, kinds, touched = {}, {}, {}
-    for stream, paths in sorted(by_stream.items()):
-        df, has_props = ingest.read_stream(
-            spark, paths, stream, report["drift"],
-            unreadable=lambda path, why: hold(*key_of[path], why))
-        if df is None:  # every file of the stream was unreadable
-            continue
-        t = catalog.table_of(stream)
-        inter[t] = df if t not in inter else inter[t].unionByName(df)
-        kinds[t] = catalog.kind_of(t, has_props or kinds.get(t) == "crm")
-        touched.setdefault(t, set()).update(paths)
-    cached = [df.persist(StorageLevel.MEMORY_AND_DISK) for df in inter.values()]
-    for t, df in zip(list(inter), cached, strict=True):
-        inter[t] = _drop_foreign_files(df, key_of, hold)
+    while True:  # read; a file that fails only when its pages are read is set aside, then again
+        drift: list = []
+        inter, kinds, touched, cached = _read_all(spark, by_stream, drift,
+                                                  lambda path, why: hold(*key_of[path], why))
+        try:
+            for t, df in zip(list(inter), cached, strict=True):
+                inter[t] = _drop_foreign_files(df, key_of, hold)  # the first full read
+            break
+        except Exception as e:
+            if not ingest.is_unreadable(e):
+                raise
+            for df in cached:
+                df.unpersist()
+            bad = ingest.find_unreadable(spark, by_stream)
+            if not bad:
+                raise
+            for path, why in bad.items():
+                hold(*key_of[path], why)
+                for by_hub in by_stream.values():
+                    for paths in by_hub.values():
+                        if path in paths:
+                            paths.remove(path)
+    report["drift"] += drift
     if held:  # before anything is published: a crash after this only redoes the good files
         quarantine.add(store, held, run_id)
     report["quarantined"] = quarantine.report(held, run_id, alerts_topic_arn, sns)
@@ -159,6 +168,24 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
     log.info(json.dumps({"msg": "curate run done", "run_id": run_id,
                          "new_files": report["new_files"], "drift": report["drift"][:20]}))
     return report
+
+
+def _read_all(spark, by_stream, drift, unreadable):
+    """Every stream's new files -> ({table: rows}, {table: kind}, {table: hubs}, cached)."""
+    inter, kinds, touched = {}, {}, {}
+    for stream, paths in sorted(by_stream.items()):
+        paths = {h: ps for h, ps in paths.items() if ps}
+        if not paths:
+            continue
+        df, has_props = ingest.read_stream(spark, paths, stream, drift, unreadable=unreadable)
+        if df is None:  # every file of the stream was unreadable
+            continue
+        t = catalog.table_of(stream)
+        inter[t] = df if t not in inter else inter[t].unionByName(df)
+        kinds[t] = catalog.kind_of(t, has_props or kinds.get(t) == "crm")
+        touched.setdefault(t, set()).update(paths)
+    cached = [df.persist(StorageLevel.MEMORY_AND_DISK) for df in inter.values()]
+    return inter, kinds, touched, cached
 
 
 def _drop_foreign_files(df, key_of, hold):

@@ -66,6 +66,20 @@ def test_unreadable_files_are_quarantined_reported_and_the_rest_commits(spark, l
     assert again["quarantined"] == []
 
 
+@pytest.mark.slow
+def test_a_file_whose_pages_cannot_be_read_is_quarantined(spark, lake):
+    d, b, root = lake
+    _deals(d, b, 1, [1], T0)
+    key = _deals(d, b, 1, [2, 3], T0 + 1)
+    data = bytearray(Path(d, b, key).read_bytes())
+    data[4:24] = b"\xff" * 20  # the first page header: footer intact, pages unreadable
+    Path(d, b, key).write_bytes(bytes(data))
+    rep = job.run(spark, root, "1")
+    assert [q["key"] for q in rep["quarantined"]] == [key]
+    assert rep["quarantined"][0]["reason"].startswith("unreadable Parquet data: TProtocolException")
+    assert sorted(rows(spark, root, "deals")) == [("1", "1")]
+
+
 def test_the_alert_goes_to_the_topic_when_the_job_has_one():
     sent = []
 
