@@ -4,7 +4,7 @@ from flask import request
 from .app_webhooks import send_uninstall
 from .errors import error, json_response
 from .state import RegisteredApp
-from .truth import stream_counts
+from .truth import history_with_deleted, stream_counts
 
 
 def register(app, st):
@@ -49,12 +49,14 @@ def register(app, st):
 
     @app.get("/_sandbox/accounts/<int:hub_id>/streams")
     def account_streams(hub_id):
-        """Ground truth: {stream: records a full read of the connector's stream returns now}."""
+        """Ground truth: {stream: records a full read of the connector's stream returns now};
+        `history_with_deleted`: the property-history streams counting deleted objects too."""
         acct = st.accounts.get(hub_id)
         if acct is None:
             return error(404, "NOT_FOUND", "no such account")
         with st.lock, acct.store.lock:
-            return json_response({"hub_id": hub_id, "streams": stream_counts(acct.store)})
+            return json_response({"hub_id": hub_id, "streams": stream_counts(acct.store),
+                                  "history_with_deleted": history_with_deleted(acct.store)})
 
     @app.post("/_sandbox/accounts/<int:hub_id>/uninstall")
     def uninstall(hub_id):

@@ -296,11 +296,12 @@ class ObjectTable:
             return open_stages[:reached] + [value]
         return open_stages[:open_stages.index(value) + 1]
 
-    def history_rows(self, names=None) -> int:
-        """How many property-history records the connector makes of the live records."""
+    def history_rows(self, names=None, deleted: bool = False) -> int:
+        """How many property-history records the connector makes of the live records (with
+        `deleted`, of the deleted ones too: what reads before their deletion returned)."""
         names = [p.name for p in self.properties if p.name not in HISTORY_SKIP] \
             if names is None else names
-        return sum(len(h) for i in range(self.count) if self.live(i)
+        return sum(len(h) for i in range(self.count) if deleted or self.live(i)
                    for h in self.history(i, names).values())
 
     def record(self, i: int, names=None, archived=False, history=None) -> dict:

@@ -45,3 +45,11 @@ def stream_counts(store) -> dict:
     for sch in store.schemas:            # custom objects: the stream is the object's name
         out[sch["name"]] = live[sch["name"]]
     return dict(sorted(out.items()))
+
+
+def history_with_deleted(store) -> dict:
+    """{property-history stream: records of live *and* deleted objects}: what an append-only
+    lake holds when every deleted object was synced before its deletion (history streams carry
+    no deletions)."""
+    return {stream: store.tables[name].history_rows(deleted=True)
+            for stream, name in PROPERTY_HISTORY.items()}
