@@ -119,10 +119,16 @@ def record_streams(streams: list[dict]) -> list:  # list[str]; bare for pynamodb
 def connection_settings(settings: Settings, hub_id: int, streams: list[dict] | None = None) -> dict:
     """Everything the connection should have except its source and destination ids; without
     `streams` (not discovered yet), everything but its stream configurations."""
+    # With every stream wanted, Airbyte's schema refresh before each sync adds new streams (a
+    # new custom object) itself (in full_refresh_overwrite, CatalogConverter's fallback for
+    # S3); reconcile then sees them differ from the recorded streams and the repair puts them
+    # in their best mode. An include list must not grow: only columns propagate.
+    everything = stream_rule(settings).everything
     out = {"name": connection_name(settings, hub_id),
            "namespaceDefinition": "custom_format", "namespaceFormat": str(hub_id),
            "schedule": schedule(settings), "status": "active",
-           "nonBreakingSchemaUpdatesBehavior": "propagate_columns"}
+           "nonBreakingSchemaUpdatesBehavior":
+               "propagate_fully" if everything else "propagate_columns"}
     if streams is not None:
         out["configurations"] = {"streams": streams}
     return out
@@ -154,7 +160,8 @@ def connection_drift(actual: dict, desired: dict, source_id: str, destination_id
     drift = []
     if actual.get("sourceId") != source_id or actual.get("destinationId") != destination_id:
         drift.append("endpoints")
-    for key in ("namespaceDefinition", "namespaceFormat", "status"):
+    for key in ("namespaceDefinition", "namespaceFormat", "status",
+                "nonBreakingSchemaUpdatesBehavior"):
         if actual.get(key) != desired[key]:
             drift.append(key)
     act_sched = dict(actual.get("schedule") or {})

@@ -135,7 +135,10 @@ def register(bp, emu) -> None:
                 "namespaceDefinition": body.get("namespaceDefinition") or "destination",
                 "namespaceFormat": body.get("namespaceFormat"), "prefix": body.get("prefix") or "",
                 "nonBreakingSchemaUpdatesBehavior":
-                    body.get("nonBreakingSchemaUpdatesBehavior") or "ignore"})
+                    body.get("nonBreakingSchemaUpdatesBehavior") or "ignore",
+                # Airbyte keeps the whole discovered catalog, unselected streams too: a schema
+                # refresh tells new streams from deselected ones by it (discovery.propagate).
+                "catalogStreams": sorted(catalog)})
             store.connections[rec["connectionId"]] = rec
             emu.note_create("connection", rec)
             return jsonify(render(rec))
@@ -180,6 +183,7 @@ def register(bp, emu) -> None:
                 raise problems.state_conflict(f"Connection {cid} is deprecated (deleted)")
             if catalog is not None:
                 rec["streams"] = resolve_streams(catalog, body["configurations"])
+                rec["catalogStreams"] = sorted(catalog)
             if schedule:
                 rec["schedule"] = schedule
             for k in ("name", "namespaceDefinition", "namespaceFormat", "prefix", "status",

@@ -89,6 +89,29 @@ def stream_properties(stream: dict, destination_modes) -> dict:
     return out
 
 
+def propagate(conn: dict, discovered: dict) -> list[str]:
+    """Airbyte's schema refresh before a sync, for a connection with nonBreakingSchemaUpdates
+    `propagate_fully` (ApplySchemaChangeHelper): streams new since the connection's catalog
+    was stored are added with CatalogConverter's defaults (source-defined cursor and primary
+    key: incremental append_dedup, which destination-s3 lacks, so ensureCompatible falls back
+    to full_refresh_overwrite), removed ones dropped. Other settings: the catalog is only
+    recorded. Mutates `conn`; returns what changed."""
+    known = set(conn.get("catalogStreams") or [])
+    changes: list[str] = []
+    if conn.get("nonBreakingSchemaUpdatesBehavior") == "propagate_fully" and known:
+        for name in sorted(set(discovered) - known):
+            info = stream_info(discovered[name])
+            conn["streams"].append({"name": name, "syncMode": "full_refresh_overwrite",
+                                    "cursorField": list(info["cursorField"]),
+                                    "primaryKey": [list(k) for k in info["primaryKey"]]})
+            changes.append(f"added {name}")
+        gone = known - set(discovered)
+        conn["streams"] = [s for s in conn["streams"] if s["name"] not in gone]
+        changes += [f"removed {n}" for n in sorted(gone)]
+    conn["catalogStreams"] = sorted(discovered)
+    return changes
+
+
 class Discovery:
     """Per-source discovered catalogs. `mode`: "connector" or "static"."""
 

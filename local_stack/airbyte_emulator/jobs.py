@@ -61,6 +61,14 @@ class JobRunner:
                            rowsSynced=sum(result.rows_by_stream.values()),
                            bytesSynced=result.bytes_synced)
 
+    def _schema_changed(self, conn: dict) -> None:
+        store = self.emu.store
+        with store.lock:
+            rec = store.connections.get(conn["connectionId"])
+            if rec is not None and not rec["deleted"]:
+                rec["streams"] = copy.deepcopy(conn["streams"])
+                rec["catalogStreams"] = list(conn["catalogStreams"])
+
     def _run(self, job_id: int) -> None:
         from .sync import SyncContext, run_job  # late import: sync pulls in boto3/pyarrow
 
@@ -78,7 +86,7 @@ class JobRunner:
                 generations=dict(store.generation.get(conn["connectionId"], {})),
                 cancelled=cancelled, s3_endpoint_url=self.emu.s3_endpoint_url,
                 sandbox_url=self.emu.hubspot_sandbox_url, aws_region=self.emu.aws_region,
-                rows_per_file=self.emu.rows_per_file)
+                rows_per_file=self.emu.rows_per_file, on_schema_change=self._schema_changed)
             job.update(status="running", updatedAt=time.time())
         try:
             result = (self.runner or run_job)(ctx)

@@ -32,6 +32,7 @@ class SyncContext:
     sandbox_url: str | None
     aws_region: str
     rows_per_file: int = ROWS_PER_FILE
+    on_schema_change: object = None  # callable(connection): the refreshed streams, stored
 
 
 @dataclass
@@ -104,6 +105,14 @@ def run_job(ctx: SyncContext) -> SyncResult:
 
     config = ctx.source["configuration"]
     discovered = connector_adapter.discover(config, ctx.sandbox_url, cancel=ctx.cancelled)
+    from .discovery import propagate
+
+    if propagate(conn, discovered) and callable(ctx.on_schema_change):
+        ctx.on_schema_change(conn)  # applied before the read, kept even if the sync fails
+        for s in conn["streams"]:
+            if s["name"] not in files:
+                files[s["name"]] = StreamFiles(s3, dest_cfg, ns, prefix + s["name"], sync_ms)
+                generations.setdefault(s["name"], 0)
     catalog = configured_catalog(conn, discovered, generations, ctx.job_id)
     incremental = {c["stream"]["name"] for c in catalog["streams"] if c["sync_mode"] == "incremental"}
     state_in = [] if ctx.job_type == "refresh" else \

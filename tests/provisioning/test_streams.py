@@ -6,7 +6,12 @@ import os
 
 import pytest
 
-from hubspot_app.airbyte_spec import ProvisionFailed, connection_drift, desired_streams
+from hubspot_app.airbyte_spec import (
+    ProvisionFailed,
+    connection_drift,
+    connection_settings,
+    desired_streams,
+)
 from hubspot_app.config import get_settings, reset_settings
 from hubspot_app.streams import StreamRuleError, parse_rule, select, streams_diff
 
@@ -70,9 +75,16 @@ def test_settings_refuse_a_bad_rule_at_load(monkeypatch):
         monkeypatch.setenv("AIRBYTE_STREAMS", "-email_events, -subscription_changes")
         reset_settings()
         assert get_settings().airbyte_streams == ("-email_events", "-subscription_changes")
+        # Everything but exclusions: Airbyte may add streams it discovers later by itself.
+        assert connection_settings(get_settings(), 1)["nonBreakingSchemaUpdatesBehavior"] \
+            == "propagate_fully"
         # Nothing left to sync is a permanent provisioning failure, not a silent empty sync.
         with pytest.raises(ProvisionFailed, match="leaves none"):
             desired_streams(get_settings(), [{"streamName": "email_events", "syncModes": INC}])
+        monkeypatch.setenv("AIRBYTE_STREAMS", "contacts deals")
+        reset_settings()
+        assert connection_settings(get_settings(), 1)["nonBreakingSchemaUpdatesBehavior"] \
+            == "propagate_columns"                      # an include list never grows
     finally:
         monkeypatch.undo()
         reset_settings()
@@ -89,7 +101,7 @@ def test_stream_drift_names_what_differs():
             "namespaceFormat": "1", "status": "active", "schedule": {"scheduleType": "manual"},
             "configurations": {"streams": have}}
     desired = {"namespaceDefinition": "n", "namespaceFormat": "1", "status": "active",
-               "schedule": {"scheduleType": "manual"}}
+               "schedule": {"scheduleType": "manual"}, "nonBreakingSchemaUpdatesBehavior": None}
     # Reconcile has no discovery: it compares with what the account recorded.
     assert connection_drift(conn, desired, "s", "d", ["contacts:full_refresh_append",
                                                       "owners:full_refresh_overwrite"]) == []
