@@ -732,7 +732,9 @@ class Template:
             refs = {var: ref for var, ref in self.env_refs.items()}
             if refs:
                 props["Environment"] = {"Variables": refs}
-            out[logical] = {"Properties": props}
+            # Its log group first: the role may not create it, so a function invoked before the
+            # group exists (a schedule firing during the create) would lose its logs.
+            out[logical] = {"Properties": props, "DependsOn": [f"{logical}LogGroup"]}
         if app["routes"]:
             stage_name = self.config["stages"][self.stage].get("api_gateway_stage", "api")
             out.update(api_limits.patches(self.env, self.prefix(), stage_name))

@@ -267,7 +267,12 @@ def test_each_function_has_a_log_group_with_retention_and_may_write_only_there(s
         name = infra.deployed_function_name("hubspot-pipeline", stage, f["name"])
         group = f"/aws/lambda/{name}"
         assert groups[group]["RetentionInDays"] == retention, group
-        fn = _functions(t)[infra.function_logical_id(f["name"])]["Properties"]
+        resource = _functions(t)[infra.function_logical_id(f["name"])]
+        # Created before the function: the role cannot create it (no logs:CreateLogGroup).
+        group_logical = next(k for k, r in _resources(t, "AWS::Logs::LogGroup").items()
+                             if r["Properties"]["LogGroupName"] == group)
+        assert group_logical in resource["DependsOn"], f["name"]
+        fn = resource["Properties"]
         role = fn["Role"]["Fn::GetAtt"][0]
         logs = [st for logical, st in _statements(t) if logical == role
                 and any(a.startswith("logs:") for a in _as_list(st["Action"]))]
