@@ -4,12 +4,12 @@ placeholders, before anything is packaged (`deploy package` runs it first).
 Each problem names the exact setting and where to change it. Placeholders: the `example.com`
 domain, the example account id `123456789012` (except in settings the packaged template fills
 from the resources it creates), empty required secret names, an empty `HUBSPOT_APP_ID` (the
-webhook handler needs it to ignore other apps' events), and an alert-webhook secret name the
-policies do not grant.
+webhook handler needs it to ignore other apps' events), an alert-webhook secret name the
+policies do not grant, and API throttling or WAF limits API Gateway or AWS WAF would refuse.
 """
 from __future__ import annotations
 
-from . import infra
+from . import api_limits, infra
 
 EXAMPLE_ACCOUNT = "123456789012"
 EXAMPLE_DOMAIN = "example.com"
@@ -54,6 +54,13 @@ def problems(stage: str, config: dict | None = None, chalice_deploy: bool = Fals
         out.append(f"{_where(stage, 'HUBSPOT_APP_ID', config)} is "
                    f"{env.get('HUBSPOT_APP_ID', '')!r}: set the HubSpot app's numeric id "
                    f"(developer account -> your app -> App ID)")
+    stage_name = config["stages"][stage].get("api_gateway_stage", "api")
+    for limits in (lambda: api_limits.throttling(env),
+                   lambda: api_limits.waf(env, f"{config['app_name']}-{stage}", stage_name)):
+        try:
+            limits()
+        except ValueError as exc:
+            out.append(f"API limits in .chalice/config.json: {exc}")
     webhook = env.get("ALERT_WEBHOOK_SECRET_NAME", "")
     if webhook and webhook != f"hubspot-pipeline/{stage}/alert-webhook":
         out.append(f"{_where(stage, 'ALERT_WEBHOOK_SECRET_NAME', config)} is {webhook!r}: the "

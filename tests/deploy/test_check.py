@@ -53,3 +53,13 @@ def test_cli_exit_codes_and_package_refuses_first(capsys):
     assert "HUBSPOT_REDIRECT_URI" in err
     assert main(["package", "--stage", "dev"]) == 2        # refused before chalice package runs
     assert "nothing packaged" in capsys.readouterr().err
+
+
+def test_api_limits_aws_would_refuse_are_named():
+    config = _filled("prod")
+    env = config["stages"]["prod"]["environment_variables"]
+    env["INSTALL_WAF_RATE_LIMIT"] = "5"
+    env["INSTALL_THROTTLE_RATE_LIMIT"] = "500"
+    found = "\n".join(check.problems("prod", config))
+    assert "INSTALL_WAF_RATE_LIMIT='5'" in found and "at least 10" in found
+    assert "INSTALL_THROTTLE_RATE_LIMIT" in found
