@@ -41,6 +41,21 @@ def test_a_lost_answer_to_the_job_start_is_not_repeated(harness):
     assert any("first sync already started" in d for d in details), details
 
 
+def test_a_connection_recreated_by_a_repair_syncs_at_once(harness):
+    from hubspot_app.airbyte_client import client_from_settings
+
+    harness.install(7003)
+    harness.deliver()
+    old = harness.account(7003).airbyte_connection_id
+    client_from_settings(harness.settings).delete_connection(old)   # deleted in Airbyte
+    harness.send(7003, verify=True)                                 # reconcile's repair
+    harness.deliver()
+    new = harness.account(7003).airbyte_connection_id
+    assert new != old
+    assert len(_sync_jobs(harness, new)) == 1
+    assert "first sync started" in harness.account(7003).provisioning_history[-1].detail
+
+
 class _Stub:
     """An Airbyte client answering GET /jobs with `jobs` and POST /jobs with `post`."""
 
