@@ -65,7 +65,7 @@ def oauth_callback():
 
 @app.route("/webhooks/hubspot", methods=["POST"], content_types=["application/json"])
 def hubspot_webhook():
-    """HubSpot-signed (v3) webhook: app uninstalls are queued for offboarding."""
+    """HubSpot-signed (v3) webhook: verified and acknowledged (uninstalls come from the journal)."""
     from hubspot_app.pages import SECURITY_HEADERS
     from hubspot_app.uninstall import webhook_response
 
@@ -107,6 +107,14 @@ def token_health_schedule(event):
     from hubspot_app.uninstall import run_fan_out
 
     return run_fan_out(force=bool((event.to_dict().get("detail") or {}).get("force")))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="journal_poller")
+def journal_poller(event):
+    """HubSpot's webhooks journal: APP_UNINSTALL events of known accounts -> offboarding."""
+    from hubspot_app.journal import run_scheduled as poll_journal
+
+    return poll_journal()
 
 
 @app.on_sqs_message(queue=os.environ.get("TOKEN_HEALTH_QUEUE_NAME", "hubspot-pipeline-token-health"),

@@ -195,7 +195,10 @@ class HealthSettings:
     audit_table: str                 # uninstall audit records (no personal data)
     webhook_receipts_table: str      # seen webhook signatures (replay protection, TTL)
     webhook_url: str                 # the public URL HubSpot signs (v3 signatures)
-    hubspot_app_id: str = ""         # when set, webhook events of other apps are ignored
+    hubspot_app_id: str = ""         # events of other apps are refused; required when deployed
+    journal_position_table: str = ""  # the webhooks journal poller's position (hubspot_app.journal)
+    journal_lease_seconds: int = 300  # a poller run's lease on the position (>= its timeout)
+    journal_max_entries: int = 1000   # journal entries one poller run reads at most
     accounts_per_message: int = 25   # fan-out: hub_ids per SQS message
     refresh_per_second: float = 5.0  # token endpoint calls per second per worker (client side)
     confirm_delay_seconds: float = 2.0   # wait before the confirming second try
@@ -214,6 +217,20 @@ class HealthSettings:
     raw_prefix: str = "raw"
 
 
+def _app_id() -> str:
+    """HUBSPOT_APP_ID: events (webhooks, journal) of other apps are refused by it, so a deployed
+    stage cannot run without it; only the local stage may leave it empty."""
+    value = os.environ.get("HUBSPOT_APP_ID", "").strip()
+    if value and not (value.isdigit() and int(value) > 0):
+        raise RuntimeError(f"HUBSPOT_APP_ID={value!r} is not the HubSpot app's numeric id: fix it "
+                           "in .chalice/config.json for this stage")
+    if not value and os.environ.get("STAGE", "local") != "local":
+        raise RuntimeError("HUBSPOT_APP_ID is empty: a deployed stage needs the HubSpot app's "
+                           "numeric id (the app's page in HubSpot's developer account) in "
+                           ".chalice/config.json, so events for other apps are refused")
+    return value
+
+
 @lru_cache(maxsize=1)
 def get_health_settings() -> HealthSettings:
     # Defaults next to the callback, keeping its path prefix (API Gateway's stage, e.g. /api).
@@ -224,7 +241,10 @@ def get_health_settings() -> HealthSettings:
         audit_table=_env("UNINSTALL_AUDIT_TABLE"),
         webhook_receipts_table=_env("WEBHOOK_RECEIPTS_TABLE"),
         webhook_url=os.environ.get("HUBSPOT_WEBHOOK_URL") or f"{origin}/webhooks/hubspot",
-        hubspot_app_id=os.environ.get("HUBSPOT_APP_ID", ""),
+        hubspot_app_id=_app_id(),
+        journal_position_table=os.environ.get("JOURNAL_POSITION_TABLE", ""),
+        journal_lease_seconds=int(_env("JOURNAL_LEASE_SECONDS", "300")),
+        journal_max_entries=int(_env("JOURNAL_MAX_ENTRIES", "1000")),
         accounts_per_message=int(_env("TOKEN_HEALTH_ACCOUNTS_PER_MESSAGE", "25")),
         refresh_per_second=float(_env("TOKEN_REFRESH_PER_SECOND", "5")),
         confirm_delay_seconds=float(_env("TOKEN_CONFIRM_DELAY_SECONDS", "2")),

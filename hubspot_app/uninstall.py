@@ -1,7 +1,8 @@
 """Offboarding an account: what happens when it uninstalls the app.
 
-Triggered by a HubSpot-signed uninstall webhook (through the token-health queue), by the health
-check (after `TOKEN_BROKEN_UNINSTALL_AFTER_DAYS`), or by an operator
+Triggered by an APP_UNINSTALL event in HubSpot's webhooks journal (hubspot_app.journal, through
+the token-health queue), by the health check (refused refresh tokens, after
+`TOKEN_BROKEN_UNINSTALL_AFTER_DAYS`), or by an operator
 (`python -m hubspot_app.ops health uninstall <hub_id>`). In order, each step safe to repeat
 (a failed run is retried from the top and skips what is already done):
 
@@ -35,7 +36,7 @@ from .token_health import AirbyteActions, AirbyteGone
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("webhook", "health_check", "operator")
+SOURCES = ("journal", "webhook", "health_check", "operator")
 
 
 @dataclass
@@ -89,7 +90,7 @@ class Uninstaller:
     def from_message(self, message: dict) -> UninstallReport:
         from .hub_ids import parse_hub_id
 
-        return self.uninstall(parse_hub_id(message["hub_id"]), source=message.get("source", "webhook"),
+        return self.uninstall(parse_hub_id(message["hub_id"]), source=message.get("source", "journal"),
                               reason=message.get("reason", ""),
                               occurred_at_ms=message.get("occurred_at_ms"),
                               purge=message.get("purge"))
@@ -354,21 +355,14 @@ def webhook_response(method: str, headers: dict, body: bytes,
 
 def run_webhook(method: str, headers: dict, body: bytes, query_params: dict | None,
                 raw_query: str | None = None) -> tuple[int, dict]:
-    """POST /webhooks/hubspot: verify, then queue an uninstall per uninstall event."""
+    """POST /webhooks/hubspot: verify and acknowledge (HubSpot sends no uninstall webhook)."""
     from .config import get_health_settings, get_settings
     from .models import bind_health_tables
     from .secrets_store import get_app_credentials
-    from .token_health import send_messages, uninstall_message
     from .webhooks import handle_webhook
 
     settings, health = get_settings(), get_health_settings()
     bind_health_tables(health.audit_table, health.webhook_receipts_table)
     creds = get_app_credentials(settings.app_secret_name)
-
-    def enqueue(item) -> None:
-        send_messages(health.queue_name, [(uninstall_message(
-            item.hub_id, "webhook", f"HubSpot uninstall event {item.event_id}".strip(),
-            item.occurred_at_ms), 0)])
-
     return handle_webhook(method, headers, body, query_params, creds.client_secret,
-                          health.webhook_url, health.hubspot_app_id, enqueue, raw_query=raw_query)
+                          health.webhook_url, health.hubspot_app_id, raw_query=raw_query)

@@ -12,9 +12,12 @@ replayed inside the window either.
 The URI is *not* taken from the Host header (a client controls it): it is the configured public
 URL of the route (`HUBSPOT_WEBHOOK_URL`), or the origin of `HUBSPOT_REDIRECT_URI` plus the path.
 
-Only app-uninstall events are acted on: each becomes an `uninstall` message on the token-health
-queue, where `hubspot_app.uninstall` does the work with retries. Everything else is acknowledged
-and ignored.
+HubSpot sends no app-uninstall webhook (uninstalls come from the webhooks journal, see
+hubspot_app.journal, and from refused refresh tokens): the events HubSpot really sends here
+(CRM subscriptions such as `contact.creation`) are verified, checked to be our app's
+(`HUBSPOT_APP_ID`; another app's events are refused) and acknowledged. Nothing else acts on them.
+A body that cannot be parsed safely (not JSON, or nested deep enough to exhaust the parser) is a
+400 with a JSON error, never a 5xx (HubSpot would retry it).
 """
 from __future__ import annotations
 
@@ -25,8 +28,6 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -40,7 +41,6 @@ MAX_AGE_MS = 5 * 60 * 1000
 MAX_FUTURE_MS = 60 * 1000          # clock skew allowed the other way
 MAX_BODY_BYTES = 1_000_000
 WEBHOOK_PATH = "/webhooks/hubspot"
-UNINSTALL_EVENT_TYPES = frozenset({"app.uninstall", "app.uninstalled", "app_uninstall"})
 
 # HubSpot decodes these in the URI before signing.
 _URI_DECODES = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$",
@@ -182,16 +182,9 @@ def parse_hub_id(value) -> int | None:
     return hub_id_or_none(value)
 
 
-@dataclass(frozen=True)
-class UninstallRequest:
-    hub_id: int
-    occurred_at_ms: int | None
-    event_id: str
-
-
-def uninstall_requests(body: bytes, app_id: str = "",
-                       event_types: frozenset[str] = UNINSTALL_EVENT_TYPES) -> tuple[list[UninstallRequest], int]:
-    """(uninstall requests, ignored event count) from a verified body. Raises WebhookRejected(400)."""
+def parse_events(body: bytes, app_id: str = "") -> list[dict]:
+    """The verified body's events. Raises WebhookRejected: 400 when it is not a JSON list of
+    event objects (deep nesting included), 403 when an event names another app."""
     try:
         events = json.loads(body or b"null")
     except (ValueError, RecursionError):
@@ -199,48 +192,30 @@ def uninstall_requests(body: bytes, app_id: str = "",
         raise WebhookRejected(400, "body_not_json") from None
     if isinstance(events, dict):
         events = [events]
-    if not isinstance(events, list):
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise WebhookRejected(400, "body_not_event_list")
-    found: dict[int, UninstallRequest] = {}
-    ignored = 0
-    for event in events:
-        if not isinstance(event, dict) or str(event.get("subscriptionType", "")) not in event_types:
-            ignored += 1
-            continue
-        if app_id and str(event.get("appId", "")) != str(app_id):
-            ignored += 1
-            continue
-        hub_id = parse_hub_id(event.get("portalId"))
-        if hub_id is None:
-            ignored += 1
-            logs.log_event(log, "webhook event with an invalid portalId ignored", logging.WARNING)
-            continue
-        occurred = event.get("occurredAt")
-        occurred_ms = occurred if isinstance(occurred, int) and not isinstance(occurred, bool) else None
-        found[hub_id] = UninstallRequest(hub_id, occurred_ms, str(event.get("eventId", ""))[:64])
-    return list(found.values()), ignored
+    if app_id and any(str(e.get("appId", "")) != str(app_id) for e in events):
+        raise WebhookRejected(403, "event_for_another_app")
+    return events
 
 
 def handle_webhook(method: str, headers: dict, body: bytes, query_params: dict | None,
                    client_secret: str, webhook_url: str, app_id: str,
-                   enqueue_uninstall: Callable[[UninstallRequest], None],
                    replay_store: ReplayStore | None = None,
                    raw_query: str | None = None) -> tuple[int, dict]:
-    """Verify and act on one webhook request: (HTTP status, JSON body). Never raises."""
+    """Verify and acknowledge one webhook request: (HTTP status, JSON body). Never raises."""
     from .metrics import emit_metric
 
     replay_store = replay_store or DynamoReplayStore()
     try:
         verify_v3(client_secret, method, public_uri(webhook_url, query_params, raw_query),
                   body or b"", headers, replay_store)
-        requests_, ignored = uninstall_requests(body, app_id)
+        events = parse_events(body, app_id)
     except WebhookRejected as exc:
         logs.log_event(log, "webhook refused", logging.WARNING, reason=exc.reason, status=exc.status)
         emit_metric("WebhooksRefused", 1, "Count", Reason=exc.reason)
         return exc.status, {"error": exc.reason}
-    for item in requests_:
-        with logs.hub_context(item.hub_id):
-            enqueue_uninstall(item)
-            logs.log_event(log, "uninstall requested by HubSpot", event_id=item.event_id)
-    emit_metric("WebhooksAccepted", 1, "Count", Kind="uninstall" if requests_ else "other")
-    return 200, {"accepted": len(requests_), "ignored": ignored}
+    kinds = sorted({str(e.get("subscriptionType", ""))[:64] for e in events})
+    logs.log_event(log, "webhook acknowledged", events=len(events), kinds=kinds)
+    emit_metric("WebhooksAccepted", 1, "Count")
+    return 200, {"accepted": len(events)}

@@ -116,6 +116,11 @@ def create_health_resources(env: dict) -> dict:
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
     _table(env["UNINSTALL_AUDIT_TABLE"], ("hub_id", "N"), range_key=("at", "S"))
     _table(env["WEBHOOK_RECEIPTS_TABLE"], ("key", "S"), ttl_attribute="expires_at")
+    if env.get("JOURNAL_POSITION_TABLE"):
+        from hubspot_app.journal import bind_journal_table
+
+        _table(env["JOURNAL_POSITION_TABLE"], ("name", "S"))
+        bind_journal_table(env["JOURNAL_POSITION_TABLE"], reconnect=True)
     queue_url, dlq_url = _queue_with_dlq(  # visibility 6 x the worker's 300 s timeout
         env["TOKEN_HEALTH_QUEUE_NAME"], env["TOKEN_HEALTH_DLQ_NAME"],
         env.get("TOKEN_HEALTH_MAX_RECEIVES", "5"), "1800")

@@ -1,7 +1,7 @@
 """Sandbox control routes under /_sandbox (not part of HubSpot): apps, clock, accounts."""
 from flask import request
 
-from .app_webhooks import send_uninstall
+from .app_webhooks import crm_event, send_events
 from .errors import error, json_response
 from .state import RegisteredApp
 from .truth import history_with_deleted, stream_counts
@@ -60,17 +60,39 @@ def register(app, st):
 
     @app.post("/_sandbox/accounts/<int:hub_id>/uninstall")
     def uninstall(hub_id):
+        """A user uninstalls the app in HubSpot: its tokens stop working, and each app with an
+        APP_LIFECYCLE_EVENT subscription gets an APP_UNINSTALL entry in its webhooks journal
+        ("journal": false plays an uninstall the app only notices through refused tokens).
+        HubSpot sends no uninstall webhook."""
+        from .journal import record_uninstall
+
         if hub_id not in st.accounts:
             return error(404, "NOT_FOUND", "no such account")
         body = request.get_json(silent=True) or {}
         removed = st.uninstall(hub_id, body.get("client_id"))
-        # As HubSpot does, tell each app that subscribed to webhooks ("notify": false plays a
-        # webhook HubSpot never delivered, leaving the app to notice through its token checks).
-        notify = body.get("notify", True) is not False
-        webhooks = [send_uninstall(st.apps[c], hub_id) for c in removed
-                    if notify and c in st.apps and st.apps[c].webhook_url]
-        return json_response({"hub_id": hub_id, "uninstalled": removed, "webhooks": webhooks})
+        journaled = [c for c in removed if body.get("journal", True) is not False
+                     and record_uninstall(st, c, hub_id)]
+        return json_response({"hub_id": hub_id, "uninstalled": removed, "journaled": journaled})
 
+    @app.post("/_sandbox/accounts/<int:hub_id>/webhook")
+    def crm_webhook(hub_id):
+        """Send each installed app with a webhook URL a signed CRM event (as HubSpot does)."""
+        if hub_id not in st.accounts:
+            return error(404, "NOT_FOUND", "no such account")
+        body = request.get_json(silent=True) or {}
+        kind = body.get("subscriptionType", "contact.creation")
+        sent = []
+        for client_id in list(st.accounts[hub_id].installs):
+            target = st.apps.get(client_id)
+            if target is None or not target.webhook_url:
+                continue
+            try:
+                event = crm_event(hub_id, target.app_id, kind, int(body.get("objectId", 1)),
+                                  int(st.clock.now() * 1000))
+            except ValueError as exc:
+                return error(400, "BAD_REQUEST", str(exc))
+            sent.append(send_events(target, [event]))
+        return json_response({"hub_id": hub_id, "webhooks": sent})
 
 FAULT_KINDS = {"429", "500", "502", "503", "slow", "drop", "malformed"}
 

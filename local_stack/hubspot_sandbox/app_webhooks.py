@@ -1,7 +1,8 @@
-"""What HubSpot sends an app when an account uninstalls it: a v3-signed webhook request.
+"""Webhooks HubSpot really sends a (legacy public) app: v3-signed POSTs of CRM events such as
+`contact.creation` to the app's webhook URL. HubSpot sends no app-uninstall webhook: uninstalls
+reach an app through the webhooks journal (journal.py) and refused refresh tokens.
 
-The app's webhook URL is part of its registration (as in HubSpot's app settings). The
-signature is computed here independently of the app's verifier, so the pair is a real check:
+The signature is computed here independently of the app's verifier, so the pair is a real check:
 base64(HMAC-SHA256(client_secret, method + uri + body + timestamp)), timestamp in epoch ms.
 """
 from __future__ import annotations
@@ -15,7 +16,10 @@ import uuid
 
 import requests
 
-UNINSTALL_EVENT = "app.uninstalled"
+# The v3 webhooks' CRM subscription types (webhooks API guide, 2026-03); the sandbox sends these.
+CRM_EVENT_TYPES = frozenset({"contact.creation", "contact.deletion", "contact.propertyChange",
+                             "company.creation", "company.deletion", "deal.creation",
+                             "deal.deletion"})
 
 
 def sign_v3(client_secret: str, method: str, uri: str, body: bytes, timestamp_ms: int) -> str:
@@ -23,16 +27,19 @@ def sign_v3(client_secret: str, method: str, uri: str, body: bytes, timestamp_ms
     return base64.b64encode(hmac.new(client_secret.encode(), message, hashlib.sha256).digest()).decode()
 
 
-def uninstall_event(hub_id: int, app_id: int, occurred_at_ms: int) -> dict:
-    return {"eventId": uuid.uuid4().int % 10**12, "subscriptionId": 0, "portalId": hub_id,
-            "appId": app_id, "occurredAt": occurred_at_ms, "subscriptionType": UNINSTALL_EVENT,
-            "attemptNumber": 0}
+def crm_event(hub_id: int, app_id: int, subscription_type: str, object_id: int,
+              occurred_at_ms: int) -> dict:
+    if subscription_type not in CRM_EVENT_TYPES:
+        raise ValueError(f"subscriptionType must be one of {sorted(CRM_EVENT_TYPES)}")
+    return {"eventId": uuid.uuid4().int % 10**12, "subscriptionId": 1, "portalId": hub_id,
+            "appId": app_id, "occurredAt": occurred_at_ms, "subscriptionType": subscription_type,
+            "attemptNumber": 0, "objectId": object_id, "changeSource": "CRM"}
 
 
-def send_uninstall(app, hub_id: int) -> dict:
-    """POST the uninstall event to the app's webhook URL; returns what happened (never raises)."""
+def send_events(app, events: list[dict]) -> dict:
+    """POST signed events to the app's webhook URL; returns what happened (never raises)."""
     now_ms = int(time.time() * 1000)
-    body = json.dumps([uninstall_event(hub_id, app.app_id, now_ms)]).encode()
+    body = json.dumps(events).encode()
     headers = {"Content-Type": "application/json",
                "X-HubSpot-Request-Timestamp": str(now_ms),
                "X-HubSpot-Signature-v3": sign_v3(app.client_secret, "POST", app.webhook_url,

@@ -280,7 +280,10 @@ def register(app, st):
         that app stop working (appUninstalls.json 2026-03). The guard has checked the token."""
         from flask import Response, g
 
-        st.uninstall(g.hub_id, g.client_id)
+        from .journal import record_uninstall
+
+        if st.uninstall(g.hub_id, g.client_id):
+            record_uninstall(st, g.client_id, g.hub_id)
         return Response(status=204)
     st.unknown_paths = []
 

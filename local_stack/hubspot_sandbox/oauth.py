@@ -146,9 +146,14 @@ def register(app, st):
             hub_id, scopes = rec["hub_id"], rec["scopes"]
             # HubSpot keeps the same refresh token across refreshes.
             toks = st.issue_tokens(hub_id, client.client_id, scopes, f.get("refresh_token"))
+        elif grant == "client_credentials":
+            # The app's own token, for the webhooks journal (no account, no refresh token).
+            from .journal import client_credentials
+
+            return client_credentials(st, client, f)
         else:
-            return fail("BAD_GRANT_TYPE", "grant_type must be authorization_code or refresh_token",
-                        "unsupported_grant_type")
+            return fail("BAD_GRANT_TYPE", "grant_type must be authorization_code, refresh_token "
+                        "or client_credentials", "unsupported_grant_type")
         return json_response({"token_type": "bearer", "refresh_token": toks["refresh_token"],
                               "access_token": toks["access_token"], "expires_in": ACCESS_TOKEN_TTL,
                               "hub_id": hub_id, "user_id": st.user["user_id"], "scopes": scopes,

@@ -3,7 +3,7 @@
 from flask import Flask
 
 from ..http import BackgroundServer
-from . import admin, crm, oauth
+from . import admin, crm, journal, oauth
 from .data import AccountStore
 from .state import SandboxState
 
@@ -15,6 +15,7 @@ def create_app(st: SandboxState) -> Flask:
     admin.register(app, st)
     admin.register_data(app, st)
     crm.register(app, st)
+    journal.register(app, st)
     return app
 
 

@@ -142,7 +142,7 @@ def test_the_raw_query_string_is_signed_as_received():
         public_uri(url, {"k": "v"})     # a query HubSpot was not configured with: cannot be verified
     body = "[]"
     status, _ = handle_webhook("POST", signed(body, f"{url}?{raw}"), body.encode(), {"a": "b c"},
-                               SECRET, url, "", lambda item: None, MemoryReplayStore(), raw_query=raw)
+                               SECRET, url, "", MemoryReplayStore(), raw_query=raw)
     assert status == 200
 
 
@@ -150,10 +150,21 @@ def test_the_raw_query_string_is_signed_as_received():
 def test_nesting_that_exhausts_the_parser_is_a_400(depth):
     url = "https://h.example/webhooks/hubspot"
     body = "[" * depth + "]" * depth
-    queued = []
     status, answer = handle_webhook("POST", signed(body, url), body.encode(), None, SECRET, url, "",
-                                    queued.append, MemoryReplayStore())
-    assert (status, answer, queued) == (400, {"error": "body_not_json"}, [])
+                                    MemoryReplayStore())
+    assert (status, answer) == (400, {"error": "body_not_json"})
+
+
+def test_events_for_another_app_are_refused():
+    url = "https://h.example/webhooks/hubspot"
+    body = json.dumps([{"subscriptionType": "contact.creation", "appId": 42, "portalId": 7},
+                       {"subscriptionType": "contact.creation", "appId": 43, "portalId": 7}])
+    status, answer = handle_webhook("POST", signed(body, url), body.encode(), None, SECRET, url,
+                                    "42", MemoryReplayStore())
+    assert (status, answer) == (403, {"error": "event_for_another_app"})
+    ours = json.dumps([{"subscriptionType": "contact.creation", "appId": 42, "portalId": 7}])
+    assert handle_webhook("POST", signed(ours, url), ours.encode(), None, SECRET, url, "42",
+                          MemoryReplayStore()) == (200, {"accepted": 1})
 
 
 def test_signature_must_be_32_bytes_of_base64():

@@ -162,8 +162,8 @@ def _webhook(hs, body: str, ts: int | None = None, secret: str | None = None, ur
 
 
 def _event(portal_id) -> str:
-    return json.dumps([{"eventId": 1, "subscriptionType": "app.uninstall", "portalId": portal_id,
-                        "appId": 1, "occurredAt": int(time.time() * 1000)}])
+    return json.dumps([{"eventId": 1, "subscriptionType": "contact.deletion", "portalId": portal_id,
+                        "appId": 1, "occurredAt": int(time.time() * 1000), "objectId": 1}])
 
 
 def _statuses():
@@ -204,7 +204,7 @@ def test_replayed_webhook_is_refused(hs):
     body = json.dumps([{"eventId": 9, "subscriptionType": "contact.creation", "portalId": 1}])
     ts = int(time.time() * 1000)
     first = _webhook(hs, body, ts=ts)
-    assert first.status_code == 200 and first.json() == {"accepted": 0, "ignored": 1}
+    assert first.status_code == 200 and first.json() == {"accepted": 1}
     again = _webhook(hs, body, ts=ts)
     assert again.status_code == 409 and again.json() == {"error": "replayed_signature"}
 
@@ -216,7 +216,7 @@ def test_webhook_hub_id_cannot_traverse_or_smuggle(hs, portal_id):
     value = portal_id.format(hub=hub) if isinstance(portal_id, str) else portal_id
     before = _statuses()
     answer = _webhook(hs, _event(value))
-    assert answer.status_code == 200 and answer.json() == {"accepted": 0, "ignored": 1}
+    assert answer.status_code == 200 and answer.json() == {"accepted": 1}   # acknowledged only
     hs.health_route.run_until_idle(timeout=10)
     assert _statuses() == before
 
@@ -266,12 +266,12 @@ def test_secrets_and_tokens_absent_from_every_log_line_response_alert_and_metric
         hs.provision()
         hs.proxy.add("/oauth/2026-03/token", status=503, count=1)
         hs.run_health()
-        hs.uninstall_at_hubspot(hub_id)
+        hs.uninstall_in_hubspot(hub_id)        # an APP_UNINSTALL journal entry
         hs.run_health()
         answer = _webhook(hs, _event(hub_id))
         responses += [answer.text, json.dumps(dict(answer.headers))]
         responses.append(_webhook(hs, _event(hub_id), secret="wrong").text)
-        hs.health_route.run_until_idle(timeout=30)
+        responses.append(json.dumps(hs.poll_journal()))   # the app's client-credentials token
         alerts = hs.alerts()
     finally:
         metrics.set_sink(hs.metric_lines.append)
@@ -281,6 +281,8 @@ def test_secrets_and_tokens_absent_from_every_log_line_response_alert_and_metric
     secrets.update({f"refresh token {t[:4]}": t for t in st.refresh_tokens})
     secrets.update({f"access token {t[:6]}": t for t in st.access_tokens})
     secrets.update({f"code {c[:4]}": c for c in st.codes})
+    secrets.update({f"app token {t[:4]}": t for t in st.app_tokens})
+    assert st.app_tokens                   # the poller did fetch one
     stored = [a.refresh_token_encrypted for a in Account.scan() if a.refresh_token_encrypted]
     secrets.update({f"ciphertext {i}": s for i, s in enumerate(stored)})
     haystacks = {"logs": "\n".join(capture.lines), "responses": "\n".join(responses),

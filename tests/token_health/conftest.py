@@ -20,7 +20,7 @@ from hubspot_app.config import get_health_settings, get_settings, reset_health_s
 from hubspot_app.models import Account
 from local_stack.airbyte_emulator.sync import SyncResult
 from local_stack.dispatcher import Scheduler, SqsRoute
-from local_stack.stack import LocalStack
+from local_stack.stack import LOCAL_CLIENT_ID, LocalStack
 from tests.install import flow_helpers as flow
 from tests.token_health.fault_proxy import FaultProxy
 
@@ -47,6 +47,7 @@ class Harness:
         self.health_route = SqsRoute(self.client, self.env["TOKEN_HEALTH_QUEUE_NAME"],
                                      "token_health_worker", batch_size=4)
         self.schedule = Scheduler(self.client, "token_health_schedule")
+        self.journal_schedule = Scheduler(self.client, "journal_poller")
         self.sqs = boto3.client("sqs")
         self.inbox = self.sqs.get_queue_url(QueueName=self.env["ALERTS_INBOX_QUEUE_NAME"])["QueueUrl"]
         self.metric_lines: list[str] = []
@@ -95,9 +96,22 @@ class Harness:
             return dict(self.emu.store.connections[cid])
 
     def uninstall_at_hubspot(self, hub_id: int) -> None:
-        """Revoked at HubSpot without the uninstall webhook reaching us: the health check's case."""
+        """Revoked at HubSpot with no journal entry for us: the health check's case."""
         requests.post(f"{self.stack.hubspot_url}/_sandbox/accounts/{hub_id}/uninstall",
-                      json={"notify": False}, timeout=10).raise_for_status()
+                      json={"journal": False}, timeout=10).raise_for_status()
+
+    def uninstall_in_hubspot(self, hub_id: int) -> dict:
+        """A user uninstalls the app in HubSpot: an APP_UNINSTALL entry in our journal."""
+        answer = requests.post(f"{self.stack.hubspot_url}/_sandbox/accounts/{hub_id}/uninstall",
+                               json={}, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    def poll_journal(self) -> dict:
+        """The scheduled journal poller, fired as EventBridge would, then the queue it feeds."""
+        summary = self.journal_schedule.fire({})
+        self.health_route.run_until_idle(timeout=60)
+        return summary
 
     def forget_other_suites(self) -> None:
         """moto keeps its state per process: drop accounts and messages earlier suites left."""
@@ -145,6 +159,7 @@ def hs(request):
         proxy = FaultProxy(stack.hubspot_url).start()
         harness = Harness(stack, proxy)
         harness.forget_other_suites()
+        subscribe_lifecycle(stack.hubspot_url, LOCAL_CLIENT_ID, stack.client_secret)
         for hub_id in harness.hub_ids():
             harness.install(hub_id)
         harness.provision()
@@ -164,6 +179,20 @@ def _clean(request):
     yield
     if "hs" in request.fixturenames:
         request.getfixturevalue("hs").proxy.clear()
+
+
+def subscribe_lifecycle(hubspot_url: str, client_id: str, client_secret: str) -> dict:
+    """What an operator does once per app: an APP_LIFECYCLE_EVENT journal subscription
+    (webhooksJournal.json 2026-03, AppLifecycleEventSubscriptionUpsertRequest)."""
+    token = requests.post(f"{hubspot_url}/oauth/2026-03/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret,
+        "scope": "developer.webhooks_journal.subscriptions.write"}).json()["access_token"]
+    answer = requests.post(f"{hubspot_url}/webhooks-journal/subscriptions/2026-03", timeout=10,
+                           headers={"Authorization": f"Bearer {token}"},
+                           json={"subscriptionType": "APP_LIFECYCLE_EVENT",
+                                 "eventTypeId": "app_lifecycle", "properties": []})
+    answer.raise_for_status()
+    return answer.json()
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1):

@@ -1,5 +1,6 @@
-"""Uninstall and purge: a HubSpot-signed webhook (over HTTP to the running app), the operator
-path, what is deleted and what remains, refused later messages, and a fresh re-install."""
+"""Uninstall and purge: an APP_UNINSTALL read from HubSpot's webhooks journal by the scheduled
+poller, the operator path, what is deleted and what remains, refused later messages, a fresh
+re-install, and the signed CRM webhooks HubSpot really sends (verified, acknowledged)."""
 from __future__ import annotations
 
 import json
@@ -9,24 +10,19 @@ import boto3
 import requests
 
 from hubspot_app.models import Account, AccountStatus, UninstallAudit
-from hubspot_app.token_health import check_message
+from hubspot_app.token_health import check_message, uninstall_message
 from hubspot_app.webhooks import sign_v3
+from local_stack.stack import LOCAL_CLIENT_ID
 
 
-def signed_post(hs, events, timestamp_ms=None, secret=None):
+def signed_post(hs, events, timestamp_ms=None, secret=None, raw=None):
     url = f"{hs.stack.app_url}/webhooks/hubspot"
-    body = json.dumps(events)
+    body = raw if raw is not None else json.dumps(events)
     ts = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
     signature = sign_v3(secret or hs.stack.client_secret, "POST", url, body, ts)
     return requests.post(url, data=body, timeout=10, headers={
         "Content-Type": "application/json", "X-HubSpot-Signature-v3": signature,
         "X-HubSpot-Request-Timestamp": ts})
-
-
-def uninstall_event(hub_id, occurred_ms=None):
-    return {"eventId": 100 + hub_id % 1000, "subscriptionId": 1, "portalId": hub_id, "appId": 1,
-            "occurredAt": occurred_ms or int(time.time() * 1000),
-            "subscriptionType": "app.uninstall", "attemptNumber": 0}
 
 
 def put_lake_objects(hs, hub_ids):
@@ -46,7 +42,7 @@ def keys(s3, bucket, hub_id):
     return [o["Key"] for o in listed if f"/{hub_id}/" in o["Key"] or f"hub_id={hub_id}/" in o["Key"]]
 
 
-def test_signed_uninstall_webhook_offboards_the_account(hs):
+def test_journal_uninstall_offboards_the_account(hs):
     hub_id, other = hs.hub_ids()[0], hs.hub_ids()[1]
     before = hs.account(hub_id)
     connection_id, source_id = before.airbyte_connection_id, before.airbyte_source_id
@@ -54,10 +50,9 @@ def test_signed_uninstall_webhook_offboards_the_account(hs):
     s3, bucket = put_lake_objects(hs, [hub_id, other])
 
     started = before.installed_at.isoformat(timespec="milliseconds")
-    answer = signed_post(hs, [uninstall_event(hub_id)])
-    assert answer.status_code == 200, answer.text
-    assert answer.json() == {"accepted": 1, "ignored": 0}
-    hs.health_route.run_until_idle(timeout=60)
+    assert hs.uninstall_in_hubspot(hub_id)["journaled"] == [LOCAL_CLIENT_ID]
+    summary = hs.poll_journal()
+    assert (summary["entries"], summary["handed_over"], summary["skipped"]) == (1, 1, "")
 
     account = hs.account(hub_id)
     assert account.status == AccountStatus.UNINSTALLED and account.uninstalled_at
@@ -80,9 +75,10 @@ def test_signed_uninstall_webhook_offboards_the_account(hs):
     audits = list(UninstallAudit.query(hub_id, UninstallAudit.at >= started))
     assert len(audits) == 1
     audit = audits[0]
-    assert audit.source == "webhook" and audit.purged_objects == 4
-    assert {"marked_uninstalled", "connection_deleted", "source_deleted", "token_revoked",
-            "token_deleted", "lake_purged"} <= set(audit.steps)
+    assert audit.source == "journal" and audit.purged_objects == 4
+    assert {"marked_uninstalled", "connection_deleted", "source_deleted", "token_deleted",
+            "lake_purged"} <= set(audit.steps)
+    assert {"token_revoked", "token_revoke_skipped"} & set(audit.steps)
     raw = json.dumps(audit.attribute_values, default=str)
     assert st.user["email"] not in raw and before.hub_domain not in raw and before.user not in raw
     # Operators were told.
@@ -109,10 +105,13 @@ def test_later_messages_for_the_account_are_refused(hs):
         live = [c for c in hs.emu.store.connections.values()
                 if c.get("namespaceFormat") == str(hub_id) and not c["deleted"]]
     assert live == []
-    # A second uninstall webhook for it is harmless.
-    assert signed_post(hs, [uninstall_event(hub_id)]).status_code == 200
+    # The same uninstall handed over again (a poller re-reading after a crash) is harmless.
+    sqs.send_message(QueueUrl=hs.health_route.queue_url, MessageBody=json.dumps(
+        uninstall_message(hub_id, "journal", "again")))
     hs.health_route.run_until_idle(timeout=30)
     assert hs.account(hub_id).status == AccountStatus.UNINSTALLED
+    assert len(list(UninstallAudit.query(hub_id))) == 1
+    assert hs.poll_journal()["entries"] == 0        # the position is past the entry
 
 
 def test_reinstall_starts_fresh(hs):
@@ -132,7 +131,8 @@ def test_reinstall_starts_fresh(hs):
 def test_uninstall_event_older_than_the_latest_install_is_ignored(hs):
     hub_id = hs.hub_ids()[2]
     installed_ms = int(hs.account(hub_id).installed_at.timestamp() * 1000)
-    assert signed_post(hs, [uninstall_event(hub_id, occurred_ms=installed_ms - 60_000)]).status_code == 200
+    boto3.client("sqs").send_message(QueueUrl=hs.health_route.queue_url, MessageBody=json.dumps(
+        uninstall_message(hub_id, "journal", "late", occurred_at_ms=installed_ms - 60_000)))
     hs.health_route.run_until_idle(timeout=30)
     assert hs.account(hub_id).status == AccountStatus.ACTIVE
 
@@ -166,13 +166,20 @@ def test_fan_out_skips_uninstalled_accounts(hs):
     hs.health_route.run_until_idle(timeout=60)
 
 
-def test_uninstall_in_hubspot_reaches_the_app_as_a_signed_webhook(hs):
-    """The sandbox signs and sends the uninstall webhook itself (its own v3 signer), as HubSpot
-    does when a user uninstalls the app: the app verifies it and offboards the account."""
+def test_crm_webhooks_hubspot_sends_are_verified_and_acknowledged(hs):
+    """The sandbox signs and sends a CRM webhook itself (its own v3 signer), as HubSpot does:
+    the app verifies and acknowledges it; no webhook offboards anyone."""
     hub_id = next(h for h in hs.hub_ids() if hs.account(h).status == AccountStatus.ACTIVE)
-    answer = requests.post(f"{hs.stack.hubspot_url}/_sandbox/accounts/{hub_id}/uninstall",
-                           json={}, timeout=30).json()
+    answer = requests.post(f"{hs.stack.hubspot_url}/_sandbox/accounts/{hub_id}/webhook",
+                           json={"subscriptionType": "contact.creation"}, timeout=30).json()
     assert answer["webhooks"] == [{"url": f"{hs.stack.app_url}/webhooks/hubspot", "status": 200}]
-    hs.health_route.run_until_idle(timeout=60)
-    account = hs.account(hub_id)
-    assert account.status == AccountStatus.UNINSTALLED and account.refresh_token_encrypted is None
+    hs.health_route.run_until_idle(timeout=30)
+    assert hs.account(hub_id).status == AccountStatus.ACTIVE
+
+
+def test_an_unparseable_signed_body_is_a_400_with_a_json_error(hs):
+    """Nesting deep enough to exhaust the parser, through the real route (issue 14)."""
+    depth = 200_000
+    answer = signed_post(hs, None, raw="[" * depth + "]" * depth)
+    assert answer.status_code == 400 and answer.json() == {"error": "body_not_json"}
+    assert signed_post(hs, None, raw='{"a": ').json() == {"error": "body_not_json"}
