@@ -246,6 +246,9 @@ def poll(client: JournalClient, store: PositionStore, hand_over: Callable[[Unins
     """One run: read after the stored position, hand over uninstalls, save the position after
     each entry. `after_hand_over(offset)` runs between handing over and saving (tests inject a
     crash there)."""
+    from .hubspot_oauth import HubSpotOAuthError
+    from .metrics import emit_metric
+
     report = PollReport()
     offset = store.acquire()
     if offset is False:
@@ -253,9 +256,21 @@ def poll(client: JournalClient, store: PositionStore, hand_over: Callable[[Unins
         logs.log_event(log, "journal poll skipped: another run holds the lease")
         return report
     position: str | None = offset if isinstance(offset, str) else None
+    cursor = position      # where to read after; `position` is what the table holds
     try:
         while report.entries < max_entries:
-            entries = client.entries(position, min(batch_size, max_entries - report.entries))
+            try:
+                entries = client.entries(cursor, min(batch_size, max_entries - report.entries))
+            except HubSpotOAuthError as exc:
+                if exc.http_status != 404 or cursor is None:
+                    raise
+                # The saved offset left the journal (kept 3 days): read it all again from the
+                # earliest entry; handing an uninstall over twice is harmless (see above).
+                logs.log_event(log, "saved journal offset no longer in the journal; reading "
+                               "from the earliest entry", logging.WARNING)
+                emit_metric("JournalOffsetExpired", 1, "Count")
+                cursor = None
+                continue
             if not entries:
                 break
             for entry in entries:
@@ -279,7 +294,7 @@ def poll(client: JournalClient, store: PositionStore, hand_over: Callable[[Unins
                     logs.log_event(log, "journal poll stopped: the position moved under us",
                                    logging.WARNING)
                     return report
-                position = entry["currentOffset"]
+                position = cursor = entry["currentOffset"]
                 report.entries += 1
     finally:
         if report.skipped != "lease_lost":

@@ -1,7 +1,8 @@
-"""Main-job step: the accounts' lives after install. One account's refresh token is revoked at
-HubSpot without a word to the app, another uninstalls the app in HubSpot (whose signed webhook
-reaches the app); the scheduled token-health check runs, and each account's state is printed
-with the alerts operators received."""
+"""Main-job step: the accounts' lives after install, through the channels HubSpot really has.
+One account uninstalls the app in HubSpot (an APP_UNINSTALL entry in the app's webhooks journal,
+read by the scheduled journal poller); another's refresh token is revoked at HubSpot with no
+journal entry (the token-health check's refused refresh is the fallback signal). Each account's
+state is printed with the alerts operators received."""
 from __future__ import annotations
 
 import json
@@ -45,6 +46,22 @@ def _objects_per_hub(bucket: str) -> dict[int, int]:
     return counts
 
 
+def subscribe_lifecycle(hubspot_url: str, client_id: str, client_secret: str) -> dict:
+    """What an operator does once per app (README, "Uninstall channels"): an APP_LIFECYCLE_EVENT
+    journal subscription (webhooksJournal.json 2026-03, AppLifecycleEventSubscriptionUpsertRequest)
+    with a client-credentials token carrying the subscriptions.write scope."""
+    token = requests.post(f"{hubspot_url}/oauth/2026-03/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret,
+        "scope": "developer.webhooks_journal.subscriptions.write"})
+    token.raise_for_status()
+    answer = requests.post(f"{hubspot_url}/webhooks-journal/subscriptions/2026-03", timeout=10,
+                           headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+                           json={"subscriptionType": "APP_LIFECYCLE_EVENT",
+                                 "eventTypeId": "app_lifecycle", "properties": []})
+    answer.raise_for_status()
+    return answer.json()
+
+
 def lifecycle(stack: LocalStack, hub_ids: list[int], step: str = "9") -> dict[int, str]:
     """Returns each account's status after the check."""
     _heading(f"{step}. Token health and offboarding")
@@ -53,17 +70,23 @@ def lifecycle(stack: LocalStack, hub_ids: list[int], step: str = "9") -> dict[in
     worker = SqsRoute(client, stack.env["TOKEN_HEALTH_QUEUE_NAME"], "token_health_worker",
                       batch_size=4)
     if len(hubs) >= 2:
+        from .stack import LOCAL_CLIENT_ID
+
+        subscribe_lifecycle(stack.hubspot_url, LOCAL_CLIENT_ID, stack.client_secret)
         uninstalled = hubs[-1]
         answer = requests.post(f"{stack.hubspot_url}/_sandbox/accounts/{uninstalled}/uninstall",
                                json={}, timeout=30).json()
-        sent = ", ".join(f"HTTP {w['status']}" for w in answer.get("webhooks", []))
-        print(f"  hub {uninstalled:>10}  uninstalled in HubSpot; HubSpot's signed webhook -> {sent}")
+        print(f"  hub {uninstalled:>10}  uninstalled in HubSpot; journaled for "
+              f"{len(answer.get('journaled', []))} app(s)")
     if len(hubs) >= 3:
         revoked = hubs[-2]
         requests.post(f"{stack.hubspot_url}/_sandbox/accounts/{revoked}/uninstall",
-                      json={"notify": False}, timeout=30).raise_for_status()
-        print(f"  hub {revoked:>10}  refresh token revoked at HubSpot, no webhook: the check "
-              f"must notice")
+                      json={"journal": False}, timeout=30).raise_for_status()
+        print(f"  hub {revoked:>10}  refresh token revoked at HubSpot, no journal entry: the "
+              f"check must notice")
+    polled = Scheduler(client, "journal_poller").fire({})
+    print(f"  journal poller: {polled.get('entries', '?')} entr(y/ies) read, "
+          f"{polled.get('handed_over', '?')} uninstall(s) handed to offboarding")
     summary = Scheduler(client, "token_health_schedule").fire({"force": True})
     print(f"  schedule: {summary.get('accounts', '?')} account(s) fanned out in "
           f"{summary.get('messages', '?')} message(s)")

@@ -44,10 +44,11 @@ def test_main_job_runs_the_whole_flow():
     second_round = out[out.index("== 12."):]
     deleted_deals = re.findall(r"deals\s+rows=\s*\d+\s+live=\s*\d+\s+deleted=\s*(\d+)", second_round)
     assert deleted_deals == ["3"] * len(installed)  # the deletes in HubSpot, flagged
-    # Lifecycle: the last account uninstalled in HubSpot (webhook) is offboarded with its data;
-    # the one whose token was revoked silently is caught by the health check and paused.
+    # Lifecycle: the last account uninstalled in HubSpot (an APP_UNINSTALL in the webhooks
+    # journal, read by the poller) is offboarded with its data; the one whose token was revoked
+    # with no journal entry is caught by the health check and paused.
     healthy, revoked, gone = sorted(installed)
-    assert "HubSpot's signed webhook -> HTTP 200" in out
+    assert "journal poller: 1 entr(y/ies) read, 1 uninstall(s) handed to offboarding" in out
     assert re.search(rf"hub\s+{healthy}\s+status=active\s+token_health=ok\s+connection=active\s+"
                      r"lake objects=[1-9]", out)
     assert re.search(rf"hub\s+{revoked}\s+status=needs_reauth\s+token_health=broken\s+connection=paused", out)

@@ -20,6 +20,7 @@ from hubspot_app.config import get_health_settings, get_settings, reset_health_s
 from hubspot_app.models import Account
 from local_stack.airbyte_emulator.sync import SyncResult
 from local_stack.dispatcher import Scheduler, SqsRoute
+from local_stack.health_step import subscribe_lifecycle
 from local_stack.stack import LOCAL_CLIENT_ID, LocalStack
 from tests.install import flow_helpers as flow
 from tests.token_health.fault_proxy import FaultProxy
@@ -115,6 +116,10 @@ class Harness:
 
     def forget_other_suites(self) -> None:
         """moto keeps its state per process: drop accounts and messages earlier suites left."""
+        from hubspot_app.journal import JournalPosition
+
+        for position in JournalPosition.scan():     # another sandbox's journal offsets
+            position.delete()
         mine = set(self.hub_ids())
         for account in Account.scan():
             if account.hub_id not in mine:
@@ -179,20 +184,6 @@ def _clean(request):
     yield
     if "hs" in request.fixturenames:
         request.getfixturevalue("hs").proxy.clear()
-
-
-def subscribe_lifecycle(hubspot_url: str, client_id: str, client_secret: str) -> dict:
-    """What an operator does once per app: an APP_LIFECYCLE_EVENT journal subscription
-    (webhooksJournal.json 2026-03, AppLifecycleEventSubscriptionUpsertRequest)."""
-    token = requests.post(f"{hubspot_url}/oauth/2026-03/token", timeout=10, data={
-        "grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret,
-        "scope": "developer.webhooks_journal.subscriptions.write"}).json()["access_token"]
-    answer = requests.post(f"{hubspot_url}/webhooks-journal/subscriptions/2026-03", timeout=10,
-                           headers={"Authorization": f"Bearer {token}"},
-                           json={"subscriptionType": "APP_LIFECYCLE_EVENT",
-                                 "eventTypeId": "app_lifecycle", "properties": []})
-    answer.raise_for_status()
-    return answer.json()
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1):
