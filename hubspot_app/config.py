@@ -219,12 +219,13 @@ class HealthSettings:
 
 def _app_id() -> str:
     """HUBSPOT_APP_ID: events (webhooks, journal) of other apps are refused by it, so a deployed
-    stage cannot run without it; only the local stage may leave it empty."""
+    stage cannot run without it (HUBSPOT_APP_ID_REQUIRED, "true" unless the stage says "false":
+    only the local stage does)."""
     value = os.environ.get("HUBSPOT_APP_ID", "").strip()
     if value and not (value.isdigit() and int(value) > 0):
         raise RuntimeError(f"HUBSPOT_APP_ID={value!r} is not the HubSpot app's numeric id: fix it "
                            "in .chalice/config.json for this stage")
-    if not value and os.environ.get("STAGE", "local") != "local":
+    if not value and _env_bool("HUBSPOT_APP_ID_REQUIRED", True):
         raise RuntimeError("HUBSPOT_APP_ID is empty: a deployed stage needs the HubSpot app's "
                            "numeric id (the app's page in HubSpot's developer account) in "
                            ".chalice/config.json, so events for other apps are refused")

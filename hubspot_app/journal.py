@@ -124,13 +124,16 @@ class JournalClient:
     def _get(self, path: str) -> dict:
         from .hubspot_oauth import HubSpotOAuthError
 
-        headers = {"Authorization": f"Bearer {app_token(self.oauth)}"}
-        try:
-            return self.oauth._call("GET", path, headers=headers)
-        except HubSpotOAuthError as exc:
-            if exc.http_status == 401:
-                clear_token_cache()      # revoked or rotated: the next run fetches a new one
-            raise
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {app_token(self.oauth)}"}
+            try:
+                return self.oauth._call("GET", path, headers=headers)
+            except HubSpotOAuthError as exc:
+                if exc.http_status != 401 or attempt == 2:
+                    raise
+                # The cached token was revoked or the app secret rotated: one fresh token.
+                clear_token_cache()
+        raise AssertionError("unreachable")
 
     def entries(self, after: str | None, count: int) -> list[dict]:
         path = f"{JOURNAL_PATH}/batch/earliest/{count}" if after is None else \

@@ -167,3 +167,46 @@ def test_the_sandbox_journal_refuses_what_hubspot_refuses(hs):
     assert requests.get(f"{url}/webhooks-journal/subscriptions/2026-03", headers=auth,
                         timeout=10).status_code == 403
     assert json.loads(json.dumps(batch))["results"][-1]["currentOffset"]
+
+
+def test_the_app_token_cannot_uninstall_an_account(hs):
+    """DELETE /appinstalls/2026-03/external-install takes the account's OAuth token (scope
+    `oauth`, appUninstalls.json 2026-03), not the app's client-credentials token."""
+    url = hs.stack.hubspot_url
+    token = requests.post(f"{url}/oauth/2026-03/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": LOCAL_CLIENT_ID,
+        "client_secret": hs.stack.client_secret, "scope": "developer.webhooks_journal.read"}).json()
+    answer = requests.delete(f"{url}/appinstalls/2026-03/external-install", timeout=10,
+                             headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert answer.status_code == 401
+
+
+@pytest.mark.parametrize("stage,app_id,ok", [("local", "", True), ("dev", "", False),
+                                             ("prod", "12a", False), ("prod", "4242424", True),
+                                             ("local", "0", False)])
+def test_hubspot_app_id_is_required_on_deployed_stages(monkeypatch, stage, app_id, ok):
+    from deploy.infra import stage_env
+    from hubspot_app.config import get_health_settings, reset_health_settings
+
+    required = stage_env(stage)["HUBSPOT_APP_ID_REQUIRED"]
+    assert required == ("false" if stage == "local" else "true")
+    monkeypatch.setenv("HUBSPOT_APP_ID_REQUIRED", required)
+    monkeypatch.setenv("HUBSPOT_APP_ID", app_id)
+    for name in ("TOKEN_HEALTH_QUEUE_NAME", "UNINSTALL_AUDIT_TABLE", "WEBHOOK_RECEIPTS_TABLE"):
+        monkeypatch.setenv(name, "x")
+    reset_health_settings()
+    try:
+        if ok:
+            assert get_health_settings().hubspot_app_id == app_id
+        else:
+            with pytest.raises(RuntimeError, match="HUBSPOT_APP_ID"):
+                get_health_settings()
+    finally:
+        reset_health_settings()
+
+
+def test_a_revoked_cached_app_token_is_replaced_once(hs):
+    journal._app_tokens[LOCAL_CLIENT_ID] = ("revoked-or-another-sandboxes-token", 1e12)
+    summary = hs.poll_journal()
+    assert summary["skipped"] == "" and journal._app_tokens[LOCAL_CLIENT_ID][0] in \
+        hs.stack.sandbox.state.app_tokens
