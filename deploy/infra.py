@@ -327,6 +327,9 @@ class Template:
         return value
 
     # -- alerts --------------------------------------------------------------------------
+    def topic_name(self) -> str:
+        return next(name_of(self.env[v]) for v in TOPIC_VARS if self.env.get(v))
+
     def topic(self) -> str | None:
         for var in TOPIC_VARS:
             if self.env.get(var):
@@ -515,7 +518,7 @@ class Template:
         return {"script": base + Path(GLUE_SCRIPT).name,
                 "library": base + Path(GLUE_LIBRARY).name + ".zip"}
 
-    def glue(self) -> None:
+    def glue(self, topic: str | None = None) -> None:
         job = self.setting(GLUE_JOB_VAR)
         bucket = self.bucket()
         if not job or not bucket:
@@ -547,6 +550,8 @@ class Template:
             "--extra-py-files": _sub(assets["library"]),
             "--TempDir": _sub(f"s3://{bucket}/{GLUE_ASSETS_PREFIX}tmp/"),
         })
+        if topic:  # quarantined raw files are alerted here (glue/hubcurate/quarantine.py)
+            definition["DefaultArguments"]["--alerts_topic_arn"] = {"Ref": topic}
         self.add("GlueJob", {"Type": "AWS::Glue::Job", "Properties": {
             "Name": job,
             "Description": f"{self.prefix()}: raw/ (Airbyte Parquet) -> curated/ tables",
@@ -585,6 +590,8 @@ class Template:
                      "Action": ["cloudwatch:PutMetricData"], "Resource": "*",
                      "Condition": {"StringEquals": {"cloudwatch:namespace": "Glue"}}},
                     *self._catalog_statements(database),
+                    *([{"Sid": "QuarantineAlerts", "Effect": "Allow", "Action": ["sns:Publish"],
+                        "Resource": _arn("sns", self.topic_name())}] if topic else []),
                     {"Sid": "Bookmarks", "Effect": "Allow",
                      "Action": ["glue:GetJob", "glue:GetJobRun", "glue:GetJobBookmark"],
                      "Resource": _arn("glue", f"job/{job}")},
@@ -776,7 +783,7 @@ def _assemble(stage: str, app: dict | None, with_patches: bool) -> tuple[dict, T
     t.key()
     t.secrets()
     t.lake()
-    t.glue()
+    t.glue(topic)
     t.glue_failure_alert(topic)
     t.airbyte_writer()
     t.catalog()

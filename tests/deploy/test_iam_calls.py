@@ -139,3 +139,16 @@ def test_the_glue_job_may_use_only_its_stage_database(evaluator):
     assert iam_check.check([_call(iam_check.GLUE_JOB, *table("hubspot_pipeline_local"))], evaluator) == []
     refused = iam_check.check([_call(iam_check.GLUE_JOB, *table("someone_elses"))], evaluator)
     assert refused and all("glue:UpdateTable" in p for p in refused)
+
+
+def test_the_glue_job_may_alert_quarantined_files_to_its_stage_topic_only(evaluator):
+    for stage in ("dev", "prod"):
+        args = iam_check.Policies().template(stage)["Resources"]["GlueJob"]["Properties"][
+            "DefaultArguments"]
+        assert args["--alerts_topic_arn"] == {"Ref": "AlertsTopic"}, stage
+    ours = "arn:aws:sns:us-east-1:123456789012:hubspot-pipeline-{stage}-alerts"
+    for stage in ("dev", "prod"):
+        call = _call(iam_check.GLUE_JOB, Need("sns:Publish", ours.format(stage=stage)))
+        assert not [p for p in iam_check.check([call], evaluator) if f"(stage {stage})" in p], stage
+    other = _call(iam_check.GLUE_JOB, Need("sns:Publish", ours.format(stage="someone-else")))
+    assert iam_check.check([other], evaluator)
