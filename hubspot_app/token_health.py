@@ -539,7 +539,7 @@ def process_records(bodies: list[str], checker: TokenHealthChecker, health,
             continue
         attempt = int(message.get("attempt", 0))
         retry: list[int] = []
-        from .webhooks import parse_hub_id
+        from .hub_ids import hub_id_or_none as parse_hub_id
 
         pending = [h for h in map(parse_hub_id, message.get("hub_ids") or []) if h is not None]
         for index, hub_id in enumerate(pending):
@@ -567,7 +567,7 @@ def process_records(bodies: list[str], checker: TokenHealthChecker, health,
 
 
 def _run_uninstall(message: dict, uninstaller, followups, dead_letter, health, report) -> None:
-    from .webhooks import parse_hub_id
+    from .hub_ids import hub_id_or_none as parse_hub_id
 
     hub_id = parse_hub_id(message.get("hub_id"))
     if hub_id is None or uninstaller is None:

@@ -40,7 +40,6 @@ TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
 MAX_AGE_MS = 5 * 60 * 1000
 MAX_FUTURE_MS = 60 * 1000          # clock skew allowed the other way
 MAX_BODY_BYTES = 1_000_000
-WEBHOOK_PATH = "/webhooks/hubspot"
 
 # HubSpot decodes these in the URI before signing.
 _URI_DECODES = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$",
@@ -168,18 +167,6 @@ def public_uri(webhook_url: str, query_params: dict | None, raw_query: str | Non
     if received != expected:
         raise WebhookRejected(401, "unexpected_query_string")
     return webhook_url
-
-
-def default_webhook_url(redirect_uri: str) -> str:
-    parts = urlsplit(redirect_uri)
-    return f"{parts.scheme}://{parts.netloc}{WEBHOOK_PATH}"
-
-
-def parse_hub_id(value) -> int | None:
-    """A HubSpot portal id, or None (hubspot_app.hub_ids is the one parser)."""
-    from .hub_ids import hub_id_or_none
-
-    return hub_id_or_none(value)
 
 
 def parse_events(body: bytes, app_id: str = "") -> list[dict]:
