@@ -1,14 +1,21 @@
-"""Cold import time of each Lambda function, as a ratio of a bare `import boto3` measured in
-the same run (machines here are shared and noisy: compare ratios, not seconds).
+"""Cold import time of each Lambda function on the packaged code, as a ratio of a bare
+`import boto3` measured in the same run (machines here are shared and noisy: compare ratios, not
+seconds), against issue 14's target (<= 1.5x), with the package sizes against Lambda's limits.
 
-A function's cold import = `import app` (what Lambda's init does) + the imports inside its
-handler body (what its first event does); routes share the `api_handler` function and each
-route's first request is listed too. Every sample is a fresh interpreter; samples of the
-baseline and of the functions are interleaved round by round, and the median is reported.
-`-X importtime` (one extra run per function) names the slowest modules the function adds.
+The code is what `python -m deploy package` ships (deploy/package.py): the function zip unpacked
+as /var/task, the layer as /opt, sys.path as Lambda's Python runtime sets it, Lambda's reserved
+environment variables set (the X-Ray SDK behaves differently in Lambda), an isolated interpreter
+that writes no bytecode (Lambda's code directories are read-only). The baseline imports boto3 from
+the same layer the same way. A function's cold import = `import app` (Lambda's init) + the imports
+inside its handler body (its first event); routes share `api_handler`, each route's first request
+is listed too. Every sample is a fresh interpreter; baseline and functions are interleaved round
+by round; medians are compared. `-X importtime` (one extra run each) names the slowest modules.
 
-    .venv/bin/python bench/cold_start.py [--rounds 7] [--stage dev] [--top 3]
-    ./dev bench cold_start
+--tracing also measures the tracing options on the same code (issue 14): what each costs at
+import, and what the kept one (hubspot_app/tracing.py) pays later at the first traced call.
+
+    ./dev bench cold_start [--rounds 7] [--stage dev] [--top 3] [--package DIR] [--tracing]
+                           [--powertools DIR]   (DIR: pip install --target DIR aws-lambda-powertools)
 """
 from __future__ import annotations
 
@@ -23,15 +30,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deploy.lambda_imports import lazy_imports, probe, probe_env  # noqa: E402 - after the sys.path set-up above
+from deploy import package as pkg  # noqa: E402 - after the sys.path set-up above
+from deploy.lambda_imports import lambda_env, lazy_imports, probe  # noqa: E402 - after the sys.path set-up
+
+TARGET = 1.5
 
 
-def baseline_once(env: dict) -> float:
-    code = ("import time; t=time.perf_counter(); import boto3; "
-            "print('@@', time.perf_counter()-t)")
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, check=True).stdout
-    return float(out.split("@@")[-1])
+def timed(code: str, env: dict, sys_path: list[str], cwd: Path) -> float:
+    """Seconds `code` takes in a fresh isolated interpreter on the packaged code."""
+    src = (f"import sys, time; sys.path[:0] = {sys_path!r}\nt = time.perf_counter()\n{code}\n"
+           "print('@@', time.perf_counter() - t)")
+    res = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", src], env=env, cwd=cwd,
+                         capture_output=True, text=True, timeout=120)
+    if res.returncode != 0:
+        raise RuntimeError(f"{code!r} failed:\n{res.stderr[-2000:]}")
+    return float(res.stdout.split("@@")[-1])
 
 
 def slowest_added(importtime: str, top: int, skip: set[str]) -> list[tuple[str, float]]:
@@ -45,35 +58,92 @@ def slowest_added(importtime: str, top: int, skip: set[str]) -> list[tuple[str, 
     return sorted(rows, key=lambda r: -r[1])[:top]
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def tracing_options(powertools: str | None) -> dict[str, str]:
+    """Code per option; each imports what every function imports anyway (boto3, requests)."""
+    sdk = ("from aws_xray_sdk.core import patch, xray_recorder\n"
+           "xray_recorder.configure(service='bench', context_missing='IGNORE_ERROR')\n")
+    lazy = "from hubspot_app import tracing\ntracing.configure_tracing()\n"
+    options = {
+        "none (Lambda active tracing only: function segment, no subsegments)":
+            "import boto3, requests",
+        "aws-xray-sdk at import, patch boto3+botocore+requests (before)":
+            "import boto3, requests\n" + sdk + "patch(['boto3', 'botocore', 'requests'])",
+        "aws-xray-sdk at import, patch botocore only":
+            "import boto3, requests\n" + sdk + "patch(['botocore'])",
+        "lazy, kept: at import (arms botocore + requests)": "import boto3, requests\n" + lazy,
+        "lazy, kept: import + the first traced call loads the SDK":
+            "import boto3, requests\n" + lazy + "tracing.load_sdk()",
+    }
+    if powertools:
+        options["Powertools Tracer() (auto_patch)"] = (
+            f"sys.path.append({powertools!r})\nimport boto3, requests\n"
+            "from aws_lambda_powertools import Tracer\nTracer(service='bench')")
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--stage", default="dev")
     ap.add_argument("--top", type=int, default=3)
+    ap.add_argument("--package", help="a `python -m deploy package` output dir (else built)")
+    ap.add_argument("--tracing", action="store_true", help="also measure the tracing options")
+    ap.add_argument("--powertools", help="a dir holding aws_lambda_powertools, for --tracing")
     args = ap.parse_args(argv)
 
-    env = probe_env(args.stage)
+    work = ROOT / "build" / "bench" / args.stage
+    out = Path(args.package) if args.package else work / "package"
+    if not args.package:
+        from deploy.__main__ import chalice_package
+        print(f"packaging stage {args.stage} (chalice package + deploy/package.py) ...", flush=True)
+        chalice_package(args.stage, out)
+    sizes = pkg.sizes(out)
+    task, opt = pkg.unpack(out, work / "lambda")
+    sys_path = pkg.lambda_sys_path(task, opt)
+
     functions = {"(app.py alone)": [], **lazy_imports(routes=True)}
-    probe(["boto3"], env)  # warm the OS file cache once, for everyone alike
-    base, samples = [], {fn: [] for fn in functions}
+    env = {fn: lambda_env(args.stage, task, fn.split()[0] if fn[0] != "(" else "api_handler")
+           for fn in functions}
+    base_env = lambda_env(args.stage, task)
+    options = tracing_options(args.powertools) if args.tracing else {}
+    timed("import boto3", base_env, sys_path, task)  # warm the OS file cache once, for all alike
+    base: list[float] = []
+    samples: dict[str, list[float]] = {fn: [] for fn in functions}
+    opt_samples: dict[str, list[float]] = {name: [] for name in options}
     t0 = time.perf_counter()
     for _ in range(args.rounds):
-        base.append(baseline_once(env))
+        base.append(timed("import boto3", base_env, sys_path, task))
         for fn, mods in functions.items():
-            samples[fn].append(probe(mods, env)["total_s"])
+            samples[fn].append(probe(mods, env[fn], cwd=task, sys_path=sys_path)["total_s"])
+        for name, code in options.items():
+            opt_samples[name].append(timed(code, base_env, sys_path, task))
     b = statistics.median(base)
-    print(f"cold import, median of {args.rounds} fresh interpreters each, stage {args.stage}, "
-          f"python {sys.version.split()[0]} ({time.perf_counter() - t0:.0f} s)")
-    print(f"baseline: import boto3 = {b * 1000:.0f} ms median, {min(base) * 1000:.0f} ms min "
-          f"(x boto3: median ratio; min x: ratio of the minima)")
-    print(f"{'function':36s} {'ms':>5s} {'x boto3':>7s} {'min x':>6s}  slowest imports it adds")
+    print(f"packaged code ({out}), stage {args.stage}, python {sys.version.split()[0]}")
+    for line in sizes.lines():
+        print(f"  {line}")
+    print(f"cold import, median of {args.rounds} interleaved fresh interpreters each "
+          f"({time.perf_counter() - t0:.0f} s)")
+    print(f"baseline: import boto3 = {b * 1000:.0f} ms median, {min(base) * 1000:.0f} ms min")
+    print(f"{'function':36s} {'ms':>5s} {'x boto3':>7s} {'target':>6s} {'result':>6s} "
+          f"{'min x':>5s}  slowest imports it adds")
     skip = {"encodings", "site", "_frozen_importlib_external", "app"}
+    failed = 0
     for fn, mods in functions.items():
         m = statistics.median(samples[fn])
-        slow = slowest_added(probe(mods, env, importtime=True)["importtime"], args.top, skip)
+        slow = slowest_added(probe(mods, env[fn], importtime=True, cwd=task,
+                                   sys_path=sys_path)["importtime"], args.top, skip)
         slow_s = ", ".join(f"{name} {sec * 1000:.0f} ms" for name, sec in slow)
-        lo = min(samples[fn]) / min(base)
-        print(f"{fn:36s} {m * 1000:5.0f} {m / b:7.2f} {lo:6.2f}  {slow_s}")
+        ok = m / b <= TARGET
+        failed += not ok
+        print(f"{fn:36s} {m * 1000:5.0f} {m / b:7.2f} {TARGET:6.2f} {'PASS' if ok else 'FAIL':>6s} "
+              f"{min(samples[fn]) / min(base):5.2f}  {slow_s}")
+    if options:
+        print("tracing options (each with boto3 + requests imported, as every function does):")
+        for name in options:
+            m = statistics.median(opt_samples[name])
+            print(f"  {name:68s} {m * 1000:5.0f} ms {m / b:5.2f} x boto3")
+    print(f"{len(functions) - failed} of {len(functions)} within {TARGET}x; sizes: "
+          + ("PASS" if sizes.function_zipped <= pkg.FUNCTION_ZIP_TARGET else "FAIL"))
     return 0
 
 

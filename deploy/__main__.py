@@ -3,6 +3,7 @@
   python -m deploy templates [--check]        write (or check) .chalice/merge-template-<stage>.json
   python -m deploy check --stage S            refuse placeholder settings (exit 2), before packaging
   python -m deploy package --stage S [OUT]    chalice package with the merge template + Glue assets
+                                              (function zip + dependency layer, deploy/package.py)
   python -m deploy companion --stage S [FILE] the standalone stack for `chalice deploy` users
   python -m deploy upload-glue --stage S      upload the Glue script and library to the lake bucket
   python -m deploy fix-event-sources --stage S   after `chalice deploy`: partial batch responses
@@ -19,7 +20,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from . import check, infra
+from . import check, infra, package
 
 
 def cmd_templates(args) -> int:
@@ -63,6 +64,7 @@ def chalice_package(stage: str, out: Path, merge_template: Path | None = None) -
                          capture_output=True, text=True, timeout=900)
     if res.returncode != 0:
         raise RuntimeError(f"chalice package --stage {stage} failed:\n{res.stdout}{res.stderr}")
+    package.finish(out)  # the project's code out of the layer, bytecode compiled (deploy/package.py)
     return out / "sam.json"
 
 
@@ -89,7 +91,9 @@ def cmd_package(args) -> int:
         return 1
     sam = chalice_package(args.stage, out)
     glue_artifacts(out / "glue")
-    print(f"{sam}\n{out / 'deployment.zip'}\n{out / 'glue'}")
+    print(f"{sam}\n{out / package.FUNCTION_ZIP}\n{out / package.LAYER_ZIP}\n{out / 'glue'}")
+    for line in package.sizes(out).lines():
+        print(f"  {line}", file=sys.stderr)
     return 0
 
 

@@ -90,9 +90,16 @@ print("@@PROBE@@" + json.dumps({"app_s": t1 - t0, "handler_s": t2 - t1, "total_s
 
 
 def probe(modules: list[str], env: dict[str, str], importtime: bool = False,
-          cwd: Path = ROOT) -> dict:
-    """Cold-import app.py then `modules` in a fresh interpreter; timings and sys.modules."""
-    cmd = [sys.executable] + (["-X", "importtime"] if importtime else []) + ["-c", _PROBE, *modules]
+          cwd: Path = ROOT, sys_path: list[str] | None = None) -> dict:
+    """Cold-import app.py then `modules` in a fresh interpreter; timings and sys.modules.
+    With sys_path (the packaged code, deploy/package.py lambda_sys_path): an isolated
+    interpreter (-I -S, no site-packages) that writes no bytecode (-B: Lambda's code is
+    read-only), importing only from those directories and the standard library."""
+    flags, code = [], _PROBE
+    if sys_path is not None:
+        flags = ["-I", "-S", "-B"]
+        code = f"import sys; sys.path[:0] = {sys_path!r}\n" + _PROBE
+    cmd = [sys.executable, *flags] + (["-X", "importtime"] if importtime else []) + ["-c", code, *modules]
     res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     line = [x for x in res.stdout.splitlines() if x.startswith("@@PROBE@@")]
     if res.returncode != 0 or not line:
@@ -104,8 +111,24 @@ def probe(modules: list[str], env: dict[str, str], importtime: bool = False,
 
 
 def probe_env(stage: str = "dev") -> dict[str, str]:
-    """The stage's environment, as Lambda gives it, plus what a subprocess needs."""
+    """The stage's environment, plus what a subprocess needs, on the source tree."""
     from .infra import stage_env
     return {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1",
             "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'vendor'}",
             "PYTHONDONTWRITEBYTECODE": "1", **stage_env(stage)}
+
+
+def lambda_env(stage: str, task: Path, function: str = "api_handler") -> dict[str, str]:
+    """The stage's environment plus the variables Lambda's runtime sets that change what the
+    code does at import (LAMBDA_TASK_ROOT puts the X-Ray SDK in its Lambda mode, with no
+    sampling client), as https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
+    lists them (reserved variables). The credentials are dummies: nothing is called."""
+    from .infra import stage_env
+    return {"PATH": os.environ.get("PATH", ""), **stage_env(stage),
+            "LAMBDA_TASK_ROOT": str(task),
+            "AWS_LAMBDA_FUNCTION_NAME": function, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.minor}",
+            "_HANDLER": "app.app", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "AWS_ACCESS_KEY_ID": "bench-not-a-key", "AWS_SECRET_ACCESS_KEY": "bench-not-a-secret",
+            "TZ": ":UTC"}

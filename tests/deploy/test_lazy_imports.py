@@ -63,3 +63,10 @@ def test_no_function_loads_local_tools(loaded):
     for fn, mods in loaded.items():
         bad = sorted(m for m in mods if m.split(".")[0] in NEVER)
         assert not bad, f"{fn} loads {bad}"
+
+
+def test_no_function_pays_for_the_xray_sdk_at_import(loaded):
+    """The X-Ray SDK loads at a function's first traced call (hubspot_app/tracing.py, issue 14):
+    at import it cost every function about a quarter of a bare `import boto3`."""
+    for fn, mods in loaded.items():
+        assert not [m for m in mods if m.split(".")[0] in ("aws_xray_sdk", "wrapt")], fn
