@@ -78,14 +78,14 @@ def _imports_in(node: ast.AST) -> set[str]:
 
 _PROBE = r"""
 import json, sys, time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import app
 t1 = time.perf_counter()
 for m in sys.argv[1:]:
     __import__(m)
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 print("@@PROBE@@" + json.dumps({"app_s": t1 - t0, "handler_s": t2 - t1, "total_s": t2 - t0,
-                                "modules": sorted(sys.modules)}))
+                                "cpu_s": c2 - c0, "modules": sorted(sys.modules)}))
 """
 
 
