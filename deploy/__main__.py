@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import shutil
 import subprocess
@@ -59,9 +60,15 @@ def chalice_package(stage: str, out: Path, merge_template: Path | None = None) -
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     chalice = Path(sys.executable).parent / "chalice"
-    res = subprocess.run([str(chalice), "package", "--stage", stage, "--merge-template",
-                          str(merge_template), str(out)], cwd=infra.ROOT, env=env,
-                         capture_output=True, text=True, timeout=900)
+    # One chalice package at a time per tree: chalice writes its zip cache in .chalice/deployments
+    # in place, and a second run (a pytest-xdist worker, the bench) can read a half-written zip.
+    lock_path = infra.ROOT / ".chalice" / "deployments" / ".package.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        res = subprocess.run([str(chalice), "package", "--stage", stage, "--merge-template",
+                              str(merge_template), str(out)], cwd=infra.ROOT, env=env,
+                             capture_output=True, text=True, timeout=900)
     if res.returncode != 0:
         raise RuntimeError(f"chalice package --stage {stage} failed:\n{res.stdout}{res.stderr}")
     package.finish(out)  # the project's code out of the layer, bytecode compiled (deploy/package.py)
