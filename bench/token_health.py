@@ -6,7 +6,7 @@ On the local stack (moto, the HubSpot sandbox, the Airbyte emulator), every sand
 installed through the real routes, then, in the same run:
 1. baseline: bare refresh + introspect calls against the sandbox, one after the other, no
    DynamoDB, no KMS: what the machine and the sandbox can do;
-2. unthrottled: the worker's own code (`process_records`: DynamoDB read, KMS decrypt, refresh,
+2. unthrottled: the worker's own code (`process_batch`: DynamoDB read, KMS decrypt, refresh,
    introspect, conditional write, metrics) with the limiter off;
 3. throttled: the same with the limiter at `--rate` token-endpoint calls per second (the
    per-worker TOKEN_REFRESH_PER_SECOND), which is what keeps a 10,000-account run inside
@@ -42,9 +42,16 @@ def main() -> None:
 
     from hubspot_app import metrics
     from hubspot_app.config import reset_health_settings, reset_settings
+    from hubspot_app.messaging.consumer import Consumer
     from hubspot_app.models import Account
     from hubspot_app.token_crypto import decrypt_token
-    from hubspot_app.token_health import CallLimiter, TokenHealthChecker, check_message, process_records
+    from hubspot_app.token_health import (
+        CallLimiter,
+        TokenHealthChecker,
+        check_message,
+        process_batch,
+        queue_spec,
+    )
     from local_stack.airbyte_emulator.sync import SyncResult
     from local_stack.stack import LocalStack
     from tests.install import flow_helpers as flow
@@ -78,8 +85,14 @@ def main() -> None:
                                          alert=lambda *a, **k: None)
             bodies = [json.dumps(check_message(hub_ids[i:i + 25], force=True))
                       for i in range(0, len(hub_ids), 25)]
+            event = {"Records": [{"messageId": str(n), "receiptHandle": str(n), "body": b,
+                                  "attributes": {"ApproximateReceiveCount": "1"},
+                                  "eventSourceARN": f"arn:aws:sqs:local:0:{rt.health.queue_name}"}
+                                 for n, b in enumerate(bodies)]}
+            consumer = Consumer(queue_spec(rt.health))
             began = time.perf_counter()
-            report = process_records(bodies, checker, rt.health, send=lambda items: len(items))
+            _, report = process_batch(event, checker, rt.health, consumer=consumer,
+                                      send=lambda items: len(items))
             return len(hub_ids) / (time.perf_counter() - began), report.checked
 
         unthrottled, checked_u = run(CallLimiter(0))

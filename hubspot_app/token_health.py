@@ -4,13 +4,16 @@ Shape of the work (10,000 accounts or more):
 - `fan_out` (the EventBridge-scheduled function) scans the accounts table for hub_ids only and
   sends them to the token-health queue, `accounts_per_message` hub_ids per message, ten messages
   per SendMessageBatch call. 10,000 accounts = 400 messages = 40 calls: seconds, not minutes.
-- `process_records` (the SQS worker) checks the hub_ids of a batch. A process-wide limiter keeps
-  calls to HubSpot's token endpoint under `refresh_per_second` (and stops for a while after a
-  429); the event source's maximum concurrency bounds the workers, so the global rate is
-  concurrency x refresh_per_second. The worker watches the Lambda's remaining time and re-queues
-  what it could not finish, and re-queues transiently failed accounts with a growing delay. It
-  does not rely on SQS partial batch responses (Chalice does not set ReportBatchItemFailures on
-  the event source mapping): every retry is a message it sends itself.
+- `process_batch` (the SQS worker, on hubspot_app.messaging's consumer) checks the hub_ids of a
+  batch. A process-wide limiter keeps calls to HubSpot's token endpoint under
+  `refresh_per_second` (and stops for a while after a 429); the event source's maximum
+  concurrency bounds the workers, so the global rate is concurrency x refresh_per_second. The
+  worker watches the Lambda's remaining time and sends what it could not finish on as a new
+  message. A record with transiently failed accounts returns with the lifecycle retry policy's
+  delay (partial batch response; its accounts checked meanwhile are skipped as checked
+  recently); on its last receive it is let go, and the next scheduled run checks them again.
+  Malformed messages and uninstalls of unknown accounts are dead-lettered once; an uninstall
+  that keeps failing is dead-lettered on its last receive.
 
 Classifying an account's check:
 - ok: the refresh worked (and, with `check_scopes`, introspection says the token belongs to this
@@ -492,114 +495,155 @@ def fan_out(accounts_table: str, health, sqs=None, force: bool = False) -> dict:
 @dataclass
 class BatchReport:
     checked: dict = field(default_factory=dict)     # outcome -> count
-    requeued: int = 0
+    requeued: int = 0                               # remainders sent on (out of time)
     uninstalled: int = 0
-    dead_lettered: int = 0
     events: list = field(default_factory=list)
 
     def count(self, outcome: str) -> None:
         self.checked[outcome] = self.checked.get(outcome, 0) + 1
 
 
-def process_records(bodies: list[str], checker: TokenHealthChecker, health,
-                    remaining_ms: Callable[[], int] | None = None,
-                    uninstaller: Callable[[dict], object] | None = None,
-                    send: Callable[[list[tuple[dict, int]]], int] | None = None,
-                    dead_letter: Callable[[dict, str], None] | None = None) -> BatchReport:
-    """The SQS worker's work for one batch of message bodies."""
+MAX_BODY_BYTES = 64 * 1024  # a check message of 25 hub_ids is ~400 bytes
+
+
+def queue_spec(health, dlq_url: str | None = None):
+    """The lifecycle queue on the shared consumer (hubspot_app.messaging)."""
+    from .messaging.consumer import QueueSpec
+    from .messaging.retry import queue_policy
+    from .queues import queue_url
+
+    if dlq_url is None:
+        if not health.dlq_name:
+            raise RuntimeError("TOKEN_HEALTH_DLQ_NAME is not set")
+        dlq_url = queue_url(health.dlq_name)
+    return QueueSpec("lifecycle", dlq_url, queue_policy("lifecycle"), MAX_BODY_BYTES)
+
+
+def parse_message(record) -> dict:
+    """A check (hub_ids) or an uninstall (hub_id); anything else is a malformed message."""
+    from .errors import malformed
+    from .hub_ids import hub_id_or_none
+
+    message = record.json()
+    if not isinstance(message, dict):
+        raise malformed("a lifecycle message is a JSON object")
+    kind = message.get("type")
+    if kind == "uninstall":
+        hub_id = hub_id_or_none(message.get("hub_id"))
+        if hub_id is None:
+            raise malformed("an uninstall message needs a valid hub_id")
+        record.hub_ids = [hub_id]
+        from .uninstall import SOURCES
+
+        if "source" in message and message["source"] not in SOURCES:
+            raise malformed(f"source {str(message['source'])[:40]!r} is not one of {SOURCES}")
+    elif kind == "check":
+        listed = message.get("hub_ids")
+        hub_ids = [hub_id_or_none(h) for h in listed] if isinstance(listed, list) else []
+        if not hub_ids or None in hub_ids:
+            raise malformed("a check message needs a list of valid hub_ids")
+        record.hub_ids = [h for h in hub_ids if h is not None]
+    else:
+        raise malformed(f"type {str(kind)[:40]!r} is not check or uninstall")
+    return message
+
+
+class _Budget:
+    """The Lambda's time: stop starting accounts when less than the reserve is left. A context
+    that reports no time at all (local tools) means "no limit"; and every invocation checks at
+    least one account, so a remainder sent on always shrinks."""
+
+    def __init__(self, remaining_ms: Callable[[], int] | None):
+        self.remaining_ms, self.reserve = remaining_ms, float(TIME_RESERVE_MS)
+        if remaining_ms is not None:
+            initial = remaining_ms()
+            if initial <= 0:
+                self.remaining_ms = None
+            else:  # a short timeout keeps a quarter of itself in reserve, not 20 s
+                self.reserve = min(TIME_RESERVE_MS, initial / 4)
+        self.done_any = self.out = False
+
+    def short(self) -> bool:
+        if not self.out and self.done_any and self.remaining_ms and self.remaining_ms() < self.reserve:
+            self.out = True
+        return self.out
+
+
+def process_batch(event: dict, checker: TokenHealthChecker, health, *, consumer,
+                  uninstaller: Callable[[dict], object] | None = None,
+                  remaining_ms: Callable[[], int] | None = None,
+                  send: Callable[[list[tuple[dict, int]]], int] | None = None
+                  ) -> tuple[dict, BatchReport]:
+    """The SQS worker's work for one batch: (partial batch response, report). Retries are the
+    consumer's (ChangeMessageVisibility with the lifecycle retry policy), not copies."""
+    from .errors import UNKNOWN_ACCOUNT, Permanent, Transient, unknown_account
+
     send = send or (lambda items: send_messages(health.queue_name, items))
-    report = BatchReport()
-    followups: list[tuple[dict, int]] = []
-    out_of_time = False
-    # A context that reports no time at all (local tools) means "no limit"; and every
-    # invocation checks at least one account, so a re-queued remainder always shrinks.
-    reserve: float = TIME_RESERVE_MS
-    if remaining_ms is not None:
-        initial = remaining_ms()
-        if initial <= 0:
-            remaining_ms = None
-        else:  # a short timeout keeps a quarter of itself in reserve, not 20 s
-            reserve = min(TIME_RESERVE_MS, initial / 4)
-    done_any = False
-    for raw in bodies:
+    report, budget = BatchReport(), _Budget(remaining_ms)
+    consumer.has_time = lambda: not budget.out
+
+    def handle(record) -> None:
+        message = parse_message(record)
+        if message["type"] == "uninstall":
+            if uninstaller is None:
+                raise RuntimeError("no uninstaller configured")
+            result = uninstaller(message)
+            budget.done_any = True
+            if "no_account" in (getattr(result, "steps", None) or []):
+                raise unknown_account(record.hub_ids[0])
+            report.uninstalled += 1
+            return
+        transient, gone = _check_accounts(record, message, checker, budget, report, send)
+        if gone and len(gone) == len(record.hub_ids):
+            # Names no account at all: poison (a check of some unknown accounts among known
+            # ones is fine: the fan-out read them from the table, tombstones stay).
+            raise Permanent(f"no account with hub_id {', '.join(map(str, gone[:20]))}",
+                            kind=UNKNOWN_ACCOUNT)
+        if transient:
+            record.hub_ids = transient
+            # TOKEN_HEALTH_MAX_TRANSIENT_RETRIES bounds the retries of a check (a check is cheap
+            # to drop: the schedule repeats it); the queue's policy bounds everything else.
+            if consumer.queue.policy.last(record.receive_count) or \
+                    record.receive_count > getattr(health, "max_transient_retries", 3):
+                # Transient only (HubSpot did not answer): recorded on the accounts, never a
+                # dead letter; the next scheduled run checks them again.
+                logs.log_event(log, "accounts left for the next scheduled check", logging.WARNING,
+                               hub_ids=transient[:50], receive_count=record.receive_count)
+                return
+            raise Transient(f"{len(transient)} account(s) not checked: HubSpot did not answer")
+
+    return consumer.run(event, handle), report
+
+
+def _check_accounts(record, message: dict, checker, budget: _Budget, report: BatchReport,
+                    send) -> tuple[list[int], list[int]]:
+    """Checks the record's accounts; returns the ones that failed transiently, and the ones
+    that do not exist."""
+    from .errors import Transient
+
+    force = bool(message.get("force"))
+    transient: list[int] = []
+    gone: list[int] = []
+    pending = record.hub_ids
+    for index, hub_id in enumerate(pending):
+        if budget.short():
+            rest = transient + pending[index:]
+            try:  # the rest goes on as a new message; this record is done
+                report.requeued += send([(check_message(rest, force=force), 0)])
+            except Exception as exc:
+                raise Transient(f"remainder not queued: {type(exc).__name__}") from exc
+            return [], []
         try:
-            message = json.loads(raw)
-        except ValueError:
-            logs.log_event(log, "token-health message is not JSON; dropped", logging.ERROR)
-            continue
-        kind = message.get("type")
-        if kind == "uninstall":
-            if out_of_time:
-                followups.append((message, 0))
-                continue
-            _run_uninstall(message, uninstaller, followups, dead_letter, health, report)
-            continue
-        if kind != "check":
-            logs.log_event(log, "unknown token-health message dropped", logging.ERROR, kind=str(kind))
-            continue
-        attempt = int(message.get("attempt", 0))
-        retry: list[int] = []
-        from .hub_ids import hub_id_or_none as parse_hub_id
-
-        pending = [h for h in map(parse_hub_id, message.get("hub_ids") or []) if h is not None]
-        for index, hub_id in enumerate(pending):
-            if out_of_time or (done_any and remaining_ms and remaining_ms() < reserve):
-                out_of_time = True
-                followups.append((check_message(pending[index:], attempt, message.get("force", False)), 0))
-                break
-            try:
-                result = checker.check(hub_id, force=bool(message.get("force")))
-            except Exception as exc:  # noqa: BLE001 - one account must not stop the others
-                logs.log_event(log, "token check crashed", logging.ERROR, hub_id=hub_id,
-                               error=type(exc).__name__)
-                result = CheckResult(hub_id, TRANSIENT, type(exc).__name__)
-            done_any = True
-            report.count(result.outcome)
-            report.events += [(hub_id, e) for e in result.events]
-            if result.outcome == TRANSIENT:
-                retry.append(hub_id)
-        if retry and attempt < health.max_transient_retries:
-            followups.append((check_message(retry, attempt + 1),
-                              min(MAX_SQS_DELAY, health.retry_base_seconds * 2 ** attempt)))
-    if followups:
-        report.requeued = send(followups)
-    return report
-
-
-def _run_uninstall(message: dict, uninstaller, followups, dead_letter, health, report) -> None:
-    from .hub_ids import hub_id_or_none as parse_hub_id
-
-    hub_id = parse_hub_id(message.get("hub_id"))
-    if hub_id is None or uninstaller is None:
-        logs.log_event(log, "uninstall message refused", logging.ERROR)
-        return
-    try:
-        uninstaller(message)
-        report.uninstalled += 1
-    except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
-        attempt = int(message.get("attempt", 0))
-        reason = f"{type(exc).__name__}: {logs.redact(str(exc))[:300]}"
-        logs.log_event(log, "uninstall failed; will retry", logging.WARNING, hub_id=hub_id,
-                       attempt=attempt, error=reason)
-        if attempt + 1 >= max(1, health.max_transient_retries + 2):
-            if dead_letter:
-                dead_letter(message, reason)
-            report.dead_lettered += 1
-        else:
-            followups.append(({**message, "attempt": attempt + 1},
-                              min(MAX_SQS_DELAY, health.retry_base_seconds * 2 ** attempt)))
-
-
-def dead_letter_to_queue(dlq_name: str):
-    """Put an uninstall that kept failing on the DLQ, with the reason and how to redrive it."""
-    def put(message: dict, reason: str) -> None:
-        import boto3
-
-        from .queues import queue_url
-
-        boto3.client("sqs").send_message(QueueUrl=queue_url(dlq_name), MessageBody=json.dumps({
-            **message, "attempt": 0, "error": reason,
-            "redrive": "fix the cause, then: python -m hubspot_app.ops health uninstall "
-                       f"{message.get('hub_id')}"}))
-        emit_metric("UninstallDeadLettered", 1, "Count")
-    return put
+            result = checker.check(hub_id, force=force)
+        except Exception as exc:  # noqa: BLE001 - one account must not stop the others
+            logs.log_event(log, "token check crashed", logging.ERROR, hub_id=hub_id,
+                           error=type(exc).__name__)
+            result = CheckResult(hub_id, TRANSIENT, type(exc).__name__)
+        budget.done_any = True
+        report.count(result.outcome)
+        report.events += [(hub_id, e) for e in result.events]
+        if result.outcome == TRANSIENT:
+            transient.append(hub_id)
+        elif result.outcome == GONE:
+            gone.append(hub_id)
+    return transient, gone

@@ -324,19 +324,20 @@ def emit_dlq_depths(queues: dict[str, str]) -> dict[str, int]:
 
 
 def run_worker(records: list[dict], context=None) -> dict:
-    """The SQS worker's work: `records` as Lambda delivers them."""
-    from .token_health import dead_letter_to_queue, process_records
+    """The SQS worker's work: `records` as Lambda delivers them; answers the partial batch
+    response (hubspot_app.messaging's consumer: retries, dead letters)."""
+    from .messaging.consumer import Consumer
+    from .token_health import process_batch, queue_spec
 
     rt = runtime()
     uninstaller = rt.uninstaller()
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    report = process_records(
-        [r.get("body", "") for r in records], rt.checker(), rt.health, remaining_ms=remaining,
-        uninstaller=uninstaller.from_message,
-        dead_letter=dead_letter_to_queue(rt.health.dlq_name) if rt.health.dlq_name else None)
+    consumer = Consumer(queue_spec(rt.health))
+    response, report = process_batch({"Records": records}, rt.checker(), rt.health,
+                                     consumer=consumer, uninstaller=uninstaller.from_message,
+                                     remaining_ms=remaining)
     return {"checked": report.checked, "requeued": report.requeued,
-            "uninstalled": report.uninstalled, "dead_lettered": report.dead_lettered,
-            "batchItemFailures": []}
+            "uninstalled": report.uninstalled, **consumer.report, **response}
 
 
 def webhook_response(method: str, headers: dict, body: bytes,

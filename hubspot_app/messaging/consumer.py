@@ -80,12 +80,18 @@ BatchHandler = Callable[[list[Record]], Iterable[tuple[Record, BaseException | N
 
 
 class Consumer:
-    def __init__(self, queue: QueueSpec, sqs=None, has_time: Callable[[], bool] | None = None):
+    def __init__(self, queue: QueueSpec, sqs=None, has_time: Callable[[], bool] | None = None,
+                 source_url: Callable[[str], str] | None = None):
         if sqs is None:
             import boto3
 
             sqs = boto3.client("sqs")
+        if source_url is None:
+            from ..queues import queue_url
+
+            source_url = queue_url
         self.queue, self.sqs = queue, sqs
+        self.source_url: Callable[[str], str] = source_url
         self.has_time = has_time or (lambda: True)
         self.report = {"done": 0, "retrying": 0, "dead_lettered": 0, "not_started": 0}
 
@@ -93,7 +99,7 @@ class Consumer:
         """One handler call per record."""
         def each(records: list[Record]) -> Iterable[tuple[Record, BaseException | None]]:
             for record in records:
-                if not self.has_time():  # left untouched: it returns after its visibility timeout
+                if not self.has_time():
                     yield record, _NotStarted()
                     continue
                 try:
@@ -129,8 +135,11 @@ class Consumer:
         if exc is None:
             self.report["done"] += 1
             return True
-        if isinstance(exc, _NotStarted):
+        if isinstance(exc, _NotStarted):  # for the next invocation, at once
             self.report["not_started"] += 1
+            self._call("ChangeMessageVisibility", lambda: self.sqs.change_message_visibility(
+                QueueUrl=self._source_url(record), ReceiptHandle=record.raw["receiptHandle"],
+                VisibilityTimeout=0))
             return False
         attempt = record.receive_count
         if isinstance(exc, Permanent):
@@ -178,9 +187,7 @@ class Consumer:
         return True
 
     def _source_url(self, record: Record) -> str:
-        from ..queues import queue_url
-
-        return queue_url(record.queue_name)
+        return self.source_url(record.queue_name)
 
     def _call(self, what: str, call: Callable[[], object]) -> None:
         try:

@@ -94,9 +94,8 @@ def _parse(m: dict) -> DeadLetter:
     except ValueError:
         body = None
     hub_ids, body_error = _hubs_and_error(body)
-    named = [h for h in (attrs.get("hub_id") or "").split(",") if h.isdigit()]
-    if named:  # the writer's attribute (one id, or several comma-separated) wins over the body
-        hub_ids = [int(h) for h in named]
+    if "error_kind" in attrs:  # the shared writer's attribute says it ("none", or comma-separated)
+        hub_ids = [int(h) for h in (attrs.get("hub_id") or "").split(",") if h.isdigit()]
     system = m.get("Attributes") or {}
     return DeadLetter(
         message_id=m["MessageId"], receipt_handle=m["ReceiptHandle"], body=m["Body"],

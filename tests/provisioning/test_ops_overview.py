@@ -8,10 +8,21 @@ import boto3
 
 from hubspot_app.config import get_health_settings
 from hubspot_app.glue_trigger import Config, requeue
+from hubspot_app.messaging.dead_letter import DeadLetterWriter
 from hubspot_app.models import AccountStatus
-from hubspot_app.token_health import dead_letter_to_queue
+from hubspot_app.queues import queue_url
 
 from .conftest import run_cli
+
+
+def dead_letter_to_queue(dlq_name: str):
+    """What the shared consumer writes for a lifecycle message that kept failing."""
+    def put(message: dict, reason: str) -> None:
+        DeadLetterWriter(boto3.client("sqs"), queue_url(dlq_name)).write(
+            body=json.dumps(message), hub_ids=[message["hub_id"]], error=reason,
+            kind="retries_exhausted", source_queue=get_health_settings().queue_name,
+            receive_count=5, message_id="m-1")
+    return put
 
 
 def _bodies(queue_url: str) -> list[dict]:
@@ -72,9 +83,8 @@ def test_lifecycle_dlq_redrive_sends_the_original_message_back(harness):
     sqs = boto3.client("sqs")
     [body] = [b for b in _bodies(sqs.get_queue_url(QueueName=health.queue_name)["QueueUrl"])
               if b.get("hub_id") == 7201]
-    # The worker's retry counter restarts; the DLQ writer's notes are gone (the redrive count
-    # is a message attribute, not part of the body).
-    assert body == {"kind": "uninstall", "hub_id": 7201, "attempt": 0}
+    # The original body, unchanged (the redrive count is a message attribute).
+    assert body == {"kind": "uninstall", "hub_id": 7201, "attempt": 3}
     code, out, _ = run_cli("dlq", "--queue", "lifecycle", "list", "--json")
     assert 7201 not in [d["hub_id"] for d in json.loads(out)]
 

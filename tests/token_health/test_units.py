@@ -24,7 +24,6 @@ from hubspot_app.token_health import (
     CallLimiter,
     CheckResult,
     check_message,
-    process_records,
     uninstall_message,
 )
 
@@ -74,73 +73,112 @@ class ScriptedChecker:
         return CheckResult(hub_id, outcome)
 
 
-def test_worker_requeues_transient_accounts_with_growing_delay():
-    sent = []
+class FakeSqs:
+    """What the consumer calls on SQS, recorded."""
+
+    def __init__(self):
+        self.visibility, self.deleted, self.dead = [], [], []
+
+    def change_message_visibility(self, QueueUrl, ReceiptHandle, VisibilityTimeout):
+        self.visibility.append((ReceiptHandle, VisibilityTimeout))
+
+    def delete_message(self, QueueUrl, ReceiptHandle):
+        self.deleted.append(ReceiptHandle)
+
+    def send_message(self, QueueUrl, MessageBody, MessageAttributes):
+        self.dead.append((MessageBody, {k: v["StringValue"] for k, v in MessageAttributes.items()}))
+        return {"MessageId": f"dlq-{len(self.dead)}"}
+
+
+def _event(*bodies, receive_count=1):
+    return {"Records": [{
+        "messageId": f"m{i}", "receiptHandle": f"r{i}", "body": b if isinstance(b, str) else json.dumps(b),
+        "attributes": {"ApproximateReceiveCount": str(receive_count)},
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:token-health"}
+        for i, b in enumerate(bodies)]}
+
+
+def _run(*bodies, checker=None, receive_count=1, **kwargs):
+    from hubspot_app.messaging.consumer import Consumer
+    from hubspot_app.messaging.retry import RetryPolicy
+
+    sqs, sent = FakeSqs(), []
+    spec = token_health.queue_spec(Health(), dlq_url="https://dlq")
+    spec = type(spec)(spec.label, spec.dlq_url, RetryPolicy(60, 900, 4), spec.max_body_bytes)
+    consumer = Consumer(spec, sqs=sqs, source_url=lambda name: f"https://{name}")
+    response, report = token_health.process_batch(
+        _event(*bodies, receive_count=receive_count), checker or ScriptedChecker({}), Health(),
+        consumer=consumer, send=lambda items: sent.extend(items) or len(items), **kwargs)
+    return response, report, sqs, sent
+
+
+def test_transient_accounts_return_with_the_record_by_the_retry_policy():
     checker = ScriptedChecker({2: TRANSIENT, 3: "crash"})
-    report = process_records([json.dumps(check_message([1, 2, 3, 4], attempt=1))], checker, Health(),
-                             send=lambda items: sent.extend(items) or len(items))
-    assert checker.calls == [1, 2, 3, 4]
-    assert report.checked == {OK: 2, TRANSIENT: 2}
-    assert sent == [(check_message([2, 3], attempt=2), 120)]
-    # Out of retries: not re-queued (the next scheduled run checks them again).
-    sent.clear()
-    process_records([json.dumps(check_message([2], attempt=2))], checker, Health(),
-                    send=lambda items: sent.extend(items) or len(items))
-    assert sent == []
+    response, report, sqs, sent = _run(check_message([1, 2, 3, 4]), check_message([5]),
+                                       checker=checker, receive_count=2)
+    assert checker.calls == [1, 2, 3, 4, 5]
+    assert report.checked == {OK: 3, TRANSIENT: 2}
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}   # not m1
+    [(handle, delay)] = sqs.visibility
+    assert handle == "r0" and 96 <= delay <= 144                            # 60 s doubled, +-20 %
+    assert sent == [] and sqs.dead == []                                    # no copies sent
+    # On its last receive the record is let go: the next scheduled run checks them again.
+    response, _, sqs, _ = _run(check_message([2]), checker=checker, receive_count=4)
+    assert response == {"batchItemFailures": []} and sqs.dead == [] and sqs.visibility == []
 
 
-def test_worker_stops_before_the_lambda_timeout_and_requeues_the_rest():
-    sent = []
+def test_worker_stops_before_the_lambda_timeout_and_sends_the_rest_on():
     checker = ScriptedChecker({})
     budget = iter([300_000, 300_000, 300_000, 10_000, 10_000, 10_000])
-    process_records([json.dumps(check_message([1, 2, 3, 4, 5])),
-                     json.dumps(check_message([6, 7]))], checker, Health(),
-                    remaining_ms=lambda: next(budget),
-                    send=lambda items: sent.extend(items) or len(items))
+    response, report, sqs, sent = _run(check_message([1, 2, 3, 4, 5]), check_message([6, 7]),
+                                       checker=checker, remaining_ms=lambda: next(budget))
     # The first reading only tells whether a budget exists; accounts 1-3 fit, then time is short.
     assert checker.calls == [1, 2, 3]
-    assert sent == [(check_message([4, 5]), 0), (check_message([6, 7]), 0)]
+    assert sent == [(check_message([4, 5]), 0)] and report.requeued == 1
+    # The second record was not started: it returns at once, for the next invocation.
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert sqs.visibility == [("r1", 0)]
 
 
 def test_worker_always_makes_progress_even_without_time():
     checker = ScriptedChecker({})
-    sent = []
     budget = iter([100, 10, 10])  # a quarter of the first reading is kept in reserve
-    process_records([json.dumps(check_message([1, 2]))], checker, Health(),
-                    remaining_ms=lambda: next(budget),
-                    send=lambda items: sent.extend(items) or len(items))
+    response, _, _, sent = _run(check_message([1, 2]), checker=checker,
+                                remaining_ms=lambda: next(budget))
     assert checker.calls == [1]
-    assert sent == [(check_message([2]), 0)]
+    assert sent == [(check_message([2]), 0)] and response == {"batchItemFailures": []}
 
 
-def test_uninstall_messages_retry_then_dead_letter():
-    attempts, dead, sent = [], [], []
-
+def test_uninstall_retries_by_visibility_then_dead_letters_once():
     def failing(message):
-        attempts.append(message["attempt"])
         raise RuntimeError("Airbyte answered 503")
 
     message = uninstall_message(123, "webhook")
-    for _ in range(5):
-        sent.clear()
-        process_records([json.dumps(message)], ScriptedChecker({}), Health(), uninstaller=failing,
-                        send=lambda items: sent.extend(items) or len(items),
-                        dead_letter=lambda m, reason: dead.append((m["hub_id"], reason)))
-        if not sent:
-            break
-        message = sent[0][0]
-    assert attempts == [0, 1, 2, 3]
-    assert dead == [(123, "RuntimeError: Airbyte answered 503")]
+    for receive in (1, 2, 3):
+        response, _, sqs, sent = _run(message, uninstaller=failing, receive_count=receive)
+        assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]} and not sqs.dead
+        assert sent == [] and sqs.visibility[0][1] >= 48 * 2 ** (receive - 1)
+    response, _, sqs, _ = _run(message, uninstaller=failing, receive_count=4)
+    assert response == {"batchItemFailures": []} and sqs.deleted == ["r0"]
+    [(body, attrs)] = sqs.dead
+    assert json.loads(body) == message                       # the original, unchanged
+    assert attrs["error"] == "RuntimeError: Airbyte answered 503"
+    assert attrs["error_kind"] == "retries_exhausted" and attrs["hub_id"] == "123"
+    assert attrs["receive_count"] == "4" and attrs["source_queue"] == "token-health"
 
 
-def test_bad_messages_are_dropped_not_retried():
-    sent = []
-    report = process_records(["not json", json.dumps({"type": "nope"}),
-                              json.dumps(check_message([]) | {"hub_ids": ["../1", -5, True]}),
-                              json.dumps(uninstall_message(1, "webhook") | {"hub_id": "1/../2"})],
-                             ScriptedChecker({}), Health(), uninstaller=lambda m: None,
-                             send=lambda items: sent.extend(items) or len(items))
-    assert sent == [] and report.checked == {} and report.uninstalled == 0
+def test_bad_messages_are_dead_lettered_at_once_not_retried():
+    from types import SimpleNamespace
+
+    bodies = ["not json", {"type": "nope"}, check_message([]) | {"hub_ids": ["../1", -5, True]},
+              check_message([]), uninstall_message(1, "webhook") | {"hub_id": "1/../2"},
+              uninstall_message(77, "webhook"), check_message(range(1, 20_000))]
+    response, report, sqs, sent = _run(
+        *bodies, uninstaller=lambda m: SimpleNamespace(steps=["no_account"]))
+    assert response == {"batchItemFailures": []} and sent == [] and report.checked == {}
+    kinds = [attrs["error_kind"] for _, attrs in sqs.dead]
+    assert kinds == ["oversized"] + ["malformed"] * 5 + ["unknown_account"]
+    assert sqs.dead[-1][1]["hub_id"] == "77" and sorted(sqs.deleted) == [f"r{i}" for i in range(7)]
 
 
 class FakeOAuth:
