@@ -3,7 +3,9 @@
 Arguments (as Glue passes them, resolved by awsglue's getResolvedOptions on Glue and by the
 same parser locally, hubcurate.glue_compat): required --lake_root s3://bucket/ (file:///dir/
 locally); optional --hub_ids 123,456 or ALL (what the trigger says to process), --run_id,
---alerts_topic_arn (quarantined raw files are alerted there), --fail_at (tests only).
+--alerts_topic_arn (quarantined raw files are alerted there), --glue_database (the Glue
+database of the Iceberg tables, in catalog ``glue_catalog`` set up by the job's --conf; locally
+the namespace in a Hadoop catalog on <lake_root>curated/), --fail_at (tests only).
 The library ``hubcurate`` comes with --extra-py-files on Glue and from this directory locally."""
 import json
 import os
@@ -11,11 +13,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from hubcurate import job
+from hubcurate import iceberg, job
 from hubcurate.glue_compat import GlueRun
 
 REQUIRED = ["lake_root"]
 OPTIONAL = {"hub_ids": "ALL", "run_id": "", "fail_at": "", "alerts_topic_arn": "",
+            "glue_database": iceberg.DEFAULT_DATABASE,
             "JOB_NAME": "hubspot-curate"}
 
 
@@ -24,8 +27,10 @@ def main(argv=None, spark=None) -> dict:
     report = job.run(g.spark, g.args["lake_root"], g.args["hub_ids"],
                      run_id=g.args["run_id"] or g.args.get("JOB_RUN_ID") or None,
                      fail_at=g.args["fail_at"] or None,
-                     alerts_topic_arn=g.args["alerts_topic_arn"])
-    g.commit()  # only after the run's data, manifests and ledger are in place
+                     alerts_topic_arn=g.args["alerts_topic_arn"],
+                     database=g.args["glue_database"],
+                     iceberg_catalog=iceberg.GLUE_CATALOG if g.on_glue else "")
+    g.commit()  # only after the run's table commits and ledger are in place
     return report
 
 

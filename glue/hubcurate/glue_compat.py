@@ -101,8 +101,9 @@ def resolve_args(argv: list[str], required: list[str], optional: dict[str, str])
 
 def local_spark(extra: dict | None = None):
     from pyspark.sql import SparkSession
+    from .iceberg import spark_conf
     b = SparkSession.builder.appName("hubspot-curate")
-    for k, v in {**LOCAL_CONF, **(extra or {})}.items():
+    for k, v in {**LOCAL_CONF, **spark_conf(), **(extra or {})}.items():
         b = b.config(k, v)
     return b.getOrCreate()
 

@@ -9,7 +9,7 @@ import uuid
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from . import build, catalog, ingest, publish, quarantine
+from . import build, catalog, iceberg, ingest, quarantine
 from .store import open_store
 
 log = logging.getLogger("hubcurate")
@@ -72,9 +72,12 @@ def _unrecognised(listing: dict, report: dict) -> None:
 
 
 def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
-        fail_at: str | None = None, max_records_per_file=publish.MAX_RECORDS_PER_FILE,
-        alerts_topic_arn: str = "", sns=None) -> dict:
+        fail_at: str | None = None, alerts_topic_arn: str = "", sns=None,
+        database: str = "", iceberg_catalog: str = "") -> dict:
+    """``database``/``iceberg_catalog``: where the Iceberg tables are (on Glue the Glue
+    database and ``glue_catalog``; empty: a local catalog on the lake, hubcurate/iceberg.py)."""
     store = open_store(lake_root)
+    tables = iceberg.Tables(spark, lake_root, database, iceberg_catalog)
     spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
     run_id = run_id or f"{dt.datetime.utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     report = {"run_id": run_id, "hub_ids": hub_ids, "new_files": 0, "tables": {}, "drift": [],
@@ -137,27 +140,31 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
     _report_inputs(inter, ledgers, report)
     # Deals carry owner and stage labels: new owners/pipelines rebuild the account's deals.
     label_hubs = touched.get("owners", set()) | touched.get("deal_pipelines", set())
-    deal_hubs = set(publish.partitions(store, "deals")) & label_hubs
+    deal_hubs = tables.hubs("deals") & label_hubs
     if deal_hubs:
         touched["deals"] = touched.get("deals", set()) | deal_hubs
         kinds.setdefault("deals", "crm")
     for table in catalog.build_order(touched):
         hubs = touched[table]
         rows = build.typed_rows(inter[table], table, kinds[table]) if table in inter else None
-        current = publish.read_current(spark, store, table, hubs)
+        current = tables.read(table, hubs)
         if table == "deals" and current is not None:
             current = current.drop(*catalog.DEAL_LABELS)
         merged = build.merge(rows, current) if rows is not None else current
         if merged is None:
             continue
         if table == "deals":
-            merged = build.join_deals(merged, publish.read_current(spark, store, "deal_pipelines", hubs),
-                                      publish.read_current(spark, store, "owners", hubs))
-        stats = publish.write(merged, store, table, run_id, hubs, max_records_per_file)
-        _hook(fail_at, f"after_write:{table}")
-        publish.switch(store, table, run_id, hubs, stats)
-        _hook(fail_at, f"after_switch:{table}")
-        publish.collect_garbage(store, table, hubs)
+            merged = build.join_deals(merged, tables.read("deal_pipelines", hubs),
+                                      tables.read("owners", hubs))
+        # one Iceberg commit per table; "during_write" fails its tasks before that commit
+        try:
+            stats = tables.replace(merged, table, hubs, run_id,
+                                   kill=fail_at == f"during_write:{table}")
+        except Exception as e:
+            if fail_at == f"during_write:{table}":
+                raise Killed(fail_at) from e
+            raise
+        _hook(fail_at, f"after_commit:{table}")
         report["tables"][table] = stats
     for h, files in new.items():  # last: a crash before this only means files are redone
         ledgers[h]["files"].update({k: etag for k, (_, etag) in files.items()})

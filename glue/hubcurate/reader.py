@@ -1,28 +1,16 @@
-"""How to read the curated layer: through the manifests (or the Glue Catalog partitions the job
-points at the same directories), never by listing ``curated/<table>/`` (old versions and
-unfinished runs live there too)."""
+"""How to read the curated layer with Spark: the Iceberg tables' current snapshots through the
+catalog (hubcurate/iceberg.py), never by listing ``curated/`` (data files of older snapshots and
+of killed runs live there too). Without Spark: local_stack/lake_query.py (pyiceberg, DuckDB)."""
 from __future__ import annotations
 
-from . import publish
-from .store import open_store
+from . import iceberg
 
 
-def tables(lake_root: str) -> list[str]:
-    store = open_store(lake_root)
-    return sorted({k.split("/")[1] for k in store.list("curated/")
-                   if k.endswith("/_manifest.json") and k.count("/") == 2})
+def tables(spark, lake_root: str, database: str = "", catalog: str = "") -> list[str]:
+    return iceberg.Tables(spark, lake_root, database, catalog).tables()
 
 
-def read_table(spark, lake_root: str, table: str, hubs=None):
-    """The current version of every account's partition (or of ``hubs``); None if empty."""
-    spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
-    store = open_store(lake_root)
-    return publish.read_current(spark, store, table, hubs or publish.partitions(store, table))
-
-
-def summary(lake_root: str) -> dict:
-    """{table: {hub_id: {"rows", "live", "deleted"}}} from the manifests, without Spark."""
-    store = open_store(lake_root)
-    return {t: {h: {"rows": p["rows"], "live": p["rows"] - p["deleted"], "deleted": p["deleted"]}
-                for h, p in publish.partitions(store, t).items() if p.get("run")}
-            for t in tables(lake_root)}
+def read_table(spark, lake_root: str, table: str, hubs=None, database: str = "",
+               catalog: str = ""):
+    """The current snapshot of the table (only ``hubs`` if given); None if there is no table."""
+    return iceberg.Tables(spark, lake_root, database, catalog).read(table, hubs)

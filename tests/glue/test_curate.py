@@ -3,8 +3,9 @@ import json
 
 from conftest import T0, rows
 
-from hubcurate import job, publish, reader
+from hubcurate import iceberg, job, reader
 from hubcurate.store import LocalStore
+from local_stack import lake_query
 from local_stack import raw_lake as r
 
 DAY = 86_400_000
@@ -38,7 +39,7 @@ def test_a_delete_flags_the_row(spark, lake):
     assert got[("1", "2")].is_deleted and not got[("1", "1")].is_deleted
     assert got[("1", "2")].dealname == "Deal 2"  # the archived version is the latest
     assert rep["tables"]["deals"]["1"] == {"rows": 2, "deleted": 1}
-    assert reader.summary(root)["deals"]["1"] == {"rows": 2, "live": 1, "deleted": 1}
+    assert lake_query.summary(root)["deals"]["1"] == {"rows": 2, "live": 1, "deleted": 1}
 
 
 def test_new_custom_property_in_one_account_does_not_break_another(spark, lake):
@@ -159,21 +160,30 @@ def test_generic_stream_without_properties_is_kept(spark, lake):
     assert got[("1", "e1")].created_at.year == 2023
 
 
-def _state(d, b):
+def _state(d, b, root):
     store = LocalStore(f"{d}/{b}")
     files = sorted(k for k in store.list("curated/") if "/_reports/" not in k)
-    mans = {t: store.get_json(publish.manifest_key(t)) for t in ("contacts", "deals", "owners")}
-    return files, mans
+    snaps = {t: lake_query.load(root, t).metadata.current_snapshot_id
+             for t in ("contacts", "deals", "owners")}
+    return files, snaps
+
+
+def _partitions(spark, root, table):
+    """{hub_id: (snapshot that last changed it, rows)} from Iceberg's partitions table."""
+    t = iceberg.Tables(spark, root)
+    return {r.h: (r.s, r.n) for r in spark.sql(
+        "SELECT partition.hub_id AS h, last_updated_snapshot_id AS s, record_count AS n "
+        f"FROM {t.name(table)}.partitions").collect()}
 
 
 def test_second_run_without_new_files_changes_nothing(spark, lake):
     d, b, root = lake
     r.write_account(d, b, 1, {"contacts": 5, "deals": 5}, T0)
     job.run(spark, root, "ALL")
-    before = _state(d, b)
+    before = _state(d, b, root)
     rep = job.run(spark, root, "ALL")
     assert rep["new_files"] == 0 and rep["tables"] == {}
-    assert _state(d, b) == before
+    assert _state(d, b, root) == before  # no new snapshot, no new file
 
 
 def test_second_run_with_one_new_file_touches_only_that_account(spark, lake):
@@ -181,42 +191,48 @@ def test_second_run_with_one_new_file_touches_only_that_account(spark, lake):
     for hub in (1, 2, 3):
         r.write_account(d, b, hub, {"contacts": 5, "deals": 5}, T0)
     job.run(spark, root, "ALL")
-    before = {t: publish.partitions(LocalStore(f"{d}/{b}"), t) for t in ("contacts", "deals")}
+    before = {t: _partitions(spark, root, t) for t in ("contacts", "deals")}
     r.write_airbyte_parquet(d, b, 2, "contacts", [r.crm_record(50, {"email": "a@b.co"},
                                                                 r._iso(T0 + DAY))],
                             T0 + DAY, 0, 2, r.account_schema("contacts", {}))
     rep = job.run(spark, root, "ALL")
     assert rep["new_files"] == 1 and set(rep["tables"]) == {"contacts"}
     assert set(rep["tables"]["contacts"]) == {"2"}
-    after = {t: publish.partitions(LocalStore(f"{d}/{b}"), t) for t in ("contacts", "deals")}
+    after = {t: _partitions(spark, root, t) for t in ("contacts", "deals")}
     assert after["deals"] == before["deals"]
     assert {h: after["contacts"][h] == before["contacts"][h] for h in "123"} == \
         {"1": True, "2": False, "3": True}
-    assert after["contacts"]["2"]["rows"] == 6
+    assert after["contacts"]["2"][1] == 6
 
 
 def test_a_killed_run_leaves_tables_readable_and_the_next_run_completes(spark, lake):
+    """Killed while writing a table's data files (before its commit) or between two tables'
+    commits: every table stays at a complete snapshot (Spark and pyiceberg agree), and the next
+    run redoes everything (the ledger is written last)."""
     d, b, root = lake
     for hub in (1, 2):
         r.write_account(d, b, hub, {"contacts": 5, "deals": 4}, T0)
     job.run(spark, root, "ALL")
     expected_before = {t: rows(spark, root, t) for t in ("contacts", "deals")}
+    snap_before = {t: lake_query.load(root, t).metadata.current_snapshot_id
+                   for t in ("contacts", "deals")}
     for hub in (1, 2):
         r.write_account(d, b, hub, {"contacts": 3, "deals": 2}, T0 + DAY, first_id=10)
-    for point in ("after_write:contacts", "after_switch:contacts"):
+    for point, contacts in (("during_write:contacts", 10), ("after_commit:contacts", 16),
+                            ("during_write:deals", 16)):
         try:
             job.run(spark, root, "ALL", fail_at=point)
             raise AssertionError("hook did not fire")
         except job.Killed:
             pass
-        # deals were never switched: readers still see the previous complete version
+        # deals were never committed: readers still see the previous complete version
         assert rows(spark, root, "deals") == expected_before["deals"]
-        assert len(rows(spark, root, "contacts")) in (10, 16)
+        assert lake_query.load(root, "deals").metadata.current_snapshot_id == snap_before["deals"]
+        assert len(rows(spark, root, "contacts")) == contacts
+        independent = lake_query.summary(root)
+        assert sum(p["rows"] for p in independent["contacts"].values()) == contacts
+        assert sum(p["rows"] for p in independent["deals"].values()) == 8
     rep = job.run(spark, root, "ALL")
     assert rep["new_files"] == 2 * 6  # nothing was recorded as processed by the killed runs
     assert len(rows(spark, root, "contacts")) == 16 and len(rows(spark, root, "deals")) == 12
-    store = LocalStore(f"{d}/{b}")
-    run_dirs = {k.rsplit("/", 1)[0] for k in store.list("curated/contacts/")
-                if "/run=" in k}
-    assert len(run_dirs) <= 4  # current + previous per account; killed runs' dirs removed
     assert job.run(spark, root, "ALL")["new_files"] == 0

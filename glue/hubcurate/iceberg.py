@@ -1,0 +1,142 @@
+"""The curated tables as Apache Iceberg tables (format v2): one per entity for all accounts,
+partitioned by ``hub_id``, one row per (hub_id, id).
+
+Each run replaces the rows of the accounts it touched with one ``overwrite(hub_id IN (...))``
+per table: a single Iceberg commit (the table's metadata pointer moves once), so a reader sees
+the previous snapshot or the new one, never part of a run, and a run killed before the commit
+leaves only unreferenced data files (Iceberg's ``remove_orphan_files`` removes them). The
+run id is a snapshot summary property (``hubcurate.run_id``).
+
+Catalogs: on Glue the job's ``--conf`` sets up ``glue_catalog`` (Glue 5.1's native Iceberg,
+``--datalake-formats iceberg``, the Glue Data Catalog; deploy/infra.py). Off Glue the same code
+registers a Hadoop catalog on ``<lake_root>curated/`` at run time (glue/README.md says why).
+"""
+from __future__ import annotations
+
+import hashlib
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+GLUE_CATALOG = "glue_catalog"
+DEFAULT_DATABASE = "hubspot"
+RUN_PROPERTY = "hubcurate.run_id"
+TABLE_PROPERTIES = {
+    "format-version": "2",
+    # new columns arrive with mergeSchema (Iceberg schema evolution), no ALTER needed
+    "write.spark.accept-any-schema": "true",
+}
+
+
+def local_catalog(spark, lake_root: str) -> str:
+    """A Hadoop catalog on ``<lake_root>curated/``, named after the warehouse so one Spark
+    session can serve several lakes (tests). Spark resolves ``spark.sql.catalog.<name>`` on the
+    name's first use, so it can be registered after the session started."""
+    warehouse = lake_root.rstrip("/") + "/curated"
+    name = "lake_" + hashlib.sha1(warehouse.encode()).hexdigest()[:10]
+    c = f"spark.sql.catalog.{name}"
+    if spark.conf.get(c, None) is None:
+        spark.conf.set(f"{c}.type", "hadoop")
+        spark.conf.set(f"{c}.warehouse", warehouse)
+        # another process (the local Glue, a query) may commit: always load the current metadata
+        spark.conf.set(f"{c}.cache-enabled", "false")
+        spark.conf.set(c, "org.apache.iceberg.spark.SparkCatalog")
+    return name
+
+
+class Tables:
+    """The curated tables of one lake in one catalog and database (namespace)."""
+
+    def __init__(self, spark, lake_root: str, database: str = "", catalog: str = ""):
+        self.spark = spark
+        self.database = database or DEFAULT_DATABASE
+        self.catalog = catalog or local_catalog(spark, lake_root)
+
+    def name(self, table: str) -> str:
+        return f"{self.catalog}.{self.database}.{table}"
+
+    def exists(self, table: str) -> bool:
+        return bool(self.spark.catalog.tableExists(self.name(table)))
+
+    def hubs(self, table: str) -> set[str]:
+        """Accounts with rows in the table (from Iceberg's partitions metadata table)."""
+        if not self.exists(table):
+            return set()
+        return {r.h for r in self.spark.sql(
+            f"SELECT partition.hub_id AS h FROM {self.name(table)}.partitions").collect()}
+
+    def read(self, table: str, hubs=None) -> DataFrame | None:
+        """The table's current snapshot (only ``hubs`` if given); None if there is no table."""
+        if not self.exists(table):
+            return None
+        df = self.spark.table(self.name(table))
+        return df if hubs is None else df.where(F.col("hub_id").isin(sorted(map(str, hubs))))
+
+    def replace(self, df: DataFrame, table: str, hubs, run_id: str, kill: bool = False) -> dict:
+        """Commit ``df`` as the whole content of the accounts ``hubs`` (one commit); an account
+        in ``hubs`` without rows in ``df`` ends up empty. Returns {hub: {rows, deleted}} of the
+        committed snapshot. ``kill`` fails the write's tasks midway (tests: a crash before the
+        commit)."""
+        hubs = sorted(map(str, hubs))
+        if kill:
+            df = df.where(F.assert_true(F.lit(False), "killed while writing").isNull())
+        name = self.name(table)
+        if not self.exists(table):
+            # CTAS is staged: the table appears with its first data or not at all; Spark makes
+            # every column optional (asNullable), so later writes may carry nulls anywhere.
+            w = df.writeTo(name).using("iceberg").partitionedBy(F.col("hub_id"))
+            for k, v in TABLE_PROPERTIES.items():
+                w = w.tableProperty(k, v)
+            w.option(f"snapshot-property.{RUN_PROPERTY}", run_id).create()
+        else:
+            self._align(df, table).writeTo(name).option("mergeSchema", "true") \
+                .option(f"snapshot-property.{RUN_PROPERTY}", run_id) \
+                .overwrite(F.col("hub_id").isin(hubs))
+        return self.stats(table, hubs)
+
+    def _align(self, df: DataFrame, table: str) -> DataFrame:
+        """The table's columns in its order (missing ones as typed nulls), then new columns:
+        Iceberg checks the column order of a write, and mergeSchema appends the new ones."""
+        current = self.spark.table(self.name(table)).schema
+        cols = [F.col(f.name) if f.name in df.columns else F.lit(None).cast(f.dataType).alias(f.name)
+                for f in current.fields]
+        return df.select(*cols, *[c for c in df.columns if c not in current.fieldNames()])
+
+    def stats(self, table: str, hubs) -> dict:
+        df = self.read(table, hubs)
+        if df is None:
+            return {}
+        rows = df.groupBy("hub_id").agg(F.count("*").alias("rows"),
+                                        F.sum(F.col("is_deleted").cast("int")).alias("deleted"))
+        return {r.hub_id: {"rows": r.rows, "deleted": r.deleted or 0} for r in rows.collect()}
+
+    def snapshot(self, table: str) -> int | None:
+        """The table's current snapshot id (None: no table or no snapshot yet)."""
+        if not self.exists(table):
+            return None
+        r = self.spark.sql(f"SELECT snapshot_id FROM {self.name(table)}.snapshots "
+                           "ORDER BY committed_at DESC LIMIT 1").first()
+        return None if r is None else r.snapshot_id
+
+    def tables(self) -> list[str]:
+        try:
+            return sorted(r.tableName for r in self.spark.sql(
+                f"SHOW TABLES IN {self.catalog}.{self.database}").collect())
+        except Exception as e:  # noqa: BLE001 - no namespace yet (nothing curated)
+            if "not found" in str(e).lower() or "NoSuchNamespace" in str(e):
+                return []
+            raise
+
+
+def spark_conf() -> dict:
+    """What a local SparkSession needs for Iceberg (jars and SQL extensions). Off Glue only:
+    the jars come from local_stack/iceberg_jars.py (PyPI, relocated Jackson)."""
+    import sys
+    from pathlib import Path
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.append(root)
+    from local_stack.iceberg_jars import spark_jars
+    return {"spark.jars": spark_jars(),
+            "spark.sql.extensions":
+                "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"}

@@ -1,0 +1,135 @@
+"""SQL over the local lake's curated Iceberg tables without Spark: pyiceberg reads each table's
+current snapshot (``StaticTable`` on the metadata file the Hadoop catalog's
+``metadata/version-hint.text`` names) into Arrow, DuckDB runs the SQL over it. This is also the
+independent reader the tests compare the Spark job's counts with (tests/glue/test_iceberg.py).
+
+DuckDB's own ``iceberg`` extension is not used: DuckDB downloads extensions from
+extensions.duckdb.org at ``INSTALL``, which is not reachable here (and not a package registry).
+
+    python -m local_stack.lake_query "SELECT hub_id, count(*) FROM deals GROUP BY 1"
+        [--lake file:///dir/bucket/] [--database hubspot] [--format table|csv|json]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+DEFAULT_DATABASE = "hubspot"  # glue/hubcurate/iceberg.DEFAULT_DATABASE
+# `./dev main` keeps the local Glue's mirror of the lake here (local_stack/stack.py).
+KEPT_MIRROR_VAR = "HUBSPOT_GLUE_MIRROR"
+KEPT_MIRROR = Path(__file__).resolve().parents[1] / ".local-stack" / "glue-mirror"
+
+
+class LakeError(Exception):
+    """No lake, no such table, or SQL DuckDB refuses: a message for the user, no traceback."""
+
+
+def default_lake() -> str:
+    """The lake the last `./dev main` curated (its Glue mirror's one bucket)."""
+    mirror = Path(os.environ.get(KEPT_MIRROR_VAR) or KEPT_MIRROR)
+    buckets = sorted(p for p in mirror.glob("*") if (p / "curated").is_dir())
+    if not buckets:
+        raise LakeError(f"no curated lake under {mirror}: run ./dev main first, or pass --lake")
+    return f"file://{buckets[-1]}/"
+
+
+def warehouse(lake_root: str, database: str = DEFAULT_DATABASE) -> Path:
+    u = urlparse(lake_root)
+    if u.scheme not in ("file", ""):
+        raise LakeError(f"{lake_root}: only a local lake (file:///...) is read here; on AWS "
+                        "use Athena on the Glue database")
+    return Path(u.path) / "curated" / database
+
+
+def table_names(lake_root: str, database: str = DEFAULT_DATABASE) -> list[str]:
+    base = warehouse(lake_root, database)
+    return sorted(p.parent.parent.name for p in base.glob("*/metadata/version-hint.text"))
+
+
+def load(lake_root: str, table: str, database: str = DEFAULT_DATABASE):
+    """The table at its current snapshot (pyiceberg StaticTable)."""
+    from pyiceberg.table import StaticTable
+    meta = warehouse(lake_root, database) / table / "metadata"
+    try:
+        version = (meta / "version-hint.text").read_text().strip()
+    except FileNotFoundError:
+        raise LakeError(f"no table {table!r} in {warehouse(lake_root, database)}") from None
+    return StaticTable.from_metadata(f"file://{meta}/v{version}.metadata.json")
+
+
+def summary(lake_root: str, database: str = DEFAULT_DATABASE) -> dict:
+    """{table: {hub_id: {"rows", "live", "deleted"}}} read with pyiceberg + DuckDB."""
+    import duckdb
+    out = {}
+    for t in table_names(lake_root, database):
+        arrow = load(lake_root, t, database).scan(selected_fields=("hub_id", "is_deleted")).to_arrow()
+        con = duckdb.connect()
+        con.register("t", arrow)
+        out[t] = {h: {"rows": n, "live": n - d, "deleted": d} for h, n, d in con.execute(
+            "SELECT hub_id, count(*), coalesce(sum(is_deleted::int), 0) FROM t GROUP BY 1"
+        ).fetchall()}
+    return out
+
+
+def query(sql: str, lake_root: str, database: str = DEFAULT_DATABASE):
+    """(column names, rows). Only the tables the SQL names are read."""
+    import duckdb
+    names = table_names(lake_root, database)
+    if not names:
+        raise LakeError(f"no Iceberg tables in {warehouse(lake_root, database)}")
+    con = duckdb.connect()
+    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql)}
+    for t in names:
+        if t in words:
+            con.register(t, load(lake_root, t, database).scan().to_arrow())
+    try:
+        cur = con.execute(sql)
+    except duckdb.Error as e:
+        raise LakeError(f"{e}\n(tables: {', '.join(names)})") from None
+    return [d[0] for d in cur.description or []], cur.fetchall()
+
+
+def render(columns: list[str], rows: list, fmt: str = "table") -> str:
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(columns)
+        w.writerows(["" if v is None else v for v in r] for r in rows)
+        return buf.getvalue()
+    cells = [["NULL" if v is None else str(v) for v in r] for r in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    fmt_row = lambda r: "| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |"  # noqa: E731 - local one-liner
+    return "\n".join([line, fmt_row(columns), line, *map(fmt_row, cells), line,
+                      f"({len(rows)} row{'s' if len(rows) != 1 else ''})"])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="./dev query", description=(
+        "SQL (DuckDB dialect) over the local lake's curated Iceberg tables, read with pyiceberg. "
+        "Tables: one per entity (contacts, deals, ...), all accounts, column hub_id."))
+    p.add_argument("sql")
+    p.add_argument("--lake", help="lake root (file:///dir/bucket/); default: the last ./dev main's")
+    p.add_argument("--database", default=DEFAULT_DATABASE)
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    a = p.parse_args(argv)
+    try:
+        cols, rows = query(a.sql, a.lake or default_lake(), a.database)
+    except LakeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(render(cols, rows, a.format))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
