@@ -3,7 +3,6 @@
 Glue (PySpark), and the curated tables are printed per account beside the sandbox's own counts."""
 from __future__ import annotations
 
-import sys
 import time
 
 import requests
@@ -11,7 +10,6 @@ import requests
 from hubspot_app.models import Account
 
 from .dispatcher import SqsRoute, describe
-from .glue_runner import GLUE_DIR
 from .stack import LocalStack
 
 ARCHIVED = "_archived"  # deals_archived, owners_archived: the base table's deleted rows
@@ -65,9 +63,7 @@ def show_curated(stack: LocalStack, hub_ids: list[int], step: str = "8") -> bool
     feeding it (live and deleted rows). False when one differs; streams the account's
     connection syncs that have records but no table are listed."""
     _heading(f"{step}. Curated tables per account (rows = live + deleted), against the sandbox")
-    if str(GLUE_DIR) not in sys.path:
-        sys.path.insert(0, str(GLUE_DIR))
-    from hubcurate.reader import summary
+    from .lake_query import summary  # the Iceberg tables read with pyiceberg, not the job's code
 
     curated = summary(stack.glue.lake_root)
     all_match, checked = True, 0

@@ -9,8 +9,9 @@ Spark reads a local directory, not moto's S3 (s3a needs hadoop-aws jars from Mav
 S3 client the runner mirrors the bucket: before a run it downloads the raw files of the run's
 accounts that the mirror lacks or holds at another ETag (an object rewritten under the same
 key is downloaded again, so the job's ledger sees a new local identity), after it
-uploads what the run changed under ``curated/`` (data first, manifests last, so an S3 reader
-never sees a manifest before its files) and deletes what the run removed."""
+uploads what the run changed under ``curated/`` (Iceberg data files first, then metadata, each
+table's ``version-hint.text`` last, so an S3 reader never sees a snapshot before its files) and
+deletes what the run removed."""
 from __future__ import annotations
 
 import hashlib
@@ -118,7 +119,8 @@ class LocalGlue:
         remote = self._keys("curated/")
         changed = [k for k, p in local.items()
                    if remote.get(k) != hashlib.md5(p.read_bytes()).hexdigest()]
-        for k in sorted(changed, key=lambda k: (k.endswith("_manifest.json"), k)):
+        for k in sorted(changed, key=lambda k: (k.endswith("version-hint.text"),
+                                                 "/metadata/" in k, k)):
             self.s3.upload_file(str(local[k]), self.bucket, k)
         gone = [{"Key": k} for k in remote if k not in local]
         for i in range(0, len(gone), 1000):

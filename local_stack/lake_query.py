@@ -108,7 +108,9 @@ def render(columns: list[str], rows: list, fmt: str = "table") -> str:
     cells = [["NULL" if v is None else str(v) for v in r] for r in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    fmt_row = lambda r: "| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |"  # noqa: E731 - local one-liner
+
+    def fmt_row(r):
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |"
     return "\n".join([line, fmt_row(columns), line, *map(fmt_row, cells), line,
                       f"({len(rows)} row{'s' if len(rows) != 1 else ''})"])
 

@@ -165,7 +165,15 @@ class LocalStack:
         from .glue_runner import LocalGlue
         from .glue_service import GlueService
 
-        self.glue_mirror = tempfile.mkdtemp(prefix="hubspot-glue-mirror-")
+        # HUBSPOT_GLUE_MIRROR (./dev main): a fixed mirror, emptied at start and kept at stop,
+        # so `./dev query` can read the curated tables afterwards (local_stack/lake_query.py).
+        kept = os.environ.get("HUBSPOT_GLUE_MIRROR")
+        if kept:
+            import shutil
+            shutil.rmtree(kept, ignore_errors=True)
+            os.makedirs(kept)
+        self._keep_mirror = bool(kept)
+        self.glue_mirror = kept or tempfile.mkdtemp(prefix="hubspot-glue-mirror-")
         self.glue = LocalGlue(self.glue_mirror, self.env["LAKE_BUCKET"], s3=boto3.client("s3"),
                               queuing=True)
         service = GlueService(self.glue).start()
@@ -257,7 +265,8 @@ class LocalStack:
                 pass
         if getattr(self, "glue_mirror", None):
             import shutil
-            shutil.rmtree(self.glue_mirror, ignore_errors=True)
+            if not getattr(self, "_keep_mirror", False):
+                shutil.rmtree(self.glue_mirror, ignore_errors=True)
             os.environ.pop("AWS_ENDPOINT_URL_GLUE", None)
         for key, value in getattr(self, "_saved_environ", {}).items():
             if value is None:

@@ -65,7 +65,8 @@ def typing_failures(inter: DataFrame, table: str) -> list:
 
 def merge(new: DataFrame, current: DataFrame | None) -> DataFrame:
     """Latest version per (hub_id, id) among the current rows and the new ones."""
-    rows = new if current is None else current.unionByName(new)
+    # a column the table gained or lost (catalog.TYPED changed) is null on the other side
+    rows = new if current is None else current.unionByName(new, allowMissingColumns=True)
     # A full refresh bumps the stream's generation: older generations' rows are gone.
     g = Window.partitionBy("hub_id", "_source_stream")
     rows = rows.withColumn("_g", F.max("_generation_id").over(g)) \

@@ -101,6 +101,7 @@ def resolve_args(argv: list[str], required: list[str], optional: dict[str, str])
 
 def local_spark(extra: dict | None = None):
     from pyspark.sql import SparkSession
+
     from .iceberg import spark_conf
     b = SparkSession.builder.appName("hubspot-curate")
     for k, v in {**LOCAL_CONF, **spark_conf(), **(extra or {})}.items():

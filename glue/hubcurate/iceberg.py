@@ -50,6 +50,10 @@ class Tables:
     def __init__(self, spark, lake_root: str, database: str = "", catalog: str = ""):
         self.spark = spark
         self.database = database or DEFAULT_DATABASE
+        if catalog and spark.conf.get(f"spark.sql.catalog.{catalog}", None) is None:
+            raise RuntimeError(f"Iceberg catalog {catalog!r} is not configured: the job needs "
+                               "--datalake-formats iceberg and the --conf deploy/infra.py sets "
+                               "when the stage has GLUE_DATABASE")
         self.catalog = catalog or local_catalog(spark, lake_root)
 
     def name(self, table: str) -> str:
@@ -122,7 +126,7 @@ class Tables:
         try:
             return sorted(r.tableName for r in self.spark.sql(
                 f"SHOW TABLES IN {self.catalog}.{self.database}").collect())
-        except Exception as e:  # noqa: BLE001 - no namespace yet (nothing curated)
+        except Exception as e:
             if "not found" in str(e).lower() or "NoSuchNamespace" in str(e):
                 return []
             raise

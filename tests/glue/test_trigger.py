@@ -152,11 +152,17 @@ def test_local_stack_path_s3_to_curated_tables(moto_url, tmp_path, spark):
     run = glue.get_job_run("hubspot-curate", summary["runs_started"][0])["JobRun"]
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     assert run["Arguments"]["--hub_ids"] == "7"
-    man = json.loads(s3.get_object(Bucket="lake-e2e",
-                                   Key="curated/deals/_manifest.json")["Body"].read())
-    part = man["partitions"]["7"]
-    assert (part["rows"], part["deleted"]) == (4, 1)
+    # the Iceberg table as uploaded to S3: its current metadata, then its one data file
+    base = "curated/hubspot/deals/"
+    hint = s3.get_object(Bucket="lake-e2e", Key=base + "metadata/version-hint.text")["Body"].read()
+    meta = json.loads(s3.get_object(Bucket="lake-e2e", Key=f"{base}metadata/v{hint.decode().strip()}"
+                                    ".metadata.json")["Body"].read())
+    assert meta["format-version"] == 2 and meta["current-snapshot-id"] is not None
+    summary = meta["snapshots"][-1]["summary"]
+    assert (summary["total-records"], summary["total-data-files"]) == ("4", "1")  # compacted
+    assert summary["hubcurate.run_id"] == run["Id"]
+    assert run["report"]["tables"]["deals"]["7"] == {"rows": 4, "deleted": 1}
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket="lake-e2e",
-                                                    Prefix=f"curated/deals/hub_id=7/run={part['run']}/")["Contents"]]
-    assert len(listed) == 1 and listed[0].endswith(".parquet")  # compacted: one file
+                                                    Prefix=f"{base}data/hub_id=7/")["Contents"]]
+    assert len(listed) == 1 and listed[0].endswith(".parquet")
     assert Path(tmp_path / "mirror" / "lake-e2e" / keys[0]).exists()
