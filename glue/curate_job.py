@@ -5,7 +5,9 @@ same parser locally, hubcurate.glue_compat): required --lake_root s3://bucket/ (
 locally); optional --hub_ids 123,456 or ALL (what the trigger says to process), --run_id,
 --alerts_topic_arn (quarantined raw files are alerted there), --glue_database (the Glue
 database of the Iceberg tables, in catalog ``glue_catalog`` set up by the job's --conf; locally
-the namespace in a Hadoop catalog on <lake_root>curated/), --fail_at (tests only).
+the namespace in a Hadoop catalog on <lake_root>curated/), --purge_hub_ids 123,456 (an uninstall:
+delete these accounts' rows from every table and expire the snapshots older than
+--purge_retention_hours, default 0, that still hold them; no curating), --fail_at (tests only).
 The library ``hubcurate`` comes with --extra-py-files on Glue and from this directory locally."""
 import json
 import os
@@ -18,18 +20,25 @@ from hubcurate.glue_compat import GlueRun
 
 REQUIRED = ["lake_root"]
 OPTIONAL = {"hub_ids": "ALL", "run_id": "", "fail_at": "", "alerts_topic_arn": "",
-            "glue_database": iceberg.DEFAULT_DATABASE,
+            "glue_database": iceberg.DEFAULT_DATABASE, "purge_hub_ids": "",
+            "purge_retention_hours": "0",
             "JOB_NAME": "hubspot-curate"}
 
 
 def main(argv=None, spark=None) -> dict:
     g = GlueRun(argv, REQUIRED, OPTIONAL, spark=spark)
+    catalog = iceberg.GLUE_CATALOG if g.on_glue else ""
+    if g.args["purge_hub_ids"]:  # an uninstall: these accounts' curated rows, then nothing else
+        report = job.purge(g.spark, g.args["lake_root"], g.args["purge_hub_ids"],
+                           float(g.args["purge_retention_hours"]), g.args["glue_database"], catalog)
+        g.commit()
+        return report
     report = job.run(g.spark, g.args["lake_root"], g.args["hub_ids"],
                      run_id=g.args["run_id"] or g.args.get("JOB_RUN_ID") or None,
                      fail_at=g.args["fail_at"] or None,
                      alerts_topic_arn=g.args["alerts_topic_arn"],
                      database=g.args["glue_database"],
-                     iceberg_catalog=iceberg.GLUE_CATALOG if g.on_glue else "")
+                     iceberg_catalog=catalog)
     g.commit()  # only after the run's table commits and ledger are in place
     return report
 

@@ -114,6 +114,28 @@ class Tables:
                                         F.sum(F.col("is_deleted").cast("int")).alias("deleted"))
         return {r.hub_id: {"rows": r.rows, "deleted": r.deleted or 0} for r in rows.collect()}
 
+    def purge(self, hubs, retention_hours: float = 0) -> dict:
+        """Delete the accounts' rows from every table, one commit per table (the filter is on
+        the partition column: Iceberg drops whole files, a metadata-only delete), then expire
+        the snapshots older than ``retention_hours`` (the current one always stays), which
+        deletes the data files only they referenced: the accounts' files among them. Other
+        accounts' reads work throughout (they read the current snapshot). {table: rows}."""
+        import datetime as dt
+        hubs = sorted(map(str, hubs))
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(hours=retention_hours)
+        out = {}
+        for t in self.tables():
+            held = self.stats(t, hubs)
+            if not held:
+                continue
+            quoted = ", ".join(f"'{int(h)}'" for h in hubs)  # hub ids are numbers: no injection
+            self.spark.sql(f"DELETE FROM {self.name(t)} WHERE hub_id IN ({quoted})")
+            self.spark.sql(f"CALL {self.catalog}.system.expire_snapshots(table => "
+                           f"'{self.database}.{t}', older_than => TIMESTAMP "
+                           f"'{cutoff:%Y-%m-%d %H:%M:%S.%f}', retain_last => 1)")
+            out[t] = sum(v["rows"] for v in held.values())
+        return out
+
     def snapshot(self, table: str) -> int | None:
         """The table's current snapshot id (None: no table or no snapshot yet)."""
         if not self.exists(table):

@@ -242,3 +242,21 @@ def _report_inputs(inter, ledgers, report):
                                         "hub_id": r.hub_id, "properties": added})
             ledgers[r.hub_id]["properties"][t] = sorted(set(r.ps) | set(known or []))
         report.setdefault("records_read", {})[t] = df.count()
+
+
+def purge(spark, lake_root: str, hub_ids: str, retention_hours: float = 0, database: str = "",
+          iceberg_catalog: str = "") -> dict:
+    """Uninstalled accounts out of the curated layer: their rows from every Iceberg table (one
+    commit per table), the snapshots that still hold them expired (hubcurate/iceberg.py), then
+    their ledger and quarantine records (a re-install starts from nothing)."""
+    hubs = sorted({h.strip() for h in hub_ids.split(",") if h.strip()})
+    if not hubs or not all(h.isdigit() for h in hubs):
+        raise ValueError(f"purge needs numeric hub ids, got {hub_ids!r}")
+    store = open_store(lake_root)
+    rows = iceberg.Tables(spark, lake_root, database, iceberg_catalog).purge(hubs, retention_hours)
+    for h in hubs:
+        store.delete_prefix(ledger_key(h))
+        store.delete_prefix(quarantine.record_key(h))
+    report = {"purged_hub_ids": hubs, "rows_deleted": rows}
+    log.info(json.dumps({"msg": "curate purge done", **report}))
+    return report

@@ -105,3 +105,29 @@ def test_render_formats_and_errors(tmp_path, capsys):
     assert "no Iceberg tables" in capsys.readouterr().err
     with pytest.raises(lake_query.LakeError, match="only a local lake"):
         lake_query.query("SELECT 1", "s3://bucket/")
+
+
+@pytest.mark.slow
+def test_purge_deletes_an_account_in_one_commit_per_table_and_its_files(spark, lake):
+    import curate_job
+    d, b, root = lake
+    for hub in (1, 2):
+        r.write_account(d, b, hub, {"contacts": 3, "deals": 2}, T0)
+    job.run(spark, root, "ALL")
+    names = lake_query.table_names(root)
+    before = {t: len(lake_query.load(root, t).metadata.snapshots) for t in names}
+    rep = curate_job.main(["--lake_root", root, "--purge_hub_ids", "1"], spark=spark)
+    assert rep["rows_deleted"]["contacts"] == 3 and set(rep["rows_deleted"]) == set(names)
+    independent = lake_query.summary(root)
+    assert all(set(independent[t]) == {"2"} for t in names)  # account 2 reads on, complete
+    assert independent["contacts"]["2"]["rows"] == 3
+    for t in names:
+        meta = lake_query.load(root, t).metadata
+        assert meta.snapshots[-1].summary.operation.value == "delete" and before[t] >= 1
+        assert len(meta.snapshots) == 1  # the snapshots that held account 1 are expired
+    left = [p for p in (d / b / "curated").rglob("*.parquet") if "hub_id=1" in str(p)]
+    assert left == []  # its data files are deleted with the snapshots
+    assert not (d / b / "curated/_state/ledger/1.json").exists()
+    assert (d / b / "curated/_state/ledger/2.json").exists()
+    with pytest.raises(ValueError, match="numeric"):
+        job.purge(spark, root, "1/../x")
