@@ -73,7 +73,10 @@ class LocalStore:
         os.replace(tmp, p)  # readers see the old or the new object, never half of one
 
     def delete_prefix(self, prefix: str) -> None:
-        shutil.rmtree(self.root / prefix, ignore_errors=True)
+        p = self.root / prefix
+        if p.is_file():  # one object's key, as S3's prefix listing would match it
+            p.unlink()
+        shutil.rmtree(p, ignore_errors=True)
 
 
 class S3Store:
