@@ -12,8 +12,11 @@ the token-health queue), by the health check (refused refresh tokens, after
 3. its refresh token is revoked at HubSpot (best effort: after a real uninstall HubSpot has
    already revoked it) and deleted from the item, with the personal data (user e-mail, user id,
    hub domain, scopes) and the Airbyte ids;
-4. if `UNINSTALL_PURGE_S3` is on, `raw/<hub_id>/` and every `curated/<table>/hub_id=<hub_id>/`
-   partition are deleted from the lake bucket;
+4. if `UNINSTALL_PURGE_S3` is on, `raw/<hub_id>/` is deleted from the lake bucket and, with
+   `GLUE_JOB_NAME` set, a curate job run `--purge_hub_ids <hub_id>` is started: the curated
+   Apache Iceberg tables change only by commits, so the job deletes the account's rows (one
+   commit per table) and expires the snapshots that still hold them (glue/curate_job.py);
+   deleting their data files from here would break every account's reads;
 5. an audit record remains: hub_id, time, source, reason, steps done, objects purged. No e-mail,
    no domain, no token.
 
@@ -234,8 +237,15 @@ class Uninstaller:
         if not self.health.lake_bucket:
             raise RuntimeError("UNINSTALL_PURGE_S3 is on but LAKE_BUCKET is not set")
         s3 = self.s3 or boto3.client("s3")
-        return purge_lake(s3, self.health.lake_bucket, hub_id, self.health.raw_prefix,
-                          self.health.curated_prefix)
+        n = purge_lake(s3, self.health.lake_bucket, hub_id, self.health.raw_prefix,
+                       self.health.curated_prefix)
+        job = os.environ.get("GLUE_JOB_NAME")
+        if job:  # queued behind a running curate run (JobRunQueuingEnabled in the template)
+            glue = getattr(self, "glue", None) or boto3.client("glue")
+            run = glue.start_job_run(JobName=job, Arguments={"--purge_hub_ids": str(hub_id)})
+            logs.log_event(log, "curated purge run started", hub_id=hub_id,
+                           job_run_id=run.get("JobRunId"))
+        return n
 
     def _audit(self, hub_id: int, source: str, reason: str, report: UninstallReport, now) -> None:
         import os

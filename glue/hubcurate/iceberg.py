@@ -149,7 +149,7 @@ class Tables:
             return sorted(r.tableName for r in self.spark.sql(
                 f"SHOW TABLES IN {self.catalog}.{self.database}").collect())
         except Exception as e:
-            if "not found" in str(e).lower() or "NoSuchNamespace" in str(e):
+            if any(m in str(e) for m in ("SCHEMA_NOT_FOUND", "NoSuchNamespace", "not found")):
                 return []
             raise
 

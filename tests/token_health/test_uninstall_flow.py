@@ -71,6 +71,12 @@ def test_journal_uninstall_offboards_the_account(hs):
     # S3: this account's raw folder and curated partitions purged, the other account's kept.
     assert keys(s3, bucket, hub_id) == []
     assert len(keys(s3, bucket, other)) == 4
+    # The curated Iceberg tables change only by commits: a curate job run purges the account.
+    runs = [r for r in hs.stack.glue.runs.values()
+            if r["Arguments"].get("--purge_hub_ids") == str(hub_id)]
+    assert len(runs) == 1
+    hs.stack.glue.wait()
+    assert runs[0]["JobRunState"] == "SUCCEEDED", runs[0].get("ErrorMessage")
     # The audit record says what happened, without personal data.
     audits = list(UninstallAudit.query(hub_id, UninstallAudit.at >= started))
     assert len(audits) == 1
