@@ -36,3 +36,50 @@ def captured_logs():
     yield handler
     root.removeHandler(handler)
     root.setLevel(old_level)
+
+
+# ---- vendor contracts: every call a stand-in served during a test is judged against the
+# vendored OpenAPI documents (local_stack/contract_check.py); a violation fails that test.
+def pytest_configure(config):
+    import os
+    import tempfile
+
+    from local_stack import contract_check
+
+    if not os.environ.get(contract_check.LOG_ENV):  # stand-ins in child processes append here
+        fd, path = tempfile.mkstemp(prefix="contract-violations-", suffix=".jsonl")
+        os.close(fd)
+        os.environ[contract_check.LOG_ENV] = path
+
+
+def _contract_failure(when: str):
+    from local_stack.contract_check import RECORDER
+
+    found = RECORDER.drain()
+    if found:
+        lines = "\n".join(f"  - {v}" for v in found[:20])
+        more = f"\n  … and {len(found) - 20} more" if len(found) > 20 else ""
+        return AssertionError(f"vendor contract violated {when} ({len(found)}; fix the stand-in or "
+                              f"the product, or record a reviewed exception in "
+                              f"tests/contracts/allowlist.yaml):\n{lines}{more}")
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    try:
+        result = yield
+    finally:
+        failure = _contract_failure("by this test")
+    if failure is not None:
+        raise failure
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    result = yield
+    failure = _contract_failure("during this test's teardown")
+    if failure is not None:
+        raise failure
+    return result

@@ -79,6 +79,14 @@ def resolve_streams(catalog: dict, configurations: dict | None) -> list[dict]:
         if mode not in valid:
             raise problems.bad_request(f"Cannot set sync mode to {mode} for stream {s['name']}. "
                                        f"Valid sync modes are: [{', '.join(valid)}]")
+        cursor = s.get("cursorField")
+        if cursor and info.get("sourceDefinedCursor") and mode.startswith("incremental") \
+                and set(cursor) != set(info["cursorField"]):
+            # AirbyteCatalogHelper.validateCursorField (airbyte-server public API helpers).
+            raise problems.bad_request(
+                f"Cursor Field [{', '.join(map(str, cursor))}] is already defined by source for "
+                f"stream: {s['name']}. Do not include a cursor field configuration for this "
+                "stream.")
         if s["name"] in seen:
             raise problems.bad_request(f"Duplicate stream found in configuration for stream name "
                                        f"[{s['name']}] in namespace [{s.get('namespace')}].")

@@ -7,6 +7,7 @@ import time
 from flask import Blueprint, Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from .. import contract_check
 from ..http import drop_connection
 from . import api_actors, api_connections, api_jobs, problems
 
@@ -20,6 +21,12 @@ def _api_path(path: str) -> str | None:
         if path == prefix or path.startswith(prefix + "/"):
             return "/v1" + path[len(prefix):]
     return None
+
+def _document_path(path: str) -> str:
+    """The path as api.yaml spells it (under its server's /v1)."""
+    api = _api_path(path)
+    return (api[len("/v1"):] or "/") if api is not None else path
+
 
 def create_app(emu) -> Flask:
     app = Flask("airbyte_emulator")
@@ -60,6 +67,7 @@ def create_app(emu) -> Flask:
             return jsonify(RATE_LIMITED), 429
         fault = emu.faults.take(request.method, path)
         if fault:
+            g.contract_skip = "injected fault"  # broken on purpose: not judged by api.yaml
             with store.lock:
                 store.rejected[fault["mode"]] += 1
             if fault["mode"] == "5xx":
@@ -107,6 +115,7 @@ def create_app(emu) -> Flask:
         return jsonify({"message": e.description}), e.code
 
     _register_admin(app, emu)
+    contract_check.install(app, "airbyte", _document_path)
     return app
 
 def _register_admin(app: Flask, emu) -> None:

@@ -40,7 +40,8 @@ def stream_info(stream: dict) -> StreamInfo:
     return StreamInfo(name=stream["name"],
                       incremental="incremental" in (stream.get("supported_sync_modes") or []),
                       primaryKey=[list(k) for k in stream.get("source_defined_primary_key") or []],
-                      cursorField=list(stream.get("default_cursor_field") or []))
+                      cursorField=list(stream.get("default_cursor_field") or []),
+                      sourceDefinedCursor=bool(stream.get("source_defined_cursor")))
 
 
 def valid_sync_modes(stream: dict, destination_modes) -> list[str] | None:

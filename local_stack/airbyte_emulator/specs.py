@@ -2,22 +2,22 @@
 
 Airbyte validates a configuration against the connector's spec (JSON schema) and answers 422
 `unprocessable-entity` with the validator's messages; it stores secrets aside and returns them
-masked as "**********", and a PATCH that sends the mask back keeps the stored secret. The rules
-here follow airbyte-source-hubspot 5.7.0's spec.yaml and destination-s3's spec (required fields,
-consts, enums, the start_date pattern); they are hand-written rather than a JSON-schema engine
-because only these two connectors exist in the emulator.
+masked as "**********", and a PATCH that sends the mask back keeps the stored secret. The schemas
+are the connectors' own specs, vendored in tests/contracts/airbyte/.
 """
 from __future__ import annotations
 
 import copy
-import re
+import functools
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
 
 from . import problems
 
 MASK = "**********"
-_START_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
-_S3_FORMATS = {"Avro", "CSV", "JSONL", "Parquet"}
-_PARQUET_CODECS = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO", "BROTLI", "LZ4", "ZSTD"}
 
 # The HubSpot connector's `advanced_auth` (spec.yaml of airbyte-source-hubspot 5.7.0): when
 # credentials.credentials_title is "OAuth Credentials", the values at these paths come from the
@@ -36,71 +36,50 @@ SECRET_PATHS = {
 }
 
 
-def _is_str(v) -> bool:
-    return isinstance(v, str)
+# The connectors' own specs, vendored in tests/contracts/ (SOURCES: airbyte-source-hubspot's
+# spec.yaml, destination-s3's spec): Airbyte validates a configuration against the
+# connectionSpecification (JSON schema draft 7) and answers 422 with the validator's messages.
+_SPEC_FILES = {"hubspot": "source-hubspot-spec.yaml", "s3": "destination-s3-spec.json"}
+_SPEC_DIR = Path(__file__).resolve().parents[2] / "tests" / "contracts" / "airbyte"
 
 
-def _hubspot_errors(cfg: dict) -> list[str]:
-    errs = []
-    creds = cfg.get("credentials")
-    if creds is None:
-        errs.append("$: required property 'credentials' not found")
-    elif not isinstance(creds, dict):
-        errs.append("$.credentials: object expected")
-    else:
-        title = creds.get("credentials_title")
-        required = {"OAuth Credentials": ("client_id", "client_secret", "refresh_token"),
-                    "Private App Credentials": ("access_token",)}.get(title)
-        if required is None:
-            errs.append("$.credentials: must be valid to one and only one schema "
-                        "(credentials_title must be 'OAuth Credentials' or 'Private App Credentials')")
-        else:
-            for k in required:
-                if k not in creds:
-                    errs.append(f"$.credentials: required property '{k}' not found")
-                elif not _is_str(creds[k]):
-                    errs.append(f"$.credentials.{k}: {type(creds[k]).__name__} found, string expected")
-    sd = cfg.get("start_date")
-    if sd is not None and not (_is_str(sd) and _START_DATE.match(sd)):
-        errs.append(f"$.start_date: does not match the regex pattern {_START_DATE.pattern}")
-    nw = cfg.get("num_worker")
-    if nw is not None and not (isinstance(nw, int) and not isinstance(nw, bool) and 1 <= nw <= 40):
-        errs.append("$.num_worker: must be an integer between 1 and 40")
-    ees = cfg.get("enable_experimental_streams")
-    if ees is not None and not isinstance(ees, bool):
-        errs.append("$.enable_experimental_streams: boolean expected")
-    return errs
+@functools.cache
+def _validator(kind: str) -> jsonschema.Draft7Validator:
+    text = (_SPEC_DIR / _SPEC_FILES[kind]).read_text()
+    spec = json.loads(text) if _SPEC_FILES[kind].endswith(".json") else yaml.safe_load(text)
+    return jsonschema.Draft7Validator(spec["connectionSpecification"])
 
 
-def _s3_errors(cfg: dict) -> list[str]:
-    errs = []
-    for k in ("s3_bucket_name", "s3_bucket_path", "format"):
-        if k not in cfg:
-            errs.append(f"$: required property '{k}' not found")
-    for k in ("s3_bucket_name", "s3_bucket_path", "s3_bucket_region", "s3_path_format",
-              "file_name_pattern", "s3_endpoint", "access_key_id", "secret_access_key", "role_arn"):
-        if k in cfg and not _is_str(cfg[k]):
-            errs.append(f"$.{k}: string expected")
-    fmt = cfg.get("format")
-    if fmt is not None:
-        if not isinstance(fmt, dict) or fmt.get("format_type") not in _S3_FORMATS:
-            errs.append("$.format: must be valid to one and only one schema "
-                        f"(format_type must be one of {sorted(_S3_FORMATS)})")
-        elif fmt["format_type"] == "Parquet":
-            codec = fmt.get("compression_codec", "UNCOMPRESSED")
-            if codec not in _PARQUET_CODECS:
-                errs.append(f"$.format.compression_codec: does not have a value in the enumeration "
-                            f"{sorted(_PARQUET_CODECS)}")
-    return errs
+def _message(err: jsonschema.ValidationError) -> str:
+    """One error in the style of Airbyte's validator (networknt): "$.a.b: message"."""
+    while err.context:
+        # oneOf: judge by the branch the value chose (its const/enum discriminator holds, e.g.
+        # format_type "CSV" or the credentials_title); none or several: the oneOf itself.
+        branches: dict = {}
+        for sub in err.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        chosen = [subs for subs in branches.values()
+                  if not any(x.validator in ("enum", "const") for x in subs)]
+        if len(chosen) != 1:
+            break
+        err = jsonschema.exceptions.best_match(chosen[0])
+    path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+    if err.context:
+        return f"{path}: must be valid to one and only one schema, but 0 are valid"
+    if err.validator == "required":
+        name = err.message.split("'")[1]
+        return f"{path}: required property '{name}' not found"
+    return f"{path}: {err.message}"
 
 
-_CHECKS = {"hubspot": _hubspot_errors, "s3": _s3_errors}
+def config_errors(kind: str, cfg: dict) -> list[str]:
+    return [_message(e) for e in sorted(_validator(kind).iter_errors(cfg), key=str)]
 
 
 def validate(kind: str, cfg) -> None:
     if not isinstance(cfg, dict):
         raise problems.bad_request("configuration must be a JSON object")
-    errs = _CHECKS[kind](cfg)
+    errs = config_errors(kind, cfg)
     if errs:
         raise problems.unprocessable(
             "The provided configuration does not fulfill the specification. Errors: json schema "

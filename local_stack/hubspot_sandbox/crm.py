@@ -318,6 +318,44 @@ def register(app, st):
             return empty_or_404(object_type, {"results": [p.v3() for p in BASE_PROPERTIES]})
         return ok({"results": [p.v3() for p in t.properties]})
 
+    def v3_properties(object_type):
+        t = table(object_type)
+        if t is None:
+            return BASE_PROPERTIES if object_type in EMPTY_OBJECTS else None
+        return t.properties
+
+    @app.get("/crm/v3/properties/<object_type>/<property_name>")
+    def property_by_name(object_type, property_name):
+        props = v3_properties(object_type)
+        if props is None:
+            return not_found(object_type)
+        for p in props:
+            if p.name == property_name:
+                return ok(p.v3())
+        return error(404, "error", f"Unable to find property {property_name} on {object_type}",
+                     category="OBJECT_NOT_FOUND")
+
+    def property_groups(object_type):
+        props = v3_properties(object_type)
+        if props is None:
+            return None
+        names = list(dict.fromkeys(p.group for p in props))
+        return [{"name": n, "label": n.replace("_", " ").title(), "displayOrder": k,
+                 "archived": False} for k, n in enumerate(names)]
+
+    @app.get("/crm/v3/properties/<object_type>/groups")
+    def list_property_groups(object_type):
+        groups = property_groups(object_type)
+        return not_found(object_type) if groups is None else ok({"results": groups})
+
+    @app.get("/crm/v3/properties/<object_type>/groups/<group_name>")
+    def property_group(object_type, group_name):
+        for grp in property_groups(object_type) or []:
+            if grp["name"] == group_name:
+                return ok(grp)
+        return error(404, "error", f"Unable to find property group {group_name} on {object_type}",
+                     category="OBJECT_NOT_FOUND")
+
     @app.get("/crm/v3/objects/<object_type>")
     def list_objects(object_type):
         t = table(object_type)
@@ -389,7 +427,7 @@ def register(app, st):
             return ok(out, 207)
         return ok(out)
 
-    @app.post("/crm/v3/objects/deals/splits/batch/read")
+    @app.post("/crm/objects/v3/deals/splits/batch/read")  # deal-splits-v3.json
     def deal_splits_batch_read():
         """HubSpot's deal splits API: the splits of each deal asked for."""
         deals, splits = g.store.tables["deals"], g.store.tables["deal_splits"]
@@ -454,13 +492,15 @@ def register(app, st):
     def assoc_v4(from_type, to_type):
         ids = [inp.get("id") for inp in (request.get_json(silent=True) or {}).get("inputs", [])]
         a, b, pairs = assoc_pairs(from_type, to_type, ids)
-        if a is None:
-            return ok({"status": "COMPLETE", "results": []})
-        type_id = g.store.assoc_type_id(a, b)
         now = iso_ms(int(st.clock.now() * 1000))
+        if a is None:
+            return ok({"status": "COMPLETE", "startedAt": now, "completedAt": now, "results": []})
+        type_id = g.store.assoc_type_id(a, b)
+        # associations-v4.json: toObjectId is a string; an unlabelled association has no label
+        # (the document's label is a non-nullable string).
         return ok({"status": "COMPLETE", "startedAt": now, "completedAt": now, "results": [
-            {"from": {"id": rid}, "to": [{"toObjectId": j, "associationTypes": [
-                {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]} for j in js]}
+            {"from": {"id": rid}, "to": [{"toObjectId": str(j), "associationTypes": [
+                {"category": "HUBSPOT_DEFINED", "typeId": type_id}]} for j in js]}
             for rid, js in pairs]})
 
     @app.post("/crm/v3/associations/<from_type>/<to_type>/batch/read")
@@ -480,8 +520,8 @@ def register(app, st):
         if a is None:
             return not_found(from_type)
         type_id = g.store.assoc_type_id(a, b)
-        return ok({"results": [{"toObjectId": j, "associationTypes": [
-            {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]}
+        return ok({"results": [{"toObjectId": str(j), "associationTypes": [
+            {"category": "HUBSPOT_DEFINED", "typeId": type_id}]}
             for _, js in pairs for j in js]})
 
     def schema_scope_error():

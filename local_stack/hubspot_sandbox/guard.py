@@ -91,9 +91,11 @@ def register(app, st):
             if kind == "slow":
                 time.sleep(float(rule.get("delay", 2.0)))
             elif kind == "drop":
+                g.contract_skip = "injected fault"  # broken on purpose: not judged by the spec
                 _drop_connection()
                 return Response(status=500)
             elif kind == "malformed":
+                g.contract_skip = "injected fault"
                 return Response('{"results": [{"id": "1", "properties": {', status=200,
                                 mimetype="application/json")
             elif kind == "429":

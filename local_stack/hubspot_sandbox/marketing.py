@@ -121,6 +121,29 @@ def register(app, st):
     def pipelines(object_type):
         return ok({"results": [v3_pipeline(object_type)]})
 
+    def pipeline_or_none(object_type, pipeline_id):
+        p = v3_pipeline(object_type)
+        return p if p["id"] == pipeline_id else None
+
+    def no_pipeline(what):
+        return error(404, "error", f"Unable to find {what}", category="OBJECT_NOT_FOUND")
+
+    @app.get("/crm/v3/pipelines/<object_type>/<pipeline_id>")
+    def pipeline(object_type, pipeline_id):
+        p = pipeline_or_none(object_type, pipeline_id)
+        return ok(p) if p else no_pipeline(f"pipeline {pipeline_id}")
+
+    @app.get("/crm/v3/pipelines/<object_type>/<pipeline_id>/stages")
+    def pipeline_stages(object_type, pipeline_id):
+        p = pipeline_or_none(object_type, pipeline_id)
+        return ok({"results": p["stages"]}) if p else no_pipeline(f"pipeline {pipeline_id}")
+
+    @app.get("/crm/v3/pipelines/<object_type>/<pipeline_id>/stages/<stage_id>")
+    def pipeline_stage(object_type, pipeline_id, stage_id):
+        p = pipeline_or_none(object_type, pipeline_id)
+        stage = next((x for x in p["stages"] if x["id"] == stage_id), None) if p else None
+        return ok(stage) if stage else no_pipeline(f"stage {stage_id} of pipeline {pipeline_id}")
+
     @app.get("/crm-pipelines/v1/pipelines/deals")
     def pipelines_v1_deals():
         return ok({"results": [{"pipelineId": "default", "label": "Sales Pipeline", "displayOrder": 0,

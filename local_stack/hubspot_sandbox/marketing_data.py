@@ -26,6 +26,21 @@ SIZING = {
     "email_events": (lambda n: max(30, min(1_000_000, 2 * n)), {"creates"}),   # immutable
 }
 
+def _form_field(name: str, label: str, field_type: str, required: bool) -> dict:
+    """A form field as forms-v3.json's EmailField / SingleLineTextField / MultiLineTextField."""
+    field = {"objectTypeId": "0-1", "name": name, "label": label, "required": required,
+             "hidden": False, "fieldType": field_type, "dependentFields": []}
+    if field_type == "email":
+        field["validation"] = {"blockedEmailDomains": [], "useDefaultBlockList": False}
+    return field
+
+
+_FORM_STYLE = {"backgroundWidth": "100%", "fontFamily": "arial, helvetica, sans-serif",
+               "helpTextColor": "#7C98B6", "helpTextSize": "11px", "labelTextColor": "#33475B",
+               "labelTextSize": "13px", "legalConsentTextColor": "#33475B",
+               "legalConsentTextSize": "14px", "submitAlignment": "left",
+               "submitColor": "#FF7A59", "submitFontColor": "#FFFFFF", "submitSize": "12px"}
+
 
 class MarketingSet:
     def __init__(self, data, kind: str, count: int):
@@ -133,13 +148,19 @@ class MarketingData:
                "formType": "hubspot", "createdAt": iso_ms(s.created_ms(k)),
                "updatedAt": iso_ms(s.updated_ms(k)), "archived": not s.live(k),
                "fieldGroups": [{"groupType": "default_group", "richTextType": "text",
-                                "fields": [{"objectTypeId": "0-1", "name": n, "label": lbl,
-                                            "required": req, "hidden": False, "fieldType": ft}
+                                "fields": [_form_field(n, lbl, ft, req)
                                            for n, lbl, ft, req in fields]}],
+               # Every field forms-v3.json requires (HubSpotFormConfiguration, FormDisplayOptions).
                "configuration": {"language": "en", "createNewContactForNewEmail": True,
-                                 "cloneable": True, "editable": True, "archivable": True},
+                                 "cloneable": True, "editable": True, "archivable": True,
+                                 "allowLinkToResetKnownValues": False,
+                                 "lifecycleStages": [{"objectTypeId": "0-1", "value": "lead"}],
+                                 "notifyContactOwner": False, "notifyRecipients": [],
+                                 "postSubmitAction": {"type": "thank_you",
+                                                      "value": "Thanks for submitting the form."},
+                                 "prePopulateKnownValues": True, "recaptchaEnabled": False},
                "displayOptions": {"renderRawHtml": False, "theme": "default_style",
-                                  "submitButtonText": "Submit"},
+                                  "submitButtonText": "Submit", "style": _FORM_STYLE},
                "legalConsentOptions": {"type": "none"}}
         if not s.live(k):
             out["archivedAt"] = iso_ms(s.archived[k])

@@ -163,6 +163,14 @@ def register(app, st):
     app.add_url_rule("/oauth/2026-03/token", "token_2026", lambda: token(True), methods=["POST"])
 
     # -- metadata -------------------------------------------------------------------------------
+    def signed_extras(tok: str, rec: dict, client) -> dict:
+        """The rest of SignedAccessToken's required fields (oauth-2026-03.json, oauth-v1.json):
+        opaque strings to a client, stable per token."""
+        digest = hashlib.sha256(tok.encode()).hexdigest()
+        return {"appInstallId": f"{client.app_id}-{rec['hub_id']}", "audience": client.client_id,
+                "signature": digest[:43], "newSignature": digest[21:64],
+                "scopeToScopeGroupPks": "", "trialScopes": "", "trialScopeToScopeGroupPks": ""}
+
     def token_info(kind: str, tok: str, rec: dict) -> dict:
         acct = st.accounts[rec["hub_id"]]
         client = st.apps[rec["client_id"]]
@@ -180,7 +188,8 @@ def register(app, st):
                                              "scopes": " ".join(rec["scopes"]),
                                              "hublet": "na1", "isUserLevel": False,
                                              "isServiceAccount": False,
-                                             "isPrivateDistribution": False})
+                                             "isPrivateDistribution": False,
+                                             **signed_extras(tok, rec, client)})
         return info
 
     def client_from_form():

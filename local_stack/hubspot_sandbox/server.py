@@ -2,6 +2,7 @@
 
 from flask import Flask
 
+from .. import contract_check
 from ..http import BackgroundServer
 from . import admin, crm, journal, oauth
 from .data import AccountStore
@@ -16,6 +17,7 @@ def create_app(st: SandboxState) -> Flask:
     admin.register_data(app, st)
     crm.register(app, st)
     journal.register(app, st)
+    contract_check.install(app, "hubspot")
     return app
 
 

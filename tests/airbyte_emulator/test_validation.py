@@ -190,3 +190,42 @@ def test_oauth_source_reads_mask_the_client_id(emu):
     assert src["configuration"]["credentials"]["client_id"] == "**********"
     assert emu.store.sources[src["sourceId"]]["configuration"]["credentials"][
         "client_id"] == "app-client-id"                                    # kept, only masked
+
+
+# ---- what Airbyte refuses on the connectors' own specs (tests/contracts/airbyte/) and on the
+# discovered catalog (airbyte-server AirbyteCatalogHelper; streams the connector does not
+# discover for the granted scopes: tests/airbyte_emulator/test_discovery.py)
+def _destination(emu, cfg):
+    return raw(emu, "POST", "/destinations", {"name": "d", "workspaceId": emu.default_workspace_id,
+                                              "configuration": cfg})
+
+
+def test_destination_without_bucket_region_is_refused(emu):
+    cfg = {k: v for k, v in S3_CONFIG.items() if k != "s3_bucket_region"}
+    body = _problem(_destination(emu, cfg), 422, "unprocessable-entity")
+    assert "$: required property 's3_bucket_region' not found" in body["data"]["message"]
+    assert emu.state()["totals"]["destinations"] == 0
+
+
+@pytest.mark.parametrize("fmt, missing", [({"format_type": "CSV"}, "flattening"),
+                                          ({"format_type": "Avro"}, "compression_codec")])
+def test_format_settings_the_destination_spec_requires(emu, fmt, missing):
+    body = _problem(_destination(emu, {**S3_CONFIG, "format": fmt}), 422, "unprocessable-entity")
+    assert f"$.format: required property '{missing}' not found" in body["data"]["message"]
+    ok = _destination(emu, {**S3_CONFIG, "format": {**fmt, missing: (
+        "No flattening" if missing == "flattening" else {"codec": "no compression"})}})
+    assert ok.status_code == 200, ok.text
+
+
+def test_a_cursor_field_on_a_source_defined_cursor_is_refused(emu):
+    src, dst = _pair(emu)
+    base = {"sourceId": src, "destinationId": dst}
+    body = _problem(raw(emu, "POST", "/connections", {**base, "configurations": {"streams": [
+        {"name": "contacts", "syncMode": "incremental_append", "cursorField": ["createdAt"]}]}}),
+        400, "bad-request")
+    assert body["data"]["message"] == (
+        "Cursor Field [createdAt] is already defined by source for stream: contacts. "
+        "Do not include a cursor field configuration for this stream.")
+    same = raw(emu, "POST", "/connections", {**base, "configurations": {"streams": [
+        {"name": "contacts", "syncMode": "incremental_append", "cursorField": ["updatedAt"]}]}})
+    assert same.status_code == 200, same.text  # the source's own cursor may be repeated

@@ -121,7 +121,7 @@ def test_leads_goals_and_deal_splits_hold_data(objs):
     assert len(splits) == truth["deal_splits"]["live"] == 180        # half the deals split in two
     assert leads[0]["associations"]["contacts"]["results"]
     deals = [d["id"] for d in _all(srv, toks[0], "deals")]
-    r = requests.post(f"{srv.url}/crm/v3/objects/deals/splits/batch/read", headers=_h(toks[0]),
+    r = requests.post(f"{srv.url}/crm/objects/v3/deals/splits/batch/read", headers=_h(toks[0]),
                       json={"inputs": [{"id": d} for d in deals[:100]]}).json()["results"]
     shares = [sum(float(x["properties"]["hs_deal_split_percentage"]) for x in d["splits"]) for d in r]
     assert len(r) == 100 and all(abs(x - 1.0) < 1e-6 for x in shares)
