@@ -420,10 +420,12 @@ def register(app, st):
         out = {"status": "COMPLETE", "results": results, "startedAt": started,
                "completedAt": iso_ms(int(st.clock.now() * 1000))}
         if missing:
+            # StandardError (the CRM documents' 207 shape): errors and links are required too.
             out.update(numErrors=1, errors=[{"status": "error", "category": "OBJECT_NOT_FOUND",
                                              "message": "Could not get some objects, they may "
                                              "be deleted or not exist.",
-                                             "context": {"ids": missing}}])
+                                             "context": {"ids": missing}, "errors": [],
+                                             "links": {}}])
             return ok(out, 207)
         return ok(out)
 

@@ -176,3 +176,19 @@ def test_sandbox_serves_the_sdk_paths_it_lacked():
         assert [s["id"] for s in stages] == [s["id"] for s in one["stages"]]
         assert get(f"/crm/v3/pipelines/deals/{one['id']}/stages/{stages[0]['id']}").ok
         assert get("/crm/v3/pipelines/deals/no-such-pipeline").status_code == 404
+
+
+def test_a_partial_batch_read_answers_the_documented_207():
+    """Judged by the contract hook as it is served: BatchResponseSimplePublicObjectWithErrors,
+    each error a StandardError (category, context, errors, links, message, status)."""
+    with _sandbox() as srv:
+        h = {"Authorization": f"Bearer {_token(srv)}"}
+        first = requests.get(f"{srv.url}/crm/v3/objects/contacts?limit=1", headers=h,
+                             timeout=10).json()["results"][0]["id"]
+        r = requests.post(f"{srv.url}/crm/v3/objects/contacts/batch/read", headers=h, timeout=10,
+                          json={"inputs": [{"id": first}, {"id": "999999999"}],
+                                "properties": ["email"]})
+        assert r.status_code == 207
+        [err] = r.json()["errors"]
+        assert err["context"] == {"ids": ["999999999"]} and err["category"] == "OBJECT_NOT_FOUND"
+        assert cc.RECORDER.drain() == []
