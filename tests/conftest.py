@@ -46,10 +46,12 @@ def pytest_configure(config):
 
     from local_stack import contract_check
 
-    if not os.environ.get(contract_check.LOG_ENV):  # stand-ins in child processes append here
-        fd, path = tempfile.mkstemp(prefix="contract-violations-", suffix=".jsonl")
-        os.close(fd)
-        os.environ[contract_check.LOG_ENV] = path
+    # One file per pytest process (each xdist worker too): stand-ins that tests start in child
+    # processes append their violations to it; this process keeps its own in memory.
+    fd, path = tempfile.mkstemp(prefix="contract-violations-", suffix=".jsonl")
+    os.close(fd)
+    os.environ[contract_check.LOG_ENV] = path
+    os.environ[contract_check.OWNER_ENV] = str(os.getpid())
 
 
 def _contract_failure(when: str):

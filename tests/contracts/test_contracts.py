@@ -119,6 +119,7 @@ def test_a_deliberately_broken_stand_in_answer_fails_the_test_that_caused_it(tmp
     """))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop(cc.LOG_ENV, None)
+    env.pop(cc.OWNER_ENV, None)
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           "--rootdir", str(tmp_path), str(tmp_path)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
