@@ -135,13 +135,13 @@ GLUE_TRIGGER_WINDOW_SECONDS = int(os.environ.get("GLUE_TRIGGER_WINDOW_SECONDS", 
                     name="glue_trigger",
                     maximum_concurrency=2)
 def glue_trigger(event):
-    """Batches of raw/ file events start Glue runs for their accounts; runs that cannot start
-    now are put back on the queue with a delay (see hubspot_app.glue_trigger)."""
+    """Batches of raw/ file events start Glue runs for their accounts; records whose run cannot
+    start now return later (partial batch response; see hubspot_app.glue_trigger.consume)."""
     import boto3
 
-    from hubspot_app.glue_trigger import handle_sqs_event
+    from hubspot_app.glue_trigger import consume
 
-    return handle_sqs_event(event.to_dict(), boto3.client("glue"), boto3.client("sqs"))
+    return consume(event.to_dict(), boto3.client("glue"), boto3.client("sqs"))
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="glue_reconcile")

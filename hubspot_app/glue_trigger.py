@@ -179,3 +179,51 @@ def reconcile(glue, cfg: Config | None = None) -> dict:
         if _error_code(e) not in RETRYABLE:
             raise
         return {"run": None, "skipped": _error_code(e)}  # a run is going; the next tick retries
+
+
+def consume(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
+    """The glue_trigger function on the shared SQS consumer (hubspot_app.messaging): the whole
+    batch's accounts in few runs; a record whose accounts' run could not start returns with the
+    glue retry policy's delay (partial batch response, ChangeMessageVisibility) instead of a
+    re-sent `glue_retry` copy, and is dead-lettered on its last receive (the hourly backstop
+    run covers its files meanwhile). Malformed and oversized records go to the DLQ at once."""
+    from .errors import Transient, malformed
+    from .logs import log_event
+    from .messaging.consumer import Consumer, QueueSpec
+    from .messaging.retry import queue_policy
+    from .metrics import emit_metric
+
+    cfg = cfg or Config.from_env()
+    consumer = Consumer(QueueSpec("glue", cfg.dlq_url, queue_policy("glue"), 64 * 1024), sqs=sqs)
+    summary: dict = {"runs_started": [], "groups_failed": 0, "files": 0}
+
+    def handle_all(records):
+        parsed, versions = [], set()
+        for record in records:
+            try:
+                hubs, names, _ = parse_body(record.body, cfg.raw_prefix)
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+                yield record, malformed(f"not an S3 event or a glue retry ({type(exc).__name__})")
+                continue
+            record.hub_ids = sorted(int(h) for h in hubs if h.isdigit())
+            versions |= names
+            parsed.append((record, hubs))
+        failed: dict[str, str] = {}
+        for group in plan_runs(set().union(*(h for _, h in parsed)), cfg):
+            try:
+                summary["runs_started"].append(start_run(glue, cfg, group))
+            except Exception as exc:  # noqa: BLE001 - its records retry; others are unaffected
+                summary["groups_failed"] += 1
+                failed.update(dict.fromkeys(group, _error_code(exc) or type(exc).__name__))
+        summary["files"] = len(versions)
+        for record, hubs in parsed:
+            errors = sorted({failed[h] for h in hubs if h in failed})
+            yield record, Transient(f"Glue run not started: {', '.join(errors)}") if errors else None
+
+    response = consumer.run_batch(event, handle_all)
+    summary.update(messages=len(event.get("Records", [])), **consumer.report)
+    log_event(log, "glue trigger", **summary)
+    emit_metric("GlueRunsStarted", len(summary["runs_started"]), "Count", Trigger="events")
+    if summary["groups_failed"]:
+        emit_metric("GlueRunsDeferred", summary["groups_failed"], "Count", Trigger="events")
+    return {**summary, **response}
