@@ -74,7 +74,7 @@ def run(stack, args, overrides) -> int:
     from hubspot_app.config import get_settings
     from hubspot_app.hubspot_oauth import TokenInfo
     from hubspot_app.install import request_provisioning, upsert_account
-    from hubspot_app.models import Account, AccountStatus
+    from hubspot_app.models import AccountStatus
     from hubspot_app.queues import provision_message, queue_url
     from hubspot_app.token_crypto import encrypt_token
     from local_stack.dispatcher import SqsRoute
@@ -150,22 +150,10 @@ def run(stack, args, overrides) -> int:
           f"({len(hubs) / install_s:.0f}/s), plus {len(dupes)} duplicate messages")
 
     # -- 3. checks -----------------------------------------------------------------------
-    state = emu.state()
-    sources = state["sources"]["live"]
-    connections = state["connections"]["live"]
-    prefix = "hubspot-pipeline-local-hub-"
-    dup_sources = sum(n - 1 for name, n in sources.items() if name.startswith(prefix) and n > 1)
-    dup_conns = sum(n - 1 for name, n in connections.items() if name.startswith(prefix) and n > 1)
-    statuses = {}
-    missing = 0
-    for account in Account.scan(attributes_to_get=["hub_id", "status", "airbyte_connection_id"]):
-        statuses[account.status] = statuses.get(account.status, 0) + 1
-        name = f"{prefix}{account.hub_id}-to-s3"
-        if account.status != AccountStatus.ACTIVE or connections.get(name, 0) != 1:
-            missing += 1
-    dlq = sqs.get_queue_attributes(QueueUrl=queue_url(settings.provision_dlq_name),
-                                   AttributeNames=["ApproximateNumberOfMessages"])[
-        "Attributes"]["ApproximateNumberOfMessages"]
+    outcome = provisioning_outcome(stack, settings)
+    state, statuses = outcome["state"], outcome["statuses"]
+    dup_sources, dup_conns = outcome["duplicate_sources"], outcome["duplicate_connections"]
+    missing, dlq = outcome["losses"], str(outcome["dlq"])
     after = state["requests"]
     calls = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     api_calls = sum(v for k, v in calls.items() if k.startswith(("GET", "POST", "PATCH", "DELETE"))
@@ -189,6 +177,36 @@ def run(stack, args, overrides) -> int:
         and state["totals"]["destinations"] == 1
     print("OK: every account provisioned exactly once" if ok else "FAILED")
     return 0 if ok else 1
+
+
+def provisioning_outcome(stack, settings) -> dict:
+    """What provisioning left: duplicates (extra sources/connections with our names), losses
+    (accounts not active with exactly one connection), statuses and the provision DLQ's depth."""
+    import boto3
+
+    from hubspot_app.models import Account, AccountStatus
+    from hubspot_app.queues import queue_url
+
+    state = stack.airbyte.state()
+    sources, connections = state["sources"]["live"], state["connections"]["live"]
+    prefix = "hubspot-pipeline-local-hub-"  # the local stage's Airbyte resource names
+    statuses: dict[str, int] = {}
+    lost: list = []
+    for account in Account.scan():
+        statuses[account.status] = statuses.get(account.status, 0) + 1
+        if account.status != AccountStatus.ACTIVE or \
+                connections.get(f"{prefix}{account.hub_id}-to-s3", 0) != 1:
+            lost.append(account)
+    dlq = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url(settings.provision_dlq_name),
+        AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
+    return {"state": state, "statuses": statuses, "losses": len(lost), "dlq": int(dlq),
+            "lost": [(a.hub_id, [(e.event, e.detail) for e in a.provisioning_history[-3:]])
+                     for a in lost[:3]],
+            "duplicate_sources": sum(n - 1 for name, n in sources.items()
+                                     if name.startswith(prefix) and n > 1),
+            "duplicate_connections": sum(n - 1 for name, n in connections.items()
+                                         if name.startswith(prefix) and n > 1)}
 
 
 if __name__ == "__main__":

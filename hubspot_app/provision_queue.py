@@ -95,10 +95,13 @@ def _busy(settings: Settings, record: Record, exc: Busy) -> None:
         logs.log_event(log, "duplicate message covered by the running provisioning",
                        message_id=record.message_id, receive_count=record.receive_count)
         return
-    if policy(settings).last(record.receive_count):
-        # Still busy after every try (the holder crashed and its lease has not run out): the
-        # holder's own message returns and finishes the work; should this message have carried
-        # something newer, reconcile's drift check catches it.
+    other_message = bool(exc.holder) and not str(exc.holder).startswith(f"{record.message_id}:")
+    if policy(settings).last(record.receive_count) and other_message:
+        # The account is still leased by another message's run after every try (it crashed and
+        # its lease has not run out): that message returns and finishes the work; should this
+        # one have carried something newer, reconcile's drift check catches it. A wait on a
+        # shared resource, or on an earlier run of this very message, is never dropped here:
+        # nothing else would finish it (the consumer dead-letters it, retries exhausted).
         logs.log_event(log, "duplicate message dropped: account still leased", logging.WARNING,
                        message_id=record.message_id, receive_count=record.receive_count)
         return

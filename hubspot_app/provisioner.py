@@ -105,10 +105,12 @@ def _kms():
 class Busy(Transient):
     """Another worker holds the lease for this account or shared resource."""
 
-    def __init__(self, message: str, retry_after: int, lease_started_at: datetime | None = None):
+    def __init__(self, message: str, retry_after: int, lease_started_at: datetime | None = None,
+                 holder: str | None = None):
         super().__init__(message, delay=retry_after)
         self.retry_after = retry_after
         self.lease_started_at = lease_started_at  # the holder's view of the account is this new
+        self.holder = holder  # the account lease's owner ("<message id>:<run>"); None: shared
 
 
 PERMANENT = (ProvisionFailed, AirbytePermanentError, SecretConfigError, TokenDecryptError)
@@ -627,8 +629,8 @@ def _acquire_lease(settings: Settings, account: Account, owner: str) -> None:
         wait = int((until - now).total_seconds()) + 1
         raise Busy(f"account is being provisioned by another worker (status {current.status})",
                    retry_after=max(2, min(wait, 60)),
-                   lease_started_at=until - timedelta(seconds=settings.provision_lease_seconds)
-                   ) from None
+                   lease_started_at=until - timedelta(seconds=settings.provision_lease_seconds),
+                   holder=current.provision_lease_owner) from None
 
 
 def load_account(settings: Settings, hub_id: int) -> Account:

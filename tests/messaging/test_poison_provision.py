@@ -79,3 +79,28 @@ def test_a_record_that_fails_every_time_is_dead_lettered_once_by_the_consumer(qu
     assert letter["hub_ids"] == [hub] and letter["receive_count"] == 3
     assert letter["error_kind"] == "retries_exhausted", letter
     assert queues.dlq_depth("provision") == 1
+
+
+def test_a_wait_on_a_shared_resource_is_never_dropped_at_the_last_receive(queues, monkeypatch):
+    """Found by bench/storm.py: while another worker held the shared workspace's lease, an
+    account's only message used up its receives waiting and was then dropped as a "duplicate
+    covered by the running provisioning" (nothing else would ever provision the account). Only
+    a wait on the account's lease held by *another* message may end that way; this one ends in
+    the DLQ, where an operator sees it and redrives it."""
+    from hubspot_app import provisioner
+    from hubspot_app.models import AccountStatus, utcnow
+
+    hub = 555002
+    Account(hub_id=hub, status=AccountStatus.INSTALLED, installed_at=utcnow(),
+            updated_at=utcnow(), refresh_token_encrypted="v2:not-a-token").save()
+
+    def busy(*_args, **_kwargs):
+        raise provisioner.Busy("workspace:w is being created by another worker", retry_after=1)
+
+    monkeypatch.setattr(provisioner, "_acquire_lease", busy)
+    queues.send("provision", {"type": "provision", "hub_id": hub})
+    report = queues.deliver("provision", timeout=120)
+    assert report.received == 3                                   # PROVISION_MAX_RECEIVES
+    [letter] = queues.letters("provision")
+    assert letter["hub_ids"] == [hub] and letter["error_kind"] == "retries_exhausted", letter
+    assert "being created by another worker" in letter["error"]
