@@ -105,7 +105,10 @@ def _busy(settings: Settings, record: Record, exc: Busy) -> None:
         logs.log_event(log, "duplicate message dropped: account still leased", logging.WARNING,
                        message_id=record.message_id, receive_count=record.receive_count)
         return
-    delay = min(exc.retry_after, round(policy(settings).delay(record.receive_count + 1)))
+    # An account lease: back after the backoff or when the lease ends, whichever is first (the
+    # holder usually finishes early). A shared resource's lease: when it ends, not before.
+    delay = min(exc.retry_after, round(policy(settings).delay(record.receive_count + 1))) \
+        if exc.holder else exc.retry_after
     raise Transient(str(exc), delay=max(1, delay))
 
 

@@ -208,7 +208,11 @@ def ensure_shared(settings: Settings, key: str, owner: str, find, create, verify
         if item.resource_id:
             _shared_cache[key] = (time.monotonic(), item.resource_id)
             return item.resource_id
-        raise Busy(f"{key} is being created by another worker", retry_after=5) from None
+        # Come back when the holder's lease ends (it finishes or its lease lapses by then), so
+        # many accounts waiting on one slow create do not use up their receives meanwhile.
+        left = (item.lease_until - now).total_seconds() if item.lease_until else 0
+        raise Busy(f"{key} is being created by another worker",
+                   retry_after=max(2, min(int(left) + 1, 60))) from None
     try:
         resource = find() if had_intent else None
         if resource is None:
