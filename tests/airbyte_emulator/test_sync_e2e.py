@@ -73,7 +73,9 @@ def test_sync_writes_airbyte_parquet_and_keeps_incremental_state(stack):
     # The client trades application credentials for a short-lived token, as against Airbyte.
     sdk = __import__("airbyte_api").AirbyteAPI(
         server_url=emu.api_url, security=models.Security(client_credentials=models.SchemeClientCredentials(
-            client_id=emu.client_id, client_secret=emu.client_secret)))
+            client_id=emu.client_id, client_secret=emu.client_secret)),
+        # A connection create runs the real connector's discover (seconds on a busy machine).
+        timeout_ms=180_000)
     src, _ = actor_response(lambda: sdk.sources.create_source(request=models.SourceCreateRequest(
         name=f"hubspot-{hub_id}", workspace_id=emu.default_workspace_id,
         configuration=models.SourceHubspot(credentials=models.SourceHubspotOAuth(

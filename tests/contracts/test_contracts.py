@@ -90,7 +90,8 @@ def test_allowlist_entries_carry_reason_and_evidence():
 def test_a_deliberately_broken_stand_in_answer_fails_the_test_that_caused_it(tmp_path):
     """End to end through tests/conftest.py: a sandbox whose owners answer is corrupted makes
     the (otherwise passing) test fail, naming the operation and the schema path."""
-    (tmp_path / "conftest.py").write_text("from tests.conftest import *  # noqa: F403\n")
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import *  # noqa: F403 - the suite's own hooks\n")
     (tmp_path / "test_broken.py").write_text(textwrap.dedent("""
         import json
         import requests
@@ -165,7 +166,10 @@ def test_sandbox_serves_the_sdk_paths_it_lacked():
     with _sandbox() as srv:
         tok = _token(srv)
         h = {"Authorization": f"Bearer {tok}"}
-        get = lambda p: requests.get(srv.url + p, headers=h, timeout=10)  # noqa: E731
+
+        def get(path):
+            return requests.get(srv.url + path, headers=h, timeout=10)
+
         assert get("/crm/v3/properties/contacts/email").json()["name"] == "email"
         assert get("/crm/v3/properties/contacts/no_such_property").status_code == 404
         groups = get("/crm/v3/properties/contacts/groups").json()["results"]

@@ -94,6 +94,10 @@ def queues():
         resources.create_provisioning_table(env)
         resources.put_airbyte_secret(env, "local-airbyte-app", "not-a-secret")
         bind_shared_table(env["AIRBYTE_RESOURCES_TABLE"], reconnect=True)
+        if env.get("GLUE_JOB_NAME"):  # an uninstall starts the curate job's purge run
+            boto3.client("glue").create_job(
+                Name=env["GLUE_JOB_NAME"], Role="arn:aws:iam::123456789012:role/glue",
+                Command={"Name": "glueetl", "ScriptLocation": "s3://lake/glue/curate_job.py"})
         yield Queues(env)
     finally:
         requests.post(f"http://127.0.0.1:{port}/moto-api/reset", timeout=10)
