@@ -63,6 +63,15 @@ def oauth_callback():
                                   request.headers.get("cookie")))
 
 
+@app.route("/data", methods=["GET"])
+def data_page():
+    """For installers: what data the app takes, where it goes, how often, how to remove it."""
+    from hubspot_app.data_page import data_page as render
+    from hubspot_app.data_page import facts
+
+    return _page(render(facts(get_settings(), JOURNAL_POLL_MINUTES)))
+
+
 @app.route("/webhooks/hubspot", methods=["POST"], content_types=["application/json"])
 def hubspot_webhook():
     """HubSpot-signed (v3) webhook: verified and acknowledged (uninstalls come from the journal)."""
@@ -109,7 +118,10 @@ def token_health_schedule(event):
     return run_fan_out(force=bool((event.to_dict().get("detail") or {}).get("force")))
 
 
-@app.schedule(Rate(5, unit=Rate.MINUTES), name="journal_poller")
+JOURNAL_POLL_MINUTES = 5
+
+
+@app.schedule(Rate(JOURNAL_POLL_MINUTES, unit=Rate.MINUTES), name="journal_poller")
 def journal_poller(event):
     """HubSpot's webhooks journal: APP_UNINSTALL events of known accounts -> offboarding."""
     from hubspot_app.journal import run_scheduled as poll_journal

@@ -7,6 +7,7 @@
   python -m deploy companion --stage S [FILE] the standalone stack for `chalice deploy` users
   python -m deploy upload-glue --stage S      upload the Glue script and library to the lake bucket
   python -m deploy fix-event-sources --stage S   after `chalice deploy`: partial batch responses
+  python -m deploy readme [--check]           write (or check) README's scope -> streams -> tables
   python -m deploy leftovers --stage S [FILE]  after a failed first create: retained resources
                                               in the way (FILE: --resources-to-import entries)
 """
@@ -21,7 +22,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from . import check, infra, package
+from . import check, infra, package, readme
 
 
 def cmd_templates(args) -> int:
@@ -193,6 +194,9 @@ def main(argv=None) -> int:
     p.add_argument("--check", action="store_true")
     p.add_argument("stages", nargs="*")
     p.set_defaults(func=cmd_templates)
+    p = sub.add_parser("readme", help="README's scope table from hubspot_app/data_catalog.py")
+    p.add_argument("--check", action="store_true")
+    p.set_defaults(func=lambda a: readme.main(a.check))
     p = sub.add_parser("check", help="refuse placeholder settings before packaging")
     p.add_argument("--stage", required=True, choices=check.DEPLOYED)
     p.add_argument("--chalice-deploy", action="store_true",

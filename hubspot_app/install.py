@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
+from html import escape
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
@@ -37,7 +38,7 @@ from .install_state import (
 )
 from .metrics import emit_metric
 from .models import Account, AccountStatus, OAuthState, bind_tables, utcnow
-from .pages import Page, error_page, success_page
+from .pages import Page, document, error_page, success_page
 from .secrets_store import get_app_credentials
 from .token_crypto import encrypt_token
 from .tracing import subsegment
@@ -107,7 +108,11 @@ def start_install(settings: Settings) -> Page:
                              settings.hubspot_scopes, settings.hubspot_optional_scopes, state.state,
                              code_challenge(code_verifier(key, state.state)))
     logs.log_event(log, "install started")
-    return Page(302, "", {"Location": location,
+    # Browsers follow the redirect; the body is for clients that do not (and links the data page).
+    body = document("Continue to HubSpot", f"<p>Continue to <a id=\"consent\" "
+                    f"href=\"{escape(location)}\">HubSpot's consent page</a>.</p>",
+                    settings.base_path)
+    return Page(302, body, {"Location": location,
                           "Set-Cookie": _cookie_header(cookie, settings, settings.state_ttl_seconds)})
 
 
@@ -210,7 +215,10 @@ def _complete(settings: Settings, params: dict, cookie_header: str | None,
                           "HubSpot refused our app's credentials: the problem is on our side and "
                           "nothing was installed. Please try again later.", install_path)
     emit_metric("Installs", 1, "Count", Result="stored", hub_id=account.hub_id)
-    return success_page(int(account.hub_id), account.hub_domain, account.user)
+    from .data_page import success_arrival
+
+    return success_page(int(account.hub_id), account.hub_domain, account.user,
+                        success_arrival(settings), settings.base_path)
 
 
 def _store_install(settings: Settings, oauth: HubSpotOAuthClient, code: str, verifier: str) -> Account:

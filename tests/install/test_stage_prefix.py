@@ -122,6 +122,7 @@ def test_paths_follow_the_redirect_uri(monkeypatch, redirect, prefix):
         assert health.webhook_url == f"{origin}{prefix}/webhooks/hubspot"
         assert health.reinstall_url == f"{origin}{prefix}/install"
         assert f'href="{prefix}/install"' in error_page(400, "t", "d").body
+        assert f'href="{prefix}/data"' in error_page(400, "t", "d").body   # the data page
     finally:
         reset_settings()
         reset_health_settings()

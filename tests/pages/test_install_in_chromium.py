@@ -2,17 +2,13 @@
 callback -> success page, on the local stack."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from hubspot_app.config import get_settings
 from hubspot_app.models import Account, bind_tables
 from local_stack.stack import LocalStack
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+from .conftest import ARTIFACTS
 
 
 @pytest.fixture(scope="module")
@@ -20,19 +16,6 @@ def stack():
     with LocalStack(accounts=2, seed=23) as running:
         bind_tables(get_settings().accounts_table, get_settings().states_table)
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required: ./dev setup installs it"
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.slow
