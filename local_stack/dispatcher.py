@@ -99,17 +99,28 @@ class SqsRoute:
             "ApproximateNumberOfMessagesDelayed"])["Attributes"]
         return sum(int(v) for v in attrs.values())
 
-    def run_until_idle(self, timeout: float = 120.0) -> Delivery:
-        """Deliver until the queue holds nothing, in flight included (or `timeout` passes)."""
+    def run_until_idle(self, timeout: float = 120.0, settle: float = 0.3) -> Delivery:
+        """Deliver until the queue holds nothing, in flight and delayed included (or `timeout`
+        passes). SQS's counts are approximate (moto's too, under load: a message whose
+        visibility is being changed or a delayed copy being sent can be missed once), so the
+        queue counts as idle only after it read empty twice, `settle` seconds apart."""
         total = Delivery()
         deadline = time.monotonic() + timeout
+        empty_since: float | None = None
         while time.monotonic() < deadline:
             report = self.poll_once()
             total.add(report)
-            if report.received == 0:
-                if self.pending() == 0:
-                    break
-                time.sleep(0.2)
+            if report.received:
+                empty_since = None
+                continue
+            if self.pending():
+                empty_since = None
+            elif empty_since is None:
+                empty_since = time.monotonic()
+            elif time.monotonic() - empty_since >= settle:
+                return total
+            time.sleep(0.1)
+        log.warning("%s: still busy after %.0f s", self.function_name, timeout)
         return total
 
 

@@ -11,7 +11,8 @@ accounts that the mirror lacks or holds at another ETag (an object rewritten und
 key is downloaded again, so the job's ledger sees a new local identity), after it
 uploads what the run changed under ``curated/`` (Iceberg data files first, then metadata, each
 table's ``version-hint.text`` last, so an S3 reader never sees a snapshot before its files) and
-deletes what the run removed."""
+deletes what the run removed. Only what the run removed: an object someone else wrote to S3
+meanwhile is not the job's to delete (real Glue never touches keys its job did not delete)."""
 from __future__ import annotations
 
 import hashlib
@@ -79,9 +80,10 @@ class LocalGlue:
         try:
             if self.s3 is not None:
                 self.pull(args.get("--hub_ids", "ALL"))
+            before = set(self._local_curated())
             run["report"] = self.job([x for kv in args.items() for x in kv])
             if self.s3 is not None:
-                self.push()
+                self.push(before)
             run["JobRunState"] = "SUCCEEDED"
         except Exception as e:  # noqa: BLE001 - recorded like Glue's ErrorMessage
             run["JobRunState"], run["ErrorMessage"] = "FAILED", repr(e)
@@ -93,35 +95,63 @@ class LocalGlue:
             out.update({o["Key"]: o["ETag"].strip('"') for o in page.get("Contents", [])})
         return out
 
+    @property
+    def _etags_record(self) -> Path:
+        return self.mirror / f".{self.bucket}.etags.json"  # outside the mirrored bucket
+
+    def _download(self, key: str) -> None:
+        dest = self.mirror / self.bucket / key
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name("." + dest.name + ".part")
+        self.s3.download_file(self.bucket, key, str(tmp))
+        tmp.replace(dest)
+
     def pull(self, hub_ids: str) -> int:
+        """Bring the mirror up to S3: the run's raw files, and everything under ``curated/``
+        that another writer changed or deleted since the last run (S3 is the truth: an
+        operator's ``ops quarantine retry`` edits records there, as it would for real Glue)."""
         prefixes = ["raw/"] if hub_ids in ("ALL", "*", "") else \
             [f"raw/{h}/" for h in hub_ids.split(",")]
-        record = self.mirror / f".{self.bucket}.etags.json"  # outside the mirrored bucket
+        record = self._etags_record
         etags = json.loads(record.read_text()) if record.exists() else {}
         n = 0
         for p in prefixes:
             for key, etag in self._keys(p).items():
-                dest = self.mirror / self.bucket / key
-                if not dest.exists() or etags.get(key, etag) != etag:
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = dest.with_name("." + dest.name + ".part")
-                    self.s3.download_file(self.bucket, key, str(tmp))
-                    tmp.replace(dest)
+                if not (self.mirror / self.bucket / key).exists() or etags.get(key, etag) != etag:
+                    self._download(key)
                     n += 1
                 etags[key] = etag
+        remote = self._keys("curated/")
+        for key, etag in remote.items():
+            if etags.get(key) != etag:
+                self._download(key)
+                etags[key] = etag
+        for key in [k for k in etags if k.startswith("curated/") and k not in remote]:
+            (self.mirror / self.bucket / key).unlink(missing_ok=True)
+            del etags[key]
         record.write_text(json.dumps(etags))
         return n
 
-    def push(self) -> None:
+    def _local_curated(self) -> dict[str, Path]:
         root = self.mirror / self.bucket
-        local = {str(p.relative_to(root)): p for p in (root / "curated").rglob("*")
-                 if p.is_file() and not p.name.startswith((".", "_SUCCESS"))}
+        return {str(p.relative_to(root)): p for p in (root / "curated").rglob("*")
+                if p.is_file() and not p.name.startswith((".", "_SUCCESS"))}
+
+    def push(self, before: set[str]) -> None:
+        """Upload what changed; delete the keys of `before` (the mirror's files before the
+        run) that the run deleted locally."""
+        local = self._local_curated()
         remote = self._keys("curated/")
         changed = [k for k, p in local.items()
                    if remote.get(k) != hashlib.md5(p.read_bytes()).hexdigest()]
         for k in sorted(changed, key=lambda k: (k.endswith("version-hint.text"),
                                                  "/metadata/" in k, k)):
             self.s3.upload_file(str(local[k]), self.bucket, k)
-        gone = [{"Key": k} for k in remote if k not in local]
+        gone = [{"Key": k} for k in remote if k in before and k not in local]
         for i in range(0, len(gone), 1000):
             self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": gone[i:i + 1000]})
+        record = self._etags_record
+        etags = json.loads(record.read_text()) if record.exists() else {}
+        etags = {k: v for k, v in etags.items() if not k.startswith("curated/")}
+        etags.update({k: e for k, e in self._keys("curated/").items() if k in local})
+        record.write_text(json.dumps(etags))

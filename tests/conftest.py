@@ -26,6 +26,35 @@ class CapturedLogs(logging.Handler):
         return "\n".join(self.lines)
 
 
+def reset_process_caches() -> None:
+    """Forget what the app caches per container (settings, clients, shared Airbyte ids, queue
+    URLs): in the test process one "container" serves many stacks one after another."""
+    from hubspot_app import airbyte_client, config, journal, provisioner, queues, secrets_store
+
+    config.reset_settings()
+    config.reset_health_settings()
+    airbyte_client.clear_client_cache()
+    secrets_store.clear_cache()
+    provisioner.forget_shared_cache()
+    journal.clear_token_cache()
+    queues.queue_url.cache_clear()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _isolated_module():
+    """Every test module starts from the same process state. pytest-xdist (--dist loadfile)
+    runs any modules one after another in a worker, in an order that changes with timing, so
+    what one module leaves behind (environment variables, caches) must not reach the next."""
+    import os
+
+    saved = dict(os.environ)
+    reset_process_caches()
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    reset_process_caches()
+
+
 @pytest.fixture
 def captured_logs():
     handler = CapturedLogs()

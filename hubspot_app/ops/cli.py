@@ -375,9 +375,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "message_ids", None) is not None and not args.all and not args.message_ids:
         parser.error(f"dlq {args.command}: give MESSAGE_ID(s) or --all")
+    from unittest import mock
+
+    # --stage's variables hold for this command only (main may be called in a longer process).
+    with mock.patch.dict(os.environ, _stage_env(args.stage) if args.stage else {}):
+        try:
+            return _run(args)
+        finally:
+            if args.stage:
+                from hubspot_app.config import reset_settings
+                reset_settings()
+
+
+def _run(args) -> int:
     try:
         if args.stage:
-            os.environ.update(_stage_env(args.stage))
             from hubspot_app.config import reset_settings
             reset_settings()
         from hubspot_app import logs
