@@ -22,6 +22,9 @@ def main(argv=None) -> int:
                                       "follow the flow end to end, printing what happens")
     run.add_argument("--accounts", type=int, default=3, help="sandbox accounts (default 3)")
     run.add_argument("--seed", type=int, default=7, help="sandbox data seed (default 7)")
+    run.add_argument("--streams", default="", metavar="RULE",
+                     help="an AIRBYTE_STREAMS rule for this run, e.g. contacts,deals (default: "
+                          "every stream Airbyte discovers for each account)")
     up = sub.add_parser("up", help="start the stack on the stage's fixed ports and serve until "
                                    "Ctrl-C; open http://127.0.0.1:8000/install in a browser")
     up.add_argument("--accounts", type=int, default=3)
@@ -35,8 +38,14 @@ def main(argv=None) -> int:
     if not args.verbose:
         logging.disable(logging.WARNING)  # keep the main job's output readable
     if args.command == "main":
+        from hubspot_app.streams import StreamRuleError, parse_rule
+
         from .main_job import run as run_main
-        return run_main(accounts=args.accounts, seed=args.seed)
+        try:
+            parse_rule([i.strip() for i in args.streams.split(",") if i.strip()])
+        except StreamRuleError as exc:
+            parser.error(f"--streams: {exc}")
+        return run_main(accounts=args.accounts, seed=args.seed, streams=args.streams)
     from .dispatcher import BackgroundDispatcher, SqsRoute
     from .stack import LocalStack, Ports
     ports = Ports.free() if args.free_ports else Ports()

@@ -73,12 +73,13 @@ def show_provision_queue() -> None:
     print(f"  {len(seen)} message(s) on {get_settings().provision_queue_name}")
 
 
-def run(accounts: int = 3, seed: int = 7) -> int:
+def run(accounts: int = 3, seed: int = 7, streams: str = "") -> int:
     from hubspot_app import metrics
 
     emitted: list[str] = []
     metrics.set_sink(emitted.append)  # CloudWatch EMF lines: counted here, not printed
-    with LocalStack(accounts=accounts, seed=seed) as stack:
+    overrides = {"AIRBYTE_STREAMS": streams} if streams else {}
+    with LocalStack(accounts=accounts, seed=seed, overrides=overrides) as stack:
         print(f"Local stack up: AWS (moto) {stack.aws_url}, HubSpot sandbox {stack.hubspot_url}, "
               f"app {stack.app_url}")
         hub_ids = install_all(stack)

@@ -92,6 +92,8 @@ class LocalStack:
     stage: str = "local"
     access_log: bool = False
     env: dict = field(default_factory=dict)
+    # stage variables changed for this stack, e.g. {"AIRBYTE_STREAMS": "contacts,deals"}
+    overrides: dict = field(default_factory=dict)
     # AirbyteEmulator keyword arguments, e.g. {"rate_limit_per_s": 20, "sync_runner": fake}
     airbyte_options: dict = field(default_factory=dict)
     # e.g. "/api": the app is served under that path, as API Gateway serves a stage
@@ -129,6 +131,7 @@ class LocalStack:
             "HUBSPOT_REDIRECT_URI": f"{self.app_url}/oauth/callback",
             "AIRBYTE_API_URL": f"{self.airbyte_url}/v1",
         })
+        env.update(self.overrides)
         return env
 
     # -- lifecycle ----------------------------------------------------------------------
