@@ -78,22 +78,64 @@ def summary(lake_root: str, database: str = DEFAULT_DATABASE) -> dict:
     return out
 
 
-def query(sql: str, lake_root: str, database: str = DEFAULT_DATABASE):
-    """(column names, rows). Only the tables the SQL names are read."""
+def _models_needed(words: set[str], tables: set[str]):
+    """The analyst models (deploy/analyst_sql.py) the SQL names, with the models they read,
+    in creation order; and the tables they all read."""
+    from deploy import analyst_sql
+    models = {m.name: m for m in analyst_sql.models()}
+    want: set[str] = set()
+    stack = [w for w in words if w in models]
+    while stack:
+        name = stack.pop()
+        if name not in want:
+            want.add(name)
+            stack += [r for r in models[name].reads if r in models]
+    ordered = [m for m in models.values() if m.name in want]
+    return ordered, {r for m in ordered for r in m.reads if r in tables}
+
+
+def connect(arrow_tables: dict, words: set[str] | None = None):
+    """A DuckDB connection with ``arrow_tables`` ({name: Arrow table}) and, as views, the analyst
+    models the ``words`` name (all when None) whose tables are there. Timestamps are UTC."""
+    import duckdb
+
+    from deploy import analyst_sql
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # casts between timestamptz and timestamp, as on Athena
+    for name, arrow in arrow_tables.items():
+        con.register(name, arrow)
+    have = set(arrow_tables)
+    models = analyst_sql.models() if words is None else _models_needed(words, have)[0]
+    for m in models:
+        if all(r in have for r in m.reads):  # a model over a table no account has yet: skipped
+            con.execute(f"CREATE VIEW {m.name} AS {analyst_sql.to_duckdb(m.sql)}")
+            have.add(m.name)
+    return con
+
+
+def query(sql: str, lake_root: str, database: str = DEFAULT_DATABASE, dialect: str = "duckdb"):
+    """(column names, rows). Only the tables the SQL names are read, with those the analyst
+    models it names read. ``dialect="trino"``: Athena's SQL, translated (sqlglot)."""
     import duckdb
     names = table_names(lake_root, database)
     if not names:
         raise LakeError(f"no Iceberg tables in {warehouse(lake_root, database)}")
-    con = duckdb.connect()
+    if dialect == "trino":
+        from deploy import analyst_sql
+        sql = analyst_sql.to_duckdb(sql)
     words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql)}
-    for t in names:
-        if t in words:
-            con.register(t, load(lake_root, t, database).scan().to_arrow())
+    _, model_tables = _models_needed(words, set(names))
+    con = connect({t: load(lake_root, t, database).scan().to_arrow() for t in names
+                   if t in words or t in model_tables}, words)
     try:
-        cur = con.execute(sql)
+        rel = con.sql(sql)
+        if rel is None:
+            return [], []
+        # through Arrow: DuckDB's own conversion of timestamptz values needs pytz
+        arrow = rel.to_arrow_table()
+        return list(rel.columns), list(zip(*(c.to_pylist() for c in arrow.columns), strict=True))
     except duckdb.Error as e:
         raise LakeError(f"{e}\n(tables: {', '.join(names)})") from None
-    return [d[0] for d in cur.description or []], cur.fetchall()
 
 
 def render(columns: list[str], rows: list, fmt: str = "table") -> str:
@@ -118,14 +160,18 @@ def render(columns: list[str], rows: list, fmt: str = "table") -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="./dev query", description=(
         "SQL (DuckDB dialect) over the local lake's curated Iceberg tables, read with pyiceberg. "
-        "Tables: one per entity (contacts, deals, ...), all accounts, column hub_id."))
+        "Tables: one per entity (contacts, deals, ...), all accounts, column hub_id; views: the "
+        "analyst models of glue/sql/models (deals_enriched, deal_stage_history, ...)."))
     p.add_argument("sql")
     p.add_argument("--lake", help="lake root (file:///dir/bucket/); default: the last ./dev main's")
     p.add_argument("--database", default=DEFAULT_DATABASE)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--trino", action="store_true",
+                   help="the SQL is Athena's dialect (Trino), as in glue/sql/; translated to DuckDB")
     a = p.parse_args(argv)
     try:
-        cols, rows = query(a.sql, a.lake or default_lake(), a.database)
+        cols, rows = query(a.sql, a.lake or default_lake(), a.database,
+                           "trino" if a.trino else "duckdb")
     except LakeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

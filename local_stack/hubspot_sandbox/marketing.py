@@ -144,13 +144,18 @@ def register(app, st):
         stage = next((x for x in p["stages"] if x["id"] == stage_id), None) if p else None
         return ok(stage) if stage else no_pipeline(f"stage {stage_id} of pipeline {pipeline_id}")
 
+    # The CRM Pipelines API v1 gives each stage's probability and closedness as metadata strings
+    # (the connector's deal_pipelines schema: stages[].metadata.isClosed/probability), not the
+    # deprecated Deal Pipelines API's top-level probability/closedWon.
     @app.get("/crm-pipelines/v1/pipelines/deals")
     def pipelines_v1_deals():
         return ok({"results": [{"pipelineId": "default", "label": "Sales Pipeline", "displayOrder": 0,
                                 "active": True, "objectType": "DEAL", "objectTypeId": "0-3",
                                 "default": True, "createdAt": EPOCH_MS, "updatedAt": EPOCH_MS + DAY,
-                                "stages": [{"stageId": s, "label": DEAL_STAGE_LABELS[s], "probability": p,
-                                            "active": True, "displayOrder": k, "closedWon": p == 1.0,
+                                "stages": [{"stageId": s, "label": DEAL_STAGE_LABELS[s],
+                                            "metadata": {"isClosed": str(p in (0.0, 1.0)).lower(),
+                                                         "probability": str(p)},
+                                            "active": True, "displayOrder": k,
                                             "createdAt": EPOCH_MS, "updatedAt": EPOCH_MS + DAY}
                                            for k, (s, p) in enumerate(_deal_stages())]}]})
 

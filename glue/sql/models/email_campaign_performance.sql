@@ -1,0 +1,40 @@
+-- The email_events stream counted per email campaign: events of each type, the recipients who
+-- opened and clicked, the first and last event, with the campaign's name and subject.
+-- grain: one row per email campaign with events: (hub_id, campaign_id)
+-- reads: email_events, campaigns
+WITH events AS (
+  SELECT
+    hub_id,
+    json_extract_scalar(record_json, '$.emailCampaignId') AS campaign_id,
+    json_extract_scalar(record_json, '$.type') AS event_type,
+    json_extract_scalar(record_json, '$.recipient') AS recipient,
+    created_at
+  FROM email_events
+),
+named AS (
+  SELECT
+    hub_id,
+    id AS campaign_id,
+    json_extract_scalar(record_json, '$.name') AS campaign_name,
+    json_extract_scalar(record_json, '$.subject') AS subject
+  FROM campaigns
+)
+SELECT
+  e.hub_id,
+  e.campaign_id,
+  n.campaign_name,
+  n.subject,
+  count(*) AS events,
+  count_if(e.event_type = 'SENT') AS sent,
+  count_if(e.event_type = 'DELIVERED') AS delivered,
+  count_if(e.event_type = 'OPEN') AS opens,
+  count_if(e.event_type = 'CLICK') AS clicks,
+  count_if(e.event_type = 'BOUNCE') AS bounces,
+  count(DISTINCT CASE WHEN e.event_type = 'OPEN' THEN e.recipient END) AS unique_opens,
+  count(DISTINCT CASE WHEN e.event_type = 'CLICK' THEN e.recipient END) AS unique_clicks,
+  min(e.created_at) AS first_event_at,
+  max(e.created_at) AS last_event_at
+FROM events AS e
+LEFT JOIN named AS n
+  ON n.hub_id = e.hub_id AND n.campaign_id = e.campaign_id
+GROUP BY e.hub_id, e.campaign_id, n.campaign_name, n.subject
