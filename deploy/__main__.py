@@ -8,6 +8,7 @@
   python -m deploy upload-glue --stage S      upload the Glue script and library to the lake bucket
   python -m deploy fix-event-sources --stage S   after `chalice deploy`: partial batch responses
   python -m deploy readme [--check]           write (or check) README's scope -> streams -> tables
+  python -m deploy athena-views --stage S     after a curate run: the analyst models as Athena views
   python -m deploy leftovers --stage S [FILE]  after a failed first create: retained resources
                                               in the way (FILE: --resources-to-import entries)
 """
@@ -170,6 +171,22 @@ def cmd_fix_event_sources(args) -> int:
     return 0
 
 
+def cmd_athena_views(args) -> int:
+    """Create the analyst models as Athena views (deploy/analyst_sql.py), after a curate run."""
+    import boto3
+
+    from . import analyst_sql
+    env = infra.stage_env(args.stage)
+    database, group = env.get(infra.GLUE_DATABASE_VAR), env.get(infra.ATHENA_WORKGROUP_VAR)
+    if not database or not group:
+        print(f"stage {args.stage} has no {infra.GLUE_DATABASE_VAR} or {infra.ATHENA_WORKGROUP_VAR}")
+        return 1
+    done = analyst_sql.create_views(database, group, boto3.client("athena"), boto3.client("glue"))
+    for name, outcome in done:
+        print(f"  {name:<32} {outcome}")
+    return 0 if all(o == "created" or o.startswith("skipped") for _, o in done) else 1
+
+
 def cmd_leftovers(args) -> int:
     import json
 
@@ -205,6 +222,7 @@ def main(argv=None) -> int:
     for name, func in (("package", cmd_package), ("companion", cmd_companion),
                        ("upload-glue", cmd_upload_glue),
                        ("fix-event-sources", cmd_fix_event_sources),
+                       ("athena-views", cmd_athena_views),
                        ("leftovers", cmd_leftovers)):
         p = sub.add_parser(name)
         p.add_argument("--stage", required=True, choices=infra.STAGES)

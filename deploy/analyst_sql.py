@@ -109,3 +109,36 @@ def to_duckdb(sql: str) -> str:
     json_extract_scalar ->>, from_iso8601_timestamp a cast, sequence generate_series ...)."""
     import sqlglot
     return sqlglot.transpile(sql, read="trino", write="duckdb")[0]
+
+
+def create_views(database: str, workgroup: str, athena, glue, poll_seconds: float = 1.0,
+                 timeout_seconds: float = 300.0) -> list[tuple[str, str]]:
+    """Run each model's CREATE OR REPLACE VIEW on Athena, in model order, in the stage's
+    workgroup and database. Athena checks the tables a view reads when it is created, so a model
+    whose tables the curate job has not made yet (no account synced that stream) is skipped and
+    named; run this again after later curate runs (it is idempotent). [(model, outcome)]"""
+    import time
+    have = {t["Name"] for page in glue.get_paginator("get_tables").paginate(DatabaseName=database)
+            for t in page["TableList"]}
+    out = []
+    for m in models():
+        missing = [r for r in m.reads if r not in have]
+        if missing:
+            out.append((m.name, f"skipped: no {', '.join(missing)} yet"))
+            continue
+        qid = athena.start_query_execution(
+            QueryString=m.create_view(), WorkGroup=workgroup,
+            QueryExecutionContext={"Database": database})["QueryExecutionId"]
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
+            if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED") or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(poll_seconds)
+        if status["State"] == "SUCCEEDED":
+            have.add(m.name)
+            out.append((m.name, "created"))
+        else:
+            out.append((m.name, f"{status['State']}: {status.get('StateChangeReason', '')}".strip()))
+    return out

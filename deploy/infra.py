@@ -663,6 +663,30 @@ class Template:
                         "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"}}},
                 "Tags": _tags()}}, f"Athena workgroup {group}")
 
+    def analyst_queries(self) -> None:
+        """The analysts' SQL (glue/sql, deploy/analyst_sql.py) as Athena named queries in the
+        stage's workgroup and database: each model's CREATE OR REPLACE VIEW (Athena views over
+        Iceberg tables: "Query Iceberg table data", Create and query views with Iceberg tables,
+        https://docs.aws.amazon.com/athena/latest/ug/querying-iceberg-table-data.html), run by
+        `python -m deploy athena-views` once the curate job made the tables, and each example
+        question's SELECT. A named query only stores the text (AWS::Athena::NamedQuery)."""
+        from . import analyst_sql
+        database = self.env.get(GLUE_DATABASE_VAR)
+        if not database or "AthenaWorkGroup" not in self.resources:
+            return
+        common = {"Database": database, "WorkGroup": {"Ref": "AthenaWorkGroup"}}
+        for m in analyst_sql.models():
+            self.add("AthenaView" + _logical(m.name, ""), {
+                "Type": "AWS::Athena::NamedQuery", "Properties": {
+                    "Name": f"model {m.name}",
+                    "Description": f"{m.about} Grain: {m.grain}."[:1024],
+                    "QueryString": m.create_view(), **common}})
+        for k, e in enumerate(analyst_sql.examples(), 1):
+            self.add(f"AthenaExample{k}", {
+                "Type": "AWS::Athena::NamedQuery", "Properties": {
+                    "Name": f"example {e.name}", "Description": e.question[:1024],
+                    "QueryString": e.sql, **common}})
+
     def airbyte_writer(self) -> None:
         """The role Airbyte's S3 destination assumes to write raw/ (AIRBYTE_S3_ROLE_ARN)."""
         arn, bucket = self.env.get(AIRBYTE_ROLE_VAR), self.bucket()
@@ -787,6 +811,7 @@ def _assemble(stage: str, app: dict | None, with_patches: bool) -> tuple[dict, T
     t.glue_failure_alert(topic)
     t.airbyte_writer()
     t.catalog()
+    t.analyst_queries()
     t.log_groups(app)
     resources = dict(t.resources)
     if with_patches:

@@ -15,6 +15,7 @@ from hubspot_app.logs import mask_token
 from hubspot_app.models import Account, bind_tables
 from hubspot_app.token_crypto import decrypt_token
 
+from .analyst_step import answer_examples
 from .browser import install_account
 from .curate_step import change_in_hubspot, curate_all
 from .health_step import lifecycle
@@ -93,10 +94,14 @@ def run(accounts: int = 3, seed: int = 7, streams: str = "") -> int:
         sync_all(stack, accounts, step="10", files_step=None, first=False)
         curated_ok &= curate_all(stack, hub_ids, step="11", table_step="12")
         lifecycle(stack, hub_ids, step="13")
+        examples_ok = answer_examples(stack.glue.lake_root, step="14")
     names = sorted({name for line in emitted for name in _metric_names(line)})
     print(f"\n{len(emitted)} CloudWatch metric lines (EMF) emitted: {', '.join(names)}")
     if not curated_ok:
         print("\nMain job finished, but the curated tables do not match the sandbox (see above).")
+        return 1
+    if not examples_ok:
+        print("\nMain job finished, but an example question failed (see above).")
         return 1
     print("\nMain job finished: every account installed, provisioned in Airbyte, synced and "
           "curated; token health checked and an uninstall offboarded.")

@@ -1,5 +1,6 @@
--- The email_events stream counted per email campaign: events of each type, the recipients who
--- opened and clicked, the first and last event, with the campaign's name and subject.
+-- The email_events stream counted per email campaign: events of each type, the recipients it
+-- reached (any event) and those who opened and clicked, the first and last event, with the
+-- campaign's name and subject.
 -- grain: one row per email campaign with events: (hub_id, campaign_id)
 -- reads: email_events, campaigns
 WITH events AS (
@@ -30,6 +31,7 @@ SELECT
   count_if(e.event_type = 'OPEN') AS opens,
   count_if(e.event_type = 'CLICK') AS clicks,
   count_if(e.event_type = 'BOUNCE') AS bounces,
+  count(DISTINCT e.recipient) AS recipients,
   count(DISTINCT CASE WHEN e.event_type = 'OPEN' THEN e.recipient END) AS unique_opens,
   count(DISTINCT CASE WHEN e.event_type = 'CLICK' THEN e.recipient END) AS unique_clicks,
   min(e.created_at) AS first_event_at,
