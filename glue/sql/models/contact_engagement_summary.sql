@@ -6,11 +6,11 @@ SELECT
   c.id AS contact_id,
   c.email AS contact_email,
   count(e.engagement_id) AS engagements,
-  count_if(e.engagement_type = 'CALL') AS calls,
-  count_if(e.engagement_type = 'EMAIL') AS emails,
-  count_if(e.engagement_type = 'MEETING') AS meetings,
-  count_if(e.engagement_type = 'NOTE') AS notes,
-  count_if(e.engagement_type = 'TASK') AS tasks,
+  count(CASE WHEN e.engagement_type = 'CALL' THEN 1 END) AS calls,
+  count(CASE WHEN e.engagement_type = 'EMAIL' THEN 1 END) AS emails,
+  count(CASE WHEN e.engagement_type = 'MEETING' THEN 1 END) AS meetings,
+  count(CASE WHEN e.engagement_type = 'NOTE' THEN 1 END) AS notes,
+  count(CASE WHEN e.engagement_type = 'TASK' THEN 1 END) AS tasks,
   min(e.engaged_at) AS first_engaged_at,
   max(e.engaged_at) AS last_engaged_at
 FROM contacts AS c
