@@ -27,6 +27,7 @@ NOT_ON_MOTO = {
     "AWS::KMS::Key": "compared through its alias",
     "AWS::Glue::Database": "the local catalog is the glue helpers' (glue/README.md)",
     "AWS::Athena::WorkGroup": "no Athena locally; ./dev query answers the same SQL",
+    "AWS::Athena::NamedQuery": "no Athena locally; ./dev query runs the same SQL (glue/sql)",
     "AWS::Logs::LogGroup": "locally the functions log to the process; names and retention are "
                            "checked in test_templates",
     "AWS::Events::Rule": "moto's EventBridge cannot deliver to SNS targets; the Glue-failure "

@@ -293,7 +293,7 @@ def test_the_template_holds_every_model_and_example_as_a_named_query(stage):
     import json
     template = json.loads(infra.merge_template_path(stage).read_text())
     named = {r["Properties"]["Name"]: r["Properties"] for r in template["Resources"].values()
-             if r["Type"] == "AWS::Athena::NamedQuery"}
+             if r.get("Type") == "AWS::Athena::NamedQuery"}
     env = infra.stage_env(stage)
     want = {f"model {m.name}": m.create_view() for m in analyst_sql.models()}
     want.update({f"example {e.name}": e.sql for e in analyst_sql.examples()})
@@ -301,3 +301,53 @@ def test_the_template_holds_every_model_and_example_as_a_named_query(stage):
     assert {v["Database"] for v in named.values()} == {env["GLUE_DATABASE"]}
     assert all(v["WorkGroup"] == {"Ref": "AthenaWorkGroup"} for v in named.values())
     assert all(len(v["Description"]) <= 1024 and len(v["Name"]) <= 128 for v in named.values())
+
+
+class _Athena:
+    """Athena's StartQueryExecution/GetQueryExecution as the views need them (moto 5.2.5 answers
+    this botocore's Athena calls with "Not yet implemented"): each query runs once, then ends
+    SUCCEEDED, or FAILED when it names ``fail``."""
+
+    def __init__(self, fail: str):
+        self.fail, self.runs, self.polls = fail, [], 0
+
+    def start_query_execution(self, QueryString, WorkGroup, QueryExecutionContext):
+        self.runs.append((QueryString, WorkGroup, QueryExecutionContext["Database"]))
+        return {"QueryExecutionId": str(len(self.runs) - 1)}
+
+    def get_query_execution(self, QueryExecutionId):
+        self.polls += 1
+        sql = self.runs[int(QueryExecutionId)][0]
+        state = "RUNNING" if self.polls % 2 else \
+            "FAILED" if self.fail in sql else "SUCCEEDED"
+        return {"QueryExecution": {"Status": {"State": state, **(
+            {"StateChangeReason": "COLUMN_NOT_FOUND"} if state == "FAILED" else {})}}}
+
+
+def test_athena_views_are_created_in_model_order_once_their_tables_exist(monkeypatch):
+    """`python -m deploy athena-views`: each model's CREATE OR REPLACE VIEW in the stage's
+    workgroup and database, in model order; a model over a table the Glue database (moto) does
+    not hold yet is skipped and named, as is a model over one whose view failed."""
+    import boto3
+    from moto import mock_aws
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    models = analyst_sql.models()
+    with mock_aws():
+        glue = boto3.client("glue")
+        glue.create_database(DatabaseInput={"Name": "db"})
+        tables = {t for m in models for t in m.reads} - {m.name for m in models}
+        for t in tables - {"email_events"}:
+            glue.create_table(DatabaseName="db", TableInput={"Name": t})
+        athena = _Athena(fail="VIEW engagement_associations")
+        done = dict(analyst_sql.create_views("db", "wg", athena, glue, poll_seconds=0))
+    assert done.pop("email_campaign_performance") == "skipped: no email_events yet"
+    assert done.pop("engagement_associations") == "FAILED: COLUMN_NOT_FOUND"
+    for rollup in ("contact_engagement_summary", "company_engagement_summary"):
+        assert done.pop(rollup) == "skipped: no engagement_associations yet"
+    assert set(done.values()) == {"created"}
+    assert [r[0] for r in athena.runs] == [m.create_view() for m in models
+                                           if m.name in done or m.name == "engagement_associations"]
+    assert {(r[1], r[2]) for r in athena.runs} == {("wg", "db")}
