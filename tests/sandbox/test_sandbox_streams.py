@@ -115,3 +115,17 @@ def test_stream_truth_counts_what_the_api_serves(hs):
     assert truth["deals"] == len(deals) == 400
     assert truth["owners_archived"] == 2 and truth["engagements"] == 5 * 400
     assert requests.get(f"{srv.url}/_sandbox/accounts/1/streams", timeout=10).status_code == 404
+
+
+def test_crm_pipelines_v1_stages_carry_closed_and_probability_as_metadata(hs):
+    """The connector's deal_pipelines stream (CRM Pipelines API v1) reads each stage's
+    ``metadata.isClosed``/``metadata.probability`` (strings, as v3 gives them): the deals' labels
+    and the analyst models' closed/won come from there."""
+    srv, hubs, toks = hs
+    [v1] = _get(srv, toks[0], "/crm-pipelines/v1/pipelines/deals")["results"]
+    [v3] = _get(srv, toks[0], "/crm/v3/pipelines/deals")["results"]
+    assert [(s["stageId"], s["metadata"]) for s in v1["stages"]] == \
+        [(s["id"], s["metadata"]) for s in v3["stages"]]
+    won = next(s for s in v1["stages"] if s["stageId"] == "closedwon")
+    assert won["metadata"] == {"isClosed": "true", "probability": "1.0"}
+    assert not {"probability", "closedWon"} & set(won)   # the deprecated Deal Pipelines API's
