@@ -142,3 +142,17 @@ def create_views(database: str, workgroup: str, athena, glue, poll_seconds: floa
         else:
             out.append((m.name, f"{status['State']}: {status.get('StateChangeReason', '')}".strip()))
     return out
+
+
+def tables_behind(names) -> set[str]:
+    """The curated tables under ``names`` (tables, or models: expanded through what they read)."""
+    models_by_name = {m.name: m for m in models()}
+    out: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name in models_by_name:
+            stack += models_by_name[name].reads
+        else:
+            out.add(name)
+    return out

@@ -351,3 +351,27 @@ def test_athena_views_are_created_in_model_order_once_their_tables_exist(monkeyp
     assert [r[0] for r in athena.runs] == [m.create_view() for m in models
                                            if m.name in done or m.name == "engagement_associations"]
     assert {(r[1], r[2]) for r in athena.runs} == {("wg", "db")}
+
+
+def test_the_main_job_step_skips_questions_over_tables_no_account_synced(monkeypatch, capsys):
+    """`./dev main --streams ...` curates some streams only: a question over a table no account
+    synced is skipped, not failed; one that fails fails the step (the job exits 1)."""
+    from local_stack import analyst_step
+    monkeypatch.setattr(lake_query, "table_names",
+                        lambda root: ["deals", "deals_property_history", "deal_pipelines"])
+    asked = []
+    monkeypatch.setattr(lake_query, "query", lambda sql, root, dialect: (
+        asked.append((sql, dialect)) or (["n"], [(k,) for k in range(12)])))
+    assert analyst_step.answer_examples("file:///lake/") is True
+    out = capsys.readouterr().out
+    assert out.count("skipped: no ") == 2
+    assert "skipped: no campaigns, email_events table" in out
+    assert [a[0] for a in asked] == [e.sql for e in analyst_sql.examples()[:3]]
+    assert {a[1] for a in asked} == {"trino"}
+    assert "(the first 8 of 12 rows)" in out
+
+    def fails(sql, root, dialect):
+        raise lake_query.LakeError("Binder Error: no such column")
+    monkeypatch.setattr(lake_query, "query", fails)
+    assert analyst_step.answer_examples("file:///lake/") is False
+    assert "FAILED: Binder Error: no such column" in capsys.readouterr().out
