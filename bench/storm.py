@@ -49,7 +49,9 @@ def main(argv=None) -> int:
     parser.add_argument("--duplicates", type=float, default=0.3,
                         help="share of accounts whose message is sent twice (default 0.3)")
     parser.add_argument("--consumers", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7,
+                        help="which accounts get a duplicate and the message order (default 7; "
+                             "the consumers' timing is not seeded)")
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING if not os.environ.get("STORM_LOGS") else logging.NOTSET)
 
@@ -96,7 +98,7 @@ def run(stack, args, overrides) -> int:
             {"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i:i + 10])])
     print(f"Storm: {len(hubs)} installs, {len(bodies) - len(hubs) - len(POISON)} duplicate "
           f"messages, {len(POISON)} poison messages, {args.faults} Airbyte faults, "
-          f"{args.consumers} consumers", flush=True)
+          f"{args.consumers} consumers, seed {args.seed}", flush=True)
 
     emu = stack.airbyte
     stop = threading.Event()

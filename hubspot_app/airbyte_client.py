@@ -13,12 +13,16 @@ Failures:
   cannot fix them; the message goes to the dead-letter queue.
 - `AirbyteNotFound` (a permanent error): 404 on a resource the caller may recreate.
 A 429 or 503 is retried a few times in process first (short, jittered waits), since rate
-limits are the normal state of a burst of installs, not an incident.
+limits are the normal state of a burst of installs, not an incident. The access-token request
+(`POST /applications/token`) is retried the same way: it creates nothing, and while no token is
+held every call starts with it, so without retries it takes every transient fault Airbyte
+answers (bench/storm.py).
 
 A transient error is `ambiguous` when the request may have been carried out although no answer
 said so: a read timeout, a connection dropped after the request was sent, or a 5xx (a gateway's
 502/504 comes back while the server may still complete the work). A 429, a 409 "try again
-later" and a connection that was never established are not. The provisioner looks again before
+later" and a connection that was never established are not, and neither is any failure to get
+an access token: the call it was for was never sent. The provisioner looks again before
 repeating an ambiguous create.
 """
 from __future__ import annotations
@@ -146,17 +150,31 @@ class AirbyteClient:
             return self._api_token
         with self._token_lock:
             if force or not self._access_token or time.monotonic() > self._access_expires:
-                resp = self._send("POST", "/applications/token", auth=False, json_body={
-                    "client_id": self._client_id, "client_secret": self._client_secret,
-                    "grant-type": "client_credentials"})
-                if resp.status_code != 200:
-                    raise self._error(resp, "POST /applications/token")
-                body = resp.json()
+                body = self._fetch_token()
                 self._access_token = body["access_token"]
                 logs.register_secret(self._access_token)
                 # Refresh a minute early (Airbyte's tokens live 3 to 15 minutes).
                 self._access_expires = time.monotonic() + max(10, int(body.get("expires_in", 180)) - 60)
             return self._access_token
+
+    def _fetch_token(self) -> dict:
+        """The client-credentials grant, retried in process like a GET (it creates nothing).
+        Its failures are never ambiguous: the call that needed the token was not sent, so a
+        create that fails here cannot have happened (no settle window, no look-up)."""
+        attempt = 0
+        try:
+            while True:
+                resp = self._send("POST", "/applications/token", auth=False, json_body={
+                    "client_id": self._client_id, "client_secret": self._client_secret,
+                    "grant-type": "client_credentials"})
+                if resp.status_code == 200:
+                    return resp.json()
+                if not self._wait_to_retry(resp, attempt, safe=True):
+                    raise self._error(resp, "POST /applications/token")
+                attempt += 1
+        except AirbyteError as exc:
+            exc.ambiguous = False
+            raise
 
     # -- transport -------------------------------------------------------------------------
     def _send(self, method: str, path: str, *, auth: bool = True, json_body=None, params=None,
@@ -205,21 +223,27 @@ class AirbyteClient:
                 continue
             # A 429 was not processed, so even a create can be repeated; a 5xx on a create may
             # have created it, so that one is left to the caller (which looks it up by name).
-            retryable = resp.status_code == 429 or (
-                resp.status_code in (502, 503, 504) and method in ("GET", "PATCH", "DELETE"))
-            if retryable and attempt < self.in_process_retries:
+            if self._wait_to_retry(resp, attempt, safe=method in ("GET", "PATCH", "DELETE")):
                 attempt += 1
-                retry_after = resp.headers.get("Retry-After")
-                # The one retry policy (hubspot_app.messaging.retry); Retry-After wins, capped too.
-                delay = min(AIRBYTE_HTTP.max_seconds, float(retry_after)) \
-                    if retry_after and retry_after.isdigit() else AIRBYTE_HTTP.delay(attempt)
-                time.sleep(delay)
                 continue
             if resp.status_code >= 400:
                 raise self._error(resp, what)
             if resp.status_code == 204 or not resp.content:
                 return None
             return resp.json()
+
+    def _wait_to_retry(self, resp: requests.Response, attempt: int, safe: bool) -> bool:
+        """After failed try number `attempt` (0 = the first): sleep and say True when the answer
+        is worth repeating in process (429; 502/503/504 when `safe` to repeat)."""
+        retryable = resp.status_code == 429 or (safe and resp.status_code in (502, 503, 504))
+        if not retryable or attempt >= self.in_process_retries:
+            return False
+        retry_after = resp.headers.get("Retry-After")
+        # The one retry policy (hubspot_app.messaging.retry); Retry-After wins, capped too.
+        delay = min(AIRBYTE_HTTP.max_seconds, float(retry_after)) \
+            if retry_after and retry_after.isdigit() else AIRBYTE_HTTP.delay(attempt + 1)
+        time.sleep(delay)
+        return True
 
     def _list(self, collection: str, workspace_id: str | None, include_deleted: bool = False,
               **filters) -> Iterator[dict]:

@@ -106,9 +106,13 @@ def _busy(settings: Settings, record: Record, exc: Busy) -> None:
                        message_id=record.message_id, receive_count=record.receive_count)
         return
     # An account lease: back after the backoff or when the lease ends, whichever is first (the
-    # holder usually finishes early). A shared resource's lease: when it ends, not before.
-    delay = min(exc.retry_after, round(policy(settings).delay(record.receive_count + 1))) \
-        if exc.holder else exc.retry_after
+    # holder usually finishes early). A shared resource's lease: when it ends, and never sooner
+    # than the backoff. Each wait spends a receive as a failure does; a wait as short as the
+    # lease's last second (bench/storm.py: 2 s, then a new holder took the lease) or behind
+    # holders that keep failing must not use up a message's receives faster than failures would.
+    retry = policy(settings)
+    delay = min(exc.retry_after, round(retry.delay(record.receive_count + 1))) \
+        if exc.holder else max(exc.retry_after, retry.visibility(record.receive_count))
     raise Transient(str(exc), delay=max(1, delay))
 
 

@@ -104,3 +104,63 @@ def test_a_wait_on_a_shared_resource_is_never_dropped_at_the_last_receive(queues
     [letter] = queues.letters("provision")
     assert letter["hub_ids"] == [hub] and letter["error_kind"] == "retries_exhausted", letter
     assert "being created by another worker" in letter["error"]
+
+
+def test_a_wait_on_a_shared_lease_never_returns_sooner_than_the_backoff(queues, monkeypatch):
+    """Found by bench/storm.py (300 installs): while the shared workspace could not be created,
+    every account's message waited on its lease, and a wait lasted only until that lease ended.
+    A duplicate message came back after 2 s on its fourth receive, met the next holder's lease
+    and was dead-lettered on its fifth (the workspace was created 4 s later, the account
+    provisioned by its original message). Each wait spends a receive, so it must not be shorter
+    than the backoff a failure at that receive would get."""
+    from datetime import timedelta
+
+    from hubspot_app import provision_queue
+    from hubspot_app.airbyte_spec import workspace_name
+    from hubspot_app.config import get_settings, reset_settings
+    from hubspot_app.messaging.retry import RetryPolicy
+    from hubspot_app.models import AccountStatus, SharedResource, utcnow
+
+    monkeypatch.setenv("PROVISION_RETRY_BASE_SECONDS", "20")   # the stages' scale, not 1 s
+    monkeypatch.setenv("PROVISION_RETRY_MAX_SECONDS", "900")
+    monkeypatch.setenv("PROVISION_MAX_RECEIVES", "5")
+    reset_settings()
+    settings = get_settings()
+    hub = 555003
+    Account(hub_id=hub, status=AccountStatus.INSTALLED, installed_at=utcnow(),
+            updated_at=utcnow(), refresh_token_encrypted="v2:not-a-token").save()
+    key = f"workspace:{workspace_name(settings, hub)}"
+    queue_arn = queues.sqs.get_queue_attributes(
+        QueueUrl=queues.routes["provision"].queue_url,
+        AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    class Sqs:  # what the consumer asks of SQS for this record
+        def __init__(self):
+            self.visibility: list[int] = []
+
+        def change_message_visibility(self, **kw):
+            self.visibility.append(kw["VisibilityTimeout"])
+
+    low = RetryPolicy(20, 900, 5)
+    try:
+        for receive in (1, 2, 3, 4):
+            # Another worker holds the workspace's lease, 10 s before it ends.
+            SharedResource(key=key, lease_owner="other-worker", intent_at=utcnow(),
+                           lease_until=utcnow() + timedelta(seconds=10)).save()
+            sqs = Sqs()
+            event = {"Records": [{
+                "messageId": "m-555003", "receiptHandle": f"r{receive}",
+                "body": json.dumps({"type": "provision", "hub_id": hub}),
+                "attributes": {"ApproximateReceiveCount": str(receive),
+                               "SentTimestamp": str(int(utcnow().timestamp() * 1000))},
+                "eventSourceARN": queue_arn}]}
+            response = provision_queue.handle_batch(settings, event, sqs=sqs)
+            assert response == {"batchItemFailures": [{"itemIdentifier": "m-555003"}]}
+            [delay] = sqs.visibility
+            assert delay >= low.delay(receive, lambda a, b: a), (receive, delay)  # 16, 32, 64, 128
+        assert queues.dlq_depth("provision") == 0
+        assert Account.get(hub).provision_lease_owner is None      # its own lease released
+    finally:
+        SharedResource(key=key).delete()
+        monkeypatch.undo()
+        reset_settings()
