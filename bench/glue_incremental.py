@@ -1,12 +1,24 @@
-"""Glue job on local Spark: rows/s of a full run over a generated lake of several accounts,
-and the cost of an incremental run over 1% new data as a ratio of the full run (target <= 10%).
+"""The curate job on local Spark over a generated raw lake (issue 12 §5), every figure a ratio
+against a baseline measured in the same run:
 
-    .venv/bin/python bench/glue_incremental.py [--accounts 20] [--contacts 4000]
+- full run: raw rows/s, and its time against DuckDB doing the same dedupe-latest (one row per
+  (hub_id, id), newest `updatedAt`, then newest extraction) over the same Parquet files, one
+  query per stream writing Parquet partitioned by hub_id (target <= 3x); peak memory of both;
+- incremental run over 1% new rows (half updates, half new ids) in --changed-accounts accounts,
+  asked for those accounts as the Glue trigger does: its time against the full run (target
+  <= 5%); then a run with nothing new;
+- purge of one account among all (an uninstall): its time against the full run.
 
-Both runs are timed in the same process, on the same warm JVM (the machines are shared and
-noisy: the ratio is the figure to read, not the absolute seconds)."""
+    .venv/bin/python bench/glue_incremental.py [--rows 1000000] [--accounts 100]
+    (or BENCH_ROWS=20000 BENCH_ACCOUNTS=10 ./dev bench glue_incremental)
+
+The job is called through its Glue entry (glue/curate_job.py main, the arguments Glue passes),
+all runs on one warm JVM (not timed: a warm-up run). DuckDB runs in a fresh process of its own
+so its memory is its own. The machines are shared and noisy: read the ratios."""
 import argparse
+import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -15,53 +27,92 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "glue")]
 
-from hubcurate import job  # noqa: E402 - after the sys.path set-up above
-from hubcurate.glue_compat import local_spark  # noqa: E402 - after the sys.path set-up above
-from local_stack import raw_lake  # noqa: E402 - after the sys.path set-up above
+import curate_job  # noqa: E402 - after the sys.path set-up above
+import raw_gen  # noqa: E402 - bench/ is the script's own directory
 
-T0 = 1_700_000_000_000
+from hubcurate.glue_compat import local_spark  # noqa: E402 - after the sys.path set-up above
+
+STREAMS = ("contacts", "companies", "deals", "owners", "deal_pipelines")
+DUCKDB = r"""
+import json, resource, sys, time
+import duckdb
+root, out, streams = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+import os; os.makedirs(out, exist_ok=True)
+con = duckdb.connect()
+t = time.perf_counter(); rows = 0
+for s in streams:
+    # hub_id from the key (raw/<hub_id>/<stream>/...), as the job takes it; schemas differ
+    # between accounts (custom properties), hence union_by_name.
+    q = f'''SELECT *, CAST(split_part(split_part(filename, '/raw/', 2), '/', 1) AS BIGINT) AS hub_id
+            FROM read_parquet('{root}/raw/*/{s}/*.parquet', union_by_name = true, filename = true)
+            QUALIFY row_number() OVER (PARTITION BY hub_id, {'"pipelineId"' if s == 'deal_pipelines' else 'id'}
+                                       ORDER BY "updatedAt" DESC, _airbyte_extracted_at DESC) = 1'''
+    rows += con.execute(f"COPY ({q}) TO '{out}/{s}' (FORMAT parquet, PARTITION_BY (hub_id))").fetchone()[0]
+print(json.dumps({"seconds": time.perf_counter() - t, "rows": rows,
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def curate(spark, lake_url: str, *args: str) -> tuple[dict, float]:
+    t = time.perf_counter()
+    report = curate_job.main(["--lake_root", lake_url, *args], spark=spark)
+    return report, time.perf_counter() - t
+
+
+def rep_rows(rep: dict) -> int:
+    return sum(v["rows"] for by_hub in rep["tables"].values() for v in by_hub.values())
+
+
+def duckdb_baseline(lake: raw_gen.Lake, out: Path) -> dict:
+    res = subprocess.run([sys.executable, "-c", DUCKDB, str(lake.root / raw_gen.BUCKET), str(out),
+                          ",".join(STREAMS)], check=True, capture_output=True, text=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--accounts", type=int, default=20)
-    ap.add_argument("--contacts", type=int, default=4000)
-    ap.add_argument("--files-per-stream", type=int, default=4)
+    raw_gen.size_args(ap, rows=1_000_000, accounts=100)
+    ap.add_argument("--changed-accounts", type=int, default=10,
+                    help="accounts the 1%% new rows land in (one trigger batch)")
     a = ap.parse_args()
     d = Path(tempfile.mkdtemp(prefix="glue-bench-"))
-    root = f"file://{d}/lake/"
-    counts = {"contacts": a.contacts, "companies": a.contacts // 4, "deals": a.contacts // 2}
-    t = time.time()
-    for h in range(1, a.accounts + 1):
-        raw_lake.write_account(d, "lake", h, counts, T0, files_per_stream=a.files_per_stream,
-                               custom={f"custom_{h % 3}": "v"})
-    total = a.accounts * sum(counts.values())
-    print(f"generated {total} records in {time.time() - t:.1f}s under {d}")
+    lake = raw_gen.generate(d, a.rows, a.accounts, a.files_per_stream)
+    print(f"generated {lake.raw_rows:,} raw rows in {lake.files} files "
+          f"({lake.bytes / 2**20:.0f} MiB) over {lake.accounts} accounts in {lake.seconds:.0f} s")
     spark = local_spark()
     spark.sparkContext.setLogLevel("ERROR")
-    job.run(spark, f"file://{tempfile.mkdtemp()}/empty/")  # warm the JVM up, not timed
+    curate(spark, f"file://{tempfile.mkdtemp()}/empty/")  # warm the JVM up, not timed
 
-    t = time.time()
-    rep = job.run(spark, root, "ALL")
-    full = time.time() - t
-    read = sum(rep["records_read"].values())
-    print(f"full run: {rep['new_files']} files, {read} raw rows in {full:.1f}s "
-          f"= {read / full:,.0f} rows/s")
+    with raw_gen.PeakRss() as mem:
+        rep, full = curate(spark, lake.url, "--hub_ids", "ALL")
+    read = sum(rep.get("records_read", {}).values())
+    assert read == lake.raw_rows, (read, lake.raw_rows)
+    print(f"full run: {rep['new_files']} files, {read:,} raw rows in {full:.1f} s "
+          f"= {read / full:,.0f} rows/s, {rep_rows(rep):,} curated rows; peak RSS (Python + JVM) {mem.mib:,.0f} MiB")
+    curated = rep_rows(rep)
+    duck = duckdb_baseline(lake, d / "duckdb-out")
+    # The same work: both keep the same number of rows.
+    assert duck["rows"] == curated, f"DuckDB kept {duck['rows']} rows, the job {curated}"
+    print(f"DuckDB, same dedupe-latest over the same files ({len(STREAMS)} queries, one per "
+          f"stream): {duck['seconds']:.1f} s = {lake.raw_rows / duck['seconds']:,.0f} rows/s, "
+          f"{duck['rows']:,} rows out; peak RSS {duck['peak_mib']:,.0f} MiB")
 
-    new = total // 100  # 1% new data, landing in one account (the usual shape: one sync)
-    recs = [raw_lake.crm_record(10_000_000 + i, {"email": f"n{i}@x.io"}, raw_lake._iso(T0 + 1))
-            for i in range(new)]
-    raw_lake.write_airbyte_parquet(d, "lake", 1, "contacts", recs, T0 + 86_400_000, 0, 2,
-                                   raw_lake.account_schema("contacts", {"custom_1": "string"}))
-    t = time.time()
-    rep = job.run(spark, root, "1")  # what the trigger asks for: the account that got files
-    inc = time.time() - t
-    print(f"incremental run: {rep['new_files']} file, {new} rows in {inc:.1f}s")
-    t = time.time()
-    job.run(spark, root, "ALL")
-    idle = time.time() - t
-    print(f"idle run (nothing new, all accounts listed): {idle:.2f}s")
-    print(f"RATIO incremental/full = {inc / full:.3f} (target <= 0.10)")
+    hubs = list(range(1, min(a.changed_accounts, a.accounts) + 1))
+    new = raw_gen.add_changes(lake, 0.01, hubs, raw_gen.T0 + 86_400_000)
+    rep, inc = curate(spark, lake.url, "--hub_ids", ",".join(map(str, hubs)))
+    print(f"incremental run: {rep['new_files']} files, {new:,} rows in {len(hubs)} accounts "
+          f"in {inc:.1f} s")
+    _, idle = curate(spark, lake.url, "--hub_ids", "ALL")
+    print(f"idle run (nothing new, all accounts listed): {idle:.2f} s")
+    victim = str(a.accounts)
+    rep, purge = curate(spark, lake.url, "--purge_hub_ids", victim)
+    print(f"purge of account {victim} among {a.accounts}: {purge:.1f} s, "
+          f"rows deleted {rep.get('rows_deleted')}")
+    print(f"RATIO full / DuckDB = {full / duck['seconds']:.2f} (target <= 3)")
+    print(f"RATIO incremental / full = {inc / full:.3f} (target <= 0.05)")
+    print(f"RATIO purge / full = {purge / full:.3f}")
+    print(f"RATIO peak memory Spark / DuckDB = {mem.mib / duck['peak_mib']:.1f}")
+    spark.stop()
     shutil.rmtree(d, ignore_errors=True)
 
 

@@ -2,7 +2,7 @@
 SQL with the Iceberg runtime, each in a fresh process (what a user waits for), on the same
 curated lake and the same query.
 
-    .venv/bin/python bench/lake_query_engines.py [--accounts 5] [--contacts 2000]
+    .venv/bin/python bench/lake_query_engines.py [--accounts 5] [--rows 17500]
 
 Prints seconds per engine and the ratio Spark / DuckDB (the machine is shared: read the ratio)."""
 import argparse
@@ -15,11 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "glue")]
 
+import raw_gen  # noqa: E402 - bench/ is the script's own directory
+
 from hubcurate import job  # noqa: E402 - after the sys.path set-up above
 from hubcurate.glue_compat import local_spark  # noqa: E402 - after the sys.path set-up above
-from local_stack import raw_lake  # noqa: E402 - after the sys.path set-up above
 
-T0 = 1_700_000_000_000
 SQL = "SELECT hub_id, count(*) AS n, sum(amount) AS amount FROM deals GROUP BY hub_id ORDER BY hub_id"
 SPARK = """
 import sys; sys.path[:0] = [{root!r}, {glue!r}]
@@ -38,14 +38,12 @@ def timed(cmd: list[str]) -> float:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--accounts", type=int, default=5)
-    ap.add_argument("--contacts", type=int, default=2000)
+    raw_gen.size_args(ap, rows=17_500, accounts=5)
     ap.add_argument("--repeat", type=int, default=2)
     a = ap.parse_args()
     d = Path(tempfile.mkdtemp(prefix="lake-query-bench-"))
-    lake = f"file://{d}/lake/"
-    for h in range(1, a.accounts + 1):
-        raw_lake.write_account(d, "lake", h, {"contacts": a.contacts, "deals": a.contacts // 2}, T0)
+    generated = raw_gen.generate(d, a.rows, a.accounts, a.files_per_stream)
+    lake = generated.url
     spark = local_spark()
     job.run(spark, lake, "ALL")
     spark.stop()
@@ -54,7 +52,7 @@ def main():
     spk = [py, "-c", SPARK.format(root=str(ROOT), glue=str(ROOT / "glue"), lake=lake, sql=SQL)]
     d_s = min(timed(duck) for _ in range(a.repeat))
     s_s = min(timed(spk) for _ in range(a.repeat))
-    rows = a.accounts * (a.contacts // 2)
+    rows = a.accounts * raw_gen.counts_for(a.rows // a.accounts, a.files_per_stream)["deals"]
     print(f"deals rows: {rows}; best of {a.repeat} fresh processes each")
     print(f"DuckDB over pyiceberg Arrow: {d_s:.2f} s to the first answer")
     print(f"Spark SQL (Iceberg runtime): {s_s:.2f} s to the first answer")
