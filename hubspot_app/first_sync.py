@@ -1,6 +1,7 @@
 """The first sync of a newly provisioned connection starts at once (Airbyte `POST /jobs`), so
-the install success page's "the first data usually arrives within the hour" holds; the
-connection's cron schedule (AIRBYTE_SCHEDULE_CRON) takes over after it.
+what the install success page says about when data arrives holds (hubspot_app/data_page.py:
+the first sync starts at the end of provisioning); the connection's cron schedule
+(AIRBYTE_SCHEDULE_CRON) takes over after it.
 
 Airbyte public API (airbyte-platform, airbyte-api/server-api/src/main/openapi/api.yaml):
 - `GET /jobs?connectionId=&jobType=sync&limit=1` answers `JobsResponse` (`data`: JobResponse
