@@ -648,7 +648,8 @@ def load_account(settings: Settings, hub_id: int) -> Account:
 
 def provision(settings: Settings, hub_id: int, *, owner: str | None = None, verify: bool = False,
               message_id: str | None = None, receive_count: int | None = None,
-              client: AirbyteClient | None = None, deadline: float | None = None) -> Outcome:
+              client: AirbyteClient | None = None, deadline: float | None = None,
+              _reread: bool = False) -> Outcome:
     """Bring one account's Airbyte resources to the desired state (idempotent).
 
     `verify`: also look for same-named duplicates in Airbyte and converge them (reconcile's
@@ -668,7 +669,17 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
         return Outcome(int(hub_id), "unchanged", [], account.airbyte_source_id,
                        account.airbyte_connection_id)
     client = client or client_from_settings(settings)
-    _acquire_lease(settings, account, owner)
+    try:
+        _acquire_lease(settings, account, owner)
+    except Busy as exc:
+        if exc.holder or _reread:
+            raise
+        # Nobody holds the lease: the item changed between our read and the lease (another
+        # message's run finished, an uninstall). Read it again now instead of spending a
+        # receive on it: on the last one the message would be dead-lettered (bench/storm.py).
+        return provision(settings, hub_id, owner=owner, verify=verify, message_id=message_id,
+                         receive_count=receive_count, client=client, deadline=deadline,
+                         _reread=True)
     run = _Run(settings, client, account, owner, creds, verify=verify, deadline=deadline)
     first = account.status != AccountStatus.ACTIVE and not account.provisioned_at
     try:

@@ -164,3 +164,57 @@ def test_a_wait_on_a_shared_lease_never_returns_sooner_than_the_backoff(queues, 
         SharedResource(key=key).delete()
         monkeypatch.undo()
         reset_settings()
+
+
+def test_an_account_changed_between_read_and_lease_is_read_again_not_retried(queues,
+                                                                              monkeypatch):
+    """Found by bench/storm.py: a duplicate message read its account just before the original's
+    run made it active; its lease write (on the status it had read) failed with no lease held,
+    and the message returned as "account changed while starting" (one receive spent; on the
+    last one it is dead-lettered). It reads the account again at once and is done."""
+    from hubspot_app import provision_queue, provisioner
+    from hubspot_app.airbyte_spec import config_hash, token_fingerprint
+    from hubspot_app.config import get_settings
+    from hubspot_app.models import AccountStatus, utcnow
+    from hubspot_app.secrets_store import get_app_credentials
+
+    settings = get_settings()
+    hub = 555004
+    Account(hub_id=hub, status=AccountStatus.INSTALLED, installed_at=utcnow(),
+            updated_at=utcnow(), refresh_token_encrypted="v2:not-a-token").save()
+    real_load = provisioner.load_account
+    reads = []
+
+    def load_then_the_original_finishes(settings, hub_id):
+        stale = real_load(settings, hub_id)
+        if not reads:   # the other message's run makes it active right after this read
+            creds = get_app_credentials(settings.app_secret_name)
+            Account(hub_id=hub).update(actions=[
+                Account.status.set(AccountStatus.ACTIVE),
+                Account.airbyte_source_id.set("s-1"), Account.airbyte_connection_id.set("c-1"),
+                Account.airbyte_config_hash.set(config_hash(settings, creds, hub)),
+                Account.airbyte_token_fingerprint.set(token_fingerprint(stale, creds))])
+        reads.append(stale.status)
+        return stale
+
+    monkeypatch.setattr(provisioner, "load_account", load_then_the_original_finishes)
+
+    class Sqs:  # every call the consumer makes for this record
+        def __init__(self):
+            self.calls: list[str] = []
+
+        def __getattr__(self, name):
+            return lambda **kw: self.calls.append(name) or {"MessageId": "dlq-1"}
+
+    sqs = Sqs()
+    last = settings.provision_max_receives
+    event = {"Records": [{
+        "messageId": "m-555004", "receiptHandle": "r", "eventSourceARN": "arn:aws:sqs:x:1:q",
+        "body": json.dumps({"type": "provision", "hub_id": hub, "reason": "duplicate"}),
+        "attributes": {"ApproximateReceiveCount": str(last),
+                       "SentTimestamp": str(int(utcnow().timestamp() * 1000))}}]}
+    assert provision_queue.handle_batch(settings, event, sqs=sqs) == {"batchItemFailures": []}
+    assert sqs.calls == []                                      # not returned, not dead-lettered
+    assert reads == [AccountStatus.INSTALLED, AccountStatus.ACTIVE]
+    account = Account.get(hub)
+    assert account.status == AccountStatus.ACTIVE and account.provision_lease_owner is None
