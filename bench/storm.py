@@ -4,6 +4,7 @@ connections after a create and late creates, and poison messages sit among the v
 
     .venv/bin/python bench/storm.py                      # 300 installs
     .venv/bin/python bench/storm.py --installs 100 --faults 60
+    STORM_LOGS=1 .venv/bin/python bench/storm.py         # every message's fate, as JSON logs
 
 Prints duplicates (extra sources or connections), losses (accounts not active with exactly one
 connection) and dead letters against the poison messages sent; exits 1 unless duplicates and
@@ -44,11 +45,13 @@ FAULTS = [{"mode": "5xx", "status": 503}, {"mode": "5xx", "status": 502},
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--installs", type=int, default=300)
-    parser.add_argument("--faults", type=int, default=90, help="fault rules injected in all")
+    parser.add_argument("--installs", type=int, default=300, help="accounts (default 300)")
+    parser.add_argument("--faults", type=int, default=90,
+                        help="fault rules injected in all (default 90)")
     parser.add_argument("--duplicates", type=float, default=0.3,
                         help="share of accounts whose message is sent twice (default 0.3)")
-    parser.add_argument("--consumers", type=int, default=4)
+    parser.add_argument("--consumers", type=int, default=4,
+                        help="provisioner consumers polling the queue (default 4)")
     parser.add_argument("--seed", type=int, default=7,
                         help="which accounts get a duplicate and the message order (default 7; "
                              "the consumers' timing is not seeded)")
