@@ -270,10 +270,68 @@ def _alias(service: str, path: str) -> str:
     return path
 
 
+# ---------------------------------------------------------------- security requirements
+
+def security(service: str, method: str, path: str) -> list[dict] | None:
+    """The operation's security requirement objects (alternatives: any one suffices; within one,
+    every scheme is needed), as its document declares them; [] when it asks none, None when no
+    document declares the operation. OpenAPI 3 "Security Requirement Object"."""
+    found = find_operation(service, method, _alias(service, path.rstrip("/") or "/"))
+    return None if found is None else _requirements(found[0])
+
+
+def _requirements(route: _Route) -> list[dict]:
+    doc = load(route.document)
+    op = doc["paths"][route.template][route.method.lower()]
+    return list(op.get("security", doc.get("security")) or [])
+
+
+def missing_scopes(requirements: list[dict], granted) -> list[str]:
+    """[] when the granted OAuth scopes satisfy one of the operation's oauth2 requirements (or it
+    has none); else the scopes of the smallest requirement, as HubSpot names them in a 403."""
+    wanted = [set(r["oauth2"]) for r in requirements if "oauth2" in r]
+    if not wanted or any(w <= set(granted) for w in wanted):
+        return []
+    return sorted(min(wanted, key=lambda w: len(w)))
+
+
+def _presented(scheme: dict, query, headers) -> bool:
+    """Whether a request carries the credentials of one security scheme (not whether they are
+    valid: the stand-in answers that)."""
+    kind = scheme.get("type")
+    if kind in ("oauth2", "openIdConnect") or (kind == "http" and scheme.get("scheme", "").lower()
+                                                == "bearer"):
+        auth = headers.get("Authorization", "")
+        return auth[:7].lower() == "bearer " and bool(auth[7:].strip())
+    if kind == "http":
+        return headers.get("Authorization", "").lower().startswith(scheme.get("scheme", "").lower())
+    if kind == "apiKey":
+        where = {"header": headers, "query": query}.get(scheme.get("in", ""), {})
+        return bool(where.get(scheme.get("name", "")))
+    return False
+
+
+def _security_errors(route: _Route, query, headers) -> list[tuple[str, str]]:
+    from werkzeug.datastructures import Headers, MultiDict
+
+    doc = load(route.document)
+    requirements = _requirements(route)
+    if not requirements or any(not r for r in requirements):
+        return []  # none asked, or `{}`: anonymous access allowed
+    schemes = (doc.get("components") or {}).get("securitySchemes") or {}
+    hdrs, q = Headers(headers), MultiDict(query)
+    if any(all(_presented(schemes.get(name, {}), q, hdrs) for name in r) for r in requirements):
+        return []
+    names = sorted({name for r in requirements for name in r})
+    return [("security", f"no credentials for any of the operation's security schemes "
+                         f"({', '.join(names)}): a call without them is refused (401)")]
+
+
 def check(service: str, method: str, path: str, query, headers, body: bytes, content_type: str,
           status: int, resp_headers, resp_body: bytes | None, resp_content_type: str
           ) -> list[Violation]:
     """Every violation of the service's documents by one served call."""
+    query, headers = list(query), list(headers)  # read twice below (iterators are welcome)
     path = _alias(service, path.rstrip("/") or "/")
     found = find_operation(service, method, path)
     if found is None:
@@ -285,6 +343,9 @@ def check(service: str, method: str, path: str, query, headers, body: bytes, con
     out = []
     req = _Request(route, variables, method, path, query, headers, body, content_type)
     if status < 400:
+        # Served without the credentials the operation requires: the real service says 401.
+        out += [Violation(service, op, "request", status, where, msg, route.document.name)
+                for where, msg in _security_errors(route, query, headers)]
         for validator in (params_v, body_v):
             for err in validator.iter_errors(req):
                 if type(err).__name__ == "MissingRequestBody":

@@ -59,6 +59,24 @@ def _fault(st, hub_id):
             return rule
     return None
 
+def _scope_refusal(method: str, path: str, granted):
+    """HubSpot's 403 when the token lacks every scope set the operation's vendored document
+    requires (its oauth2 security requirements, e.g. crm.objects.deals.read for GET
+    /crm/v3/objects/deals): the sandbox refuses what HubSpot refuses, from HubSpot's spec."""
+    from .. import contract_check
+
+    required = contract_check.security("hubspot", method, path)
+    missing = contract_check.missing_scopes(required or [], granted or ())
+    if not missing:
+        return None
+    return error(403, "error", "This app hasn't been granted all required scopes to make this "
+                 "call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+                 category="MISSING_SCOPES",
+                 errors=[{"message": "One or more of the following scopes are required.",
+                          "context": {"requiredGranularScopes": missing}}],
+                 links={"scopes": "https://developers.hubspot.com/scopes"})
+
+
 def register(app, st):
     st.limiter = Limiter()
     st.faults = {}
@@ -83,6 +101,9 @@ def register(app, st):
                          "minute(s) ago.", category="EXPIRED_AUTHENTICATION")
         hub_id = rec["hub_id"]
         g.hub_id, g.scopes, g.client_id = hub_id, rec["scopes"], rec["client_id"]
+        denied = _scope_refusal(request.method, path, rec["scopes"])
+        if denied is not None:
+            return denied
         g.store = st.accounts[hub_id].store
         g.rate_headers = None
         rule = _fault(st, hub_id)

@@ -57,7 +57,8 @@ def test_a_broken_owner_answer_is_named_by_operation_and_schema_path():
     body = json.dumps({"results": [{"id": "1", "email": "a@example.com", "type": "ROBOT",
                                     "archived": False, "createdAt": "2024-01-01T00:00:00Z",
                                     "updatedAt": "2024-01-01T00:00:00Z"}]}).encode()
-    found = cc.check("hubspot", "GET", "/crm/v3/owners", [], [], b"", "", 200, [], body,
+    found = cc.check("hubspot", "GET", "/crm/v3/owners", [], [("Authorization", "Bearer t")], b"",
+                     "", 200, [], body,
                      "application/json")
     assert found, "an owner type outside the document's enum must be a violation"
     v = found[0]
@@ -196,4 +197,42 @@ def test_a_partial_batch_read_answers_the_documented_207():
         assert r.status_code == 207
         [err] = r.json()["errors"]
         assert err["context"] == {"ids": ["999999999"]} and err["category"] == "OBJECT_NOT_FOUND"
+        assert cc.RECORDER.drain() == []
+
+
+def test_a_call_served_without_the_operations_credentials_is_a_violation():
+    """The documents' security requirements judge every call: HubSpot's CRM operations take an
+    OAuth bearer token (oauth2 scheme); one served without it would be a 401 at HubSpot."""
+    body = json.dumps({"results": []}).encode()
+    bare = cc.check("hubspot", "GET", "/crm/v3/owners", [], [], b"", "", 200, [], body,
+                    "application/json")
+    assert [(v.kind, v.where) for v in bare] == [("request", "security")]
+    assert "oauth2" in bare[0].message
+    signed = cc.check("hubspot", "GET", "/crm/v3/owners", [], [("Authorization", "Bearer t")],
+                      b"", "", 200, [], body, "application/json")
+    assert signed == []
+    # an operation that declares no requirement (the token exchange) needs none
+    assert cc.security("hubspot", "POST", "/oauth/v1/token") == []
+
+
+def test_scopes_follow_the_operations_security_requirements():
+    required = cc.security("hubspot", "GET", "/crm/v3/objects/tickets")
+    assert required == [{"oauth2": ["tickets"]}]
+    assert cc.missing_scopes(required, {"tickets", "oauth"}) == []
+    assert cc.missing_scopes(required, {"crm.objects.contacts.read"}) == ["tickets"]
+    # alternatives: any one suffices (the generic objects API takes many scopes)
+    generic = cc.security("hubspot", "GET", "/crm/v3/objects/p123_cars")
+    assert len(generic) > 1 and cc.missing_scopes(generic, {"crm.objects.custom.read"}) == []
+    assert cc.missing_scopes([], set()) == []
+
+
+def test_the_sandbox_refuses_a_call_the_tokens_scopes_do_not_cover():
+    """As HubSpot does, with its 403 MISSING_SCOPES shape: the scopes come from the vendored
+    document of the operation, not from a list of the sandbox's own."""
+    with _sandbox() as srv:
+        h = {"Authorization": f"Bearer {_token(srv)}"}  # contacts, deals, owners: no tickets
+        assert requests.get(f"{srv.url}/crm/v3/objects/deals?limit=1", headers=h, timeout=10).ok
+        r = requests.get(f"{srv.url}/crm/v3/objects/tickets?limit=1", headers=h, timeout=10)
+        assert r.status_code == 403 and r.json()["category"] == "MISSING_SCOPES"
+        assert r.json()["errors"][0]["context"]["requiredGranularScopes"] == ["tickets"]
         assert cc.RECORDER.drain() == []

@@ -13,7 +13,7 @@ def crm():
     srv = SandboxServer(seed=5, accounts=2, records_per_object=250,
                         apps=[RegisteredApp(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])]).start()
     hubs = list(srv.state.accounts)
-    toks = [install(srv.url, h)["access_token"] for h in hubs]
+    toks = [install(srv.url, h)["access_token"] for h in hubs]  # the app's scopes
     yield srv, hubs, toks
     srv.stop()
 

@@ -14,7 +14,7 @@ def hs():
     srv = SandboxServer(seed=5, accounts=2, account_sizes=[40, 400], rate_limits=False,
                         apps=[RegisteredApp(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])]).start()
     hubs = list(srv.state.accounts)
-    toks = [install(srv.url, h, scope="oauth crm.objects.deals.read")["access_token"] for h in hubs]
+    toks = [install(srv.url, h)["access_token"] for h in hubs]
     yield srv, hubs, toks
     srv.stop()
 
