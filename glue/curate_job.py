@@ -7,7 +7,9 @@ locally); optional --hub_ids 123,456 or ALL (what the trigger says to process), 
 database of the Iceberg tables, in catalog ``glue_catalog`` set up by the job's --conf; locally
 the namespace in a Hadoop catalog on <lake_root>curated/), --purge_hub_ids 123,456 (an uninstall:
 delete these accounts' rows from every table and expire the snapshots older than
---purge_retention_hours, default 0, that still hold them; no curating), --fail_at (tests only).
+--purge_retention_hours, default 0, that still hold them; no curating), --mode maintenance (the
+scheduled table maintenance: compaction, snapshots older than --snapshot_retention_hours expired,
+orphan files older than --orphan_older_than_hours removed; no curating), --fail_at (tests only).
 The library ``hubcurate`` comes with --extra-py-files on Glue and from this directory locally."""
 import json
 import os
@@ -21,13 +23,23 @@ from hubcurate.glue_compat import GlueRun
 REQUIRED = ["lake_root"]
 OPTIONAL = {"hub_ids": "ALL", "run_id": "", "fail_at": "", "alerts_topic_arn": "",
             "glue_database": iceberg.DEFAULT_DATABASE, "purge_hub_ids": "",
-            "purge_retention_hours": "0",
+            "purge_retention_hours": "0", "mode": "curate", "snapshot_retention_hours": "168",
+            "orphan_older_than_hours": "72",
             "JOB_NAME": "hubspot-curate"}
 
 
 def main(argv=None, spark=None) -> dict:
     g = GlueRun(argv, REQUIRED, OPTIONAL, spark=spark)
     catalog = iceberg.GLUE_CATALOG if g.on_glue else ""
+    if g.args["mode"] not in ("curate", "maintenance"):
+        raise ValueError(f"--mode {g.args['mode']!r}: curate or maintenance")
+    if g.args["mode"] == "maintenance":  # the schedule's run (deploy/infra.py GlueMaintenance)
+        report = job.maintain(g.spark, g.args["lake_root"],
+                              float(g.args["snapshot_retention_hours"]),
+                              float(g.args["orphan_older_than_hours"]),
+                              g.args["glue_database"], catalog)
+        g.commit()
+        return report
     if g.args["purge_hub_ids"]:  # an uninstall: these accounts' curated rows, then nothing else
         report = job.purge(g.spark, g.args["lake_root"], g.args["purge_hub_ids"],
                            float(g.args["purge_retention_hours"]), g.args["glue_database"], catalog)
@@ -39,7 +51,7 @@ def main(argv=None, spark=None) -> dict:
                      alerts_topic_arn=g.args["alerts_topic_arn"],
                      database=g.args["glue_database"],
                      iceberg_catalog=catalog)
-    g.commit()  # only after the run's table commits and ledger are in place
+    g.commit()  # only after the run's table commits and bookkeeping are in place
     return report
 
 

@@ -7,6 +7,7 @@ DuckDB's own ``iceberg`` extension is not used: DuckDB downloads extensions from
 extensions.duckdb.org at ``INSTALL``, which is not reachable here (and not a package registry).
 
     python -m local_stack.lake_query "SELECT hub_id, count(*) FROM deals GROUP BY 1"
+    python -m local_stack.lake_query "SELECT * FROM hubspot_ops.run_reports"
         [--lake file:///dir/bucket/] [--database hubspot] [--format table|csv|json]
 """
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 DEFAULT_DATABASE = "hubspot"  # glue/hubcurate/iceberg.DEFAULT_DATABASE
+OPS_SUFFIX = "_ops"           # glue/hubcurate/iceberg.OPS_SUFFIX: the job's bookkeeping tables
+OPS_DATABASE = DEFAULT_DATABASE + OPS_SUFFIX
 # `./dev main` keeps the local Glue's mirror of the lake here (local_stack/stack.py).
 KEPT_MIRROR_VAR = "HUBSPOT_GLUE_MIRROR"
 KEPT_MIRROR = Path(__file__).resolve().parents[1] / ".local-stack" / "glue-mirror"
@@ -115,10 +118,14 @@ def connect(arrow_tables: dict, words: set[str] | None = None):
 
 def query(sql: str, lake_root: str, database: str = DEFAULT_DATABASE, dialect: str = "duckdb"):
     """(column names, rows). Only the tables the SQL names are read, with those the analyst
-    models it names read. ``dialect="trino"``: Athena's SQL, translated (sqlglot)."""
+    models it names read. ``dialect="trino"``: Athena's SQL, translated (sqlglot). The job's
+    bookkeeping tables go by ``<database>_ops.<name>`` (their namespace, as on Athena), e.g.
+    ``hubspot_ops.run_reports``."""
     import duckdb
     names = table_names(lake_root, database)
-    if not names:
+    ops = database + OPS_SUFFIX
+    ops_names = table_names(lake_root, ops)
+    if not names and not ops_names:
         raise LakeError(f"no Iceberg tables in {warehouse(lake_root, database)}")
     if dialect == "trino":
         from deploy import analyst_sql
@@ -127,6 +134,12 @@ def query(sql: str, lake_root: str, database: str = DEFAULT_DATABASE, dialect: s
     _, model_tables = _models_needed(words, set(names))
     con = connect({t: load(lake_root, t, database).scan().to_arrow() for t in names
                    if t in words or t in model_tables}, words)
+    if ops in words and ops_names:
+        con.execute(f"CREATE SCHEMA {ops}")
+        for t in ops_names:
+            if t in words:
+                con.register(f"_{ops}_{t}", load(lake_root, t, ops).scan().to_arrow())
+                con.execute(f"CREATE VIEW {ops}.{t} AS SELECT * FROM _{ops}_{t}")
     try:
         rel = con.sql(sql)
         if rel is None:
@@ -135,7 +148,8 @@ def query(sql: str, lake_root: str, database: str = DEFAULT_DATABASE, dialect: s
         arrow = rel.to_arrow_table()
         return list(rel.columns), list(zip(*(c.to_pylist() for c in arrow.columns), strict=True))
     except duckdb.Error as e:
-        raise LakeError(f"{e}\n(tables: {', '.join(names)})") from None
+        listed = ", ".join([*names, *(f"{ops}.{t}" for t in ops_names)])
+        raise LakeError(f"{e}\n(tables: {listed})") from None
 
 
 def render(columns: list[str], rows: list, fmt: str = "table") -> str:
@@ -161,7 +175,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="./dev query", description=(
         "SQL (DuckDB dialect) over the local lake's curated Iceberg tables, read with pyiceberg. "
         "Tables: one per entity (contacts, deals, ...), all accounts, column hub_id; views: the "
-        "analyst models of glue/sql/models (deals_enriched, deal_stage_history, ...)."))
+        "analyst models of glue/sql/models (deals_enriched, deal_stage_history, ...); the job's "
+        "own as hubspot_ops.run_reports and hubspot_ops.processed_files."))
     p.add_argument("sql")
     p.add_argument("--lake", help="lake root (file:///dir/bucket/); default: the last ./dev main's")
     p.add_argument("--database", default=DEFAULT_DATABASE)

@@ -54,13 +54,17 @@ def typed_rows(inter: DataFrame, table: str, kind: str) -> DataFrame:
 
 
 def typing_failures(inter: DataFrame, table: str) -> list:
-    """Per typed column: values that were present but did not type (e.g. "abc" as a number)."""
+    """Per account, stream and typed column: values that were present but did not type (e.g.
+    "abc" as a number)."""
     spec = catalog.TYPED.get(table, {})
     if not spec:
         return []
-    row = inter.agg(*[F.sum(coerce.failed(F.col("props")[k], t).cast("int")).alias(k)
-                      for k, t in spec.items()]).first()
-    return [{"table": table, "column": k, "failed": row[k]} for k in spec if row[k]]
+    rows = inter.groupBy("hub_id", "_source_stream").agg(
+        *[F.sum(coerce.failed(F.col("props")[k], t).cast("int")).alias(k)
+          for k, t in spec.items()]).collect()
+    return [{"table": table, "hub_id": r.hub_id, "stream": r._source_stream, "column": k,
+             "failed": r[k]} for r in sorted(rows, key=lambda r: (r.hub_id, r._source_stream))
+            for k in spec if r[k]]
 
 
 def merge(new: DataFrame, current: DataFrame | None) -> DataFrame:

@@ -20,11 +20,18 @@ from pyspark.sql import functions as F
 
 GLUE_CATALOG = "glue_catalog"
 DEFAULT_DATABASE = "hubspot"
+# The job's own tables (processed raw files, run reports) live in "<database>_ops", so an
+# analyst's SHOW TABLES in the curated database lists only entities (hubcurate/bookkeeping.py).
+OPS_SUFFIX = "_ops"
 RUN_PROPERTY = "hubcurate.run_id"
 TABLE_PROPERTIES = {
     "format-version": "2",
     # new columns arrive with mergeSchema (Iceberg schema evolution), no ALTER needed
     "write.spark.accept-any-schema": "true",
+    # every commit writes a new metadata JSON: keep the last 20, delete older ones at commit
+    # (Iceberg table properties, "write.metadata.*"), so metadata does not grow with runs
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "20",
 }
 
 
@@ -48,7 +55,7 @@ class Tables:
     """The curated tables of one lake in one catalog and database (namespace)."""
 
     def __init__(self, spark, lake_root: str, database: str = "", catalog: str = ""):
-        self.spark = spark
+        self.spark, self.lake_root = spark, lake_root
         self.database = database or DEFAULT_DATABASE
         if catalog and spark.conf.get(f"spark.sql.catalog.{catalog}", None) is None:
             raise RuntimeError(f"Iceberg catalog {catalog!r} is not configured: the job needs "
@@ -58,6 +65,10 @@ class Tables:
 
     def name(self, table: str) -> str:
         return f"{self.catalog}.{self.database}.{table}"
+
+    def ops(self) -> Tables:
+        """The job's bookkeeping tables: same catalog, the "<database>_ops" namespace."""
+        return Tables(self.spark, self.lake_root, self.database + OPS_SUFFIX, self.catalog)
 
     def exists(self, table: str) -> bool:
         return bool(self.spark.catalog.tableExists(self.name(table)))
@@ -98,6 +109,21 @@ class Tables:
                 .overwrite(F.col("hub_id").isin(hubs))
         return self.stats(table, hubs)
 
+    def append(self, df: DataFrame, table: str, run_id: str, partition=None) -> None:
+        """One append commit (the table is created by its first one, partitioned by
+        ``partition``, a column expression)."""
+        name = self.name(table)
+        if not self.exists(table):
+            w = df.writeTo(name).using("iceberg")
+            if partition is not None:
+                w = w.partitionedBy(partition)
+            for k, v in TABLE_PROPERTIES.items():
+                w = w.tableProperty(k, v)
+            w.option(f"snapshot-property.{RUN_PROPERTY}", run_id).create()
+        else:
+            self._align(df, table).writeTo(name).option("mergeSchema", "true") \
+                .option(f"snapshot-property.{RUN_PROPERTY}", run_id).append()
+
     def _align(self, df: DataFrame, table: str) -> DataFrame:
         """The table's columns in its order (missing ones as typed nulls), then new columns:
         Iceberg checks the column order of a write, and mergeSchema appends the new ones."""
@@ -110,8 +136,9 @@ class Tables:
         df = self.read(table, hubs)
         if df is None:
             return {}
+        deleted = F.col("is_deleted").cast("int") if "is_deleted" in df.columns else F.lit(0)
         rows = df.groupBy("hub_id").agg(F.count("*").alias("rows"),
-                                        F.sum(F.col("is_deleted").cast("int")).alias("deleted"))
+                                        F.sum(deleted).alias("deleted"))
         return {r.hub_id: {"rows": r.rows, "deleted": r.deleted or 0} for r in rows.collect()}
 
     def purge(self, hubs, retention_hours: float = 0) -> dict:
@@ -120,9 +147,7 @@ class Tables:
         the snapshots older than ``retention_hours`` (the current one always stays), which
         deletes the data files only they referenced: the accounts' files among them. Other
         accounts' reads work throughout (they read the current snapshot). {table: rows}."""
-        import datetime as dt
         hubs = sorted(map(str, hubs))
-        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(hours=retention_hours)
         out = {}
         for t in self.tables():
             held = self.stats(t, hubs)
@@ -130,11 +155,41 @@ class Tables:
                 continue
             quoted = ", ".join(f"'{int(h)}'" for h in hubs)  # hub ids are numbers: no injection
             self.spark.sql(f"DELETE FROM {self.name(t)} WHERE hub_id IN ({quoted})")
-            self.spark.sql(f"CALL {self.catalog}.system.expire_snapshots(table => "
-                           f"'{self.database}.{t}', older_than => TIMESTAMP "
-                           f"'{cutoff:%Y-%m-%d %H:%M:%S.%f}', retain_last => 1)")
+            self.expire(t, retention_hours)
             out[t] = sum(v["rows"] for v in held.values())
         return out
+
+    def _call(self, procedure: str, table: str, args: str = ""):
+        """``CALL <catalog>.system.<procedure>(table => 'db.t', ...)``: Iceberg's Spark
+        procedures (https://iceberg.apache.org/docs/latest/spark-procedures/)."""
+        return self.spark.sql(f"CALL {self.catalog}.system.{procedure}(table => "
+                              f"'{self.database}.{table}'{', ' + args if args else ''})").collect()
+
+    def expire(self, table: str, retention_hours: float) -> int:
+        """Expire the snapshots older than ``retention_hours`` (the current one always stays)
+        and delete the data files only they referenced. Returns the data files deleted."""
+        cutoff = _ago(retention_hours)
+        r = self._call("expire_snapshots", table, f"older_than => TIMESTAMP '{cutoff}', "
+                                                   "retain_last => 1")
+        return int(r[0].deleted_data_files_count) if r else 0
+
+    def compact(self, table: str) -> dict:
+        """Rewrite small data files (binpack; Iceberg's defaults pick files under 75% of the
+        512 MB target, in groups of at least 5 per partition). Partial progress commits each
+        finished group, so a run stopped by the job's timeout keeps what it rewrote."""
+        r = self._call("rewrite_data_files", table, "options => map("
+                       "'partial-progress.enabled', 'true', 'partial-progress.max-commits', '10',"
+                       " 'max-concurrent-file-group-rewrites', '4')")
+        return {"rewritten": int(r[0].rewritten_data_files_count),
+                "added": int(r[0].added_data_files_count)} if r else {}
+
+    def remove_orphans(self, table: str, older_than_hours: float) -> int:
+        """Delete files under the table's location that no snapshot references (a killed run's
+        data files) and that are older than ``older_than_hours``: younger ones may belong to
+        a write that has not committed yet."""
+        r = self._call("remove_orphan_files", table,
+                       f"older_than => TIMESTAMP '{_ago(older_than_hours)}'")
+        return len(r)
 
     def snapshot(self, table: str) -> int | None:
         """The table's current snapshot id (None: no table or no snapshot yet)."""
@@ -152,6 +207,13 @@ class Tables:
             if any(m in str(e) for m in ("SCHEMA_NOT_FOUND", "NoSuchNamespace", "not found")):
                 return []
             raise
+
+
+def _ago(hours: float) -> str:
+    """A Spark SQL timestamp literal ``hours`` ago (the session's time zone is UTC)."""
+    import datetime as dt
+    t = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+    return f"{t:%Y-%m-%d %H:%M:%S.%f}"
 
 
 def spark_conf() -> dict:

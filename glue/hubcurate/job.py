@@ -9,24 +9,22 @@ import uuid
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from . import build, catalog, iceberg, ingest, quarantine
+from . import bookkeeping, build, catalog, iceberg, ingest, quarantine
 from .store import open_store
 
 log = logging.getLogger("hubcurate")
-
-
-def ledger_key(hub: str) -> str:
-    return f"curated/_state/ledger/{hub}.json"
 
 
 class Killed(RuntimeError):
     """Raised by the ``fail_at`` hook to stop a run exactly where a crash could."""
 
 
-def find_new(store, hub_ids: str, report: dict | None = None):
-    """({hub: {key: (size, etag)}} of raw files to read, the ledgers). A file is new when its
-    key is not in the account's ledger *at this ETag* (an overwritten object is read again)
-    and it is not quarantined at this ETag. Keys that are not raw files are reported."""
+def find_new(store, hub_ids: str, report: dict | None = None, processed=None):
+    """({hub: {key: (size, etag)}} of raw files to read, the accounts looked at). A file is new
+    when its (key, ETag) is not among the account's processed files (``processed(hubs)`` ->
+    {hub: {(key, etag)}}, from hubcurate/bookkeeping.py; None: nothing processed yet), so an
+    overwritten object is read again, and it is not quarantined at this ETag. Keys that are
+    not raw files are reported."""
     report = report if report is not None else {"unrecognised": []}
     everything = None
     if hub_ids in ("", "ALL", "*"):
@@ -35,10 +33,10 @@ def find_new(store, hub_ids: str, report: dict | None = None):
         _unrecognised(everything, report)
     else:
         hubs = sorted({h.strip() for h in hub_ids.split(",") if h.strip()})
-    new, ledgers = {}, {}
+    done = processed(hubs) if processed is not None and hubs else {}
+    new = {}
     for h in hubs:
-        ledgers[h] = store.get_json(ledger_key(h), {"files": {}, "properties": {}})
-        seen = ledgers[h]["files"]
+        seen = done.get(h, set())
         held = quarantine.load(store, h)["files"]
         if everything is None:
             listing = store.listing(f"raw/{h}/")
@@ -47,12 +45,7 @@ def find_new(store, hub_ids: str, report: dict | None = None):
             listing = {k: v for k, v in everything.items() if k.startswith(f"raw/{h}/")}
         fresh = {}
         for k, (size, etag) in listing.items():
-            if not ingest.parse_key(k):
-                continue
-            if seen.get(k) == etag:
-                continue
-            if isinstance(seen.get(k), int) and seen[k] == size:
-                seen[k] = etag  # a ledger from before ETags (key -> size): same file, upgraded
+            if not ingest.parse_key(k) or (k, etag) in seen:
                 continue
             if held.get(k, {}).get("etag") == etag:
                 report.setdefault("quarantine_skipped", 0)
@@ -61,7 +54,7 @@ def find_new(store, hub_ids: str, report: dict | None = None):
             fresh[k] = (size, etag)
         if fresh:
             new[h] = fresh
-    return new, ledgers
+    return new, hubs
 
 
 def _unrecognised(listing: dict, report: dict) -> None:
@@ -78,12 +71,19 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
     database and ``glue_catalog``; empty: a local catalog on the lake, hubcurate/iceberg.py)."""
     store = open_store(lake_root)
     tables = iceberg.Tables(spark, lake_root, database, iceberg_catalog)
+    ops = tables.ops()
     spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
     run_id = run_id or f"{dt.datetime.utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     report = {"run_id": run_id, "hub_ids": hub_ids, "new_files": 0, "tables": {}, "drift": [],
               "airbyte_changes": [], "typing_failures": [], "quarantined": [],
               "unrecognised": [], "unknown_streams": []}
-    new, ledgers = find_new(store, hub_ids, report)
+    known: dict[str, dict[str, set]] = {}  # {hub: {table: property names}} seen before
+
+    def processed(hubs):
+        files, props = bookkeeping.seen(ops, hubs)
+        known.update(props)
+        return files
+    new, _ = find_new(store, hub_ids, report, processed)
     report["new_files"] = sum(map(len, new.values()))
     held: dict[str, dict[str, dict]] = {}  # quarantined by this run: {hub: {key: info}}
 
@@ -135,9 +135,10 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
     if not inter:
         log.info(json.dumps({"msg": "nothing new", **report}, default=str)[:4000])
         if held:
-            store.put_json(f"curated/_reports/{run_id}.json", report)
+            bookkeeping.write_report(spark, ops, bookkeeping.report_rows(report, {}, held, {}),
+                                     run_id)
         return report
-    _report_inputs(inter, ledgers, report)
+    per_file = _report_inputs(inter, known, key_of, report)
     # Deals carry owner and stage labels: new owners/pipelines rebuild the account's deals.
     label_hubs = touched.get("owners", set()) | touched.get("deal_pipelines", set())
     deal_hubs = tables.hubs("deals") & label_hubs
@@ -166,12 +167,14 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
             raise
         _hook(fail_at, f"after_commit:{table}")
         report["tables"][table] = stats
-    for h, files in new.items():  # last: a crash before this only means files are redone
-        ledgers[h]["files"].update({k: etag for k, (_, etag) in files.items()})
-        store.put_json(ledger_key(h), ledgers[h])
     for df in cached:
         df.unpersist()
-    store.put_json(f"curated/_reports/{run_id}.json", report)
+    # Bookkeeping after every data commit (hubcurate/bookkeeping.py): the report, then the
+    # processed files last, so a crash before that only means the files are read again.
+    bookkeeping.write_report(spark, ops, bookkeeping.report_rows(report, new, held, per_file),
+                             run_id)
+    _hook(fail_at, "before_processed")
+    bookkeeping.record(spark, ops, new, per_file, run_id)
     log.info(json.dumps({"msg": "curate run done", "run_id": run_id,
                          "new_files": report["new_files"], "drift": report["drift"][:20]}))
     return report
@@ -195,16 +198,22 @@ def _read_all(spark, by_stream, drift, unreadable):
     return inter, kinds, touched, cached
 
 
+def _key_of_file(f: str, key_of: dict):
+    """(hub, key) of a row's ``input_file_name()`` (Spark may spell file:/// as file:/)."""
+    if f in key_of:
+        return key_of[f]
+    return next((v for p, v in key_of.items() if f.endswith(p.split("://", 1)[-1])), None)
+
+
 def _drop_foreign_files(df, key_of, hold):
     """Rows of files whose schema is not an Airbyte record's (no _airbyte_raw_id or
     _airbyte_extracted_at: the file matches no stream) are quarantined, not curated."""
     bad = [r._file for r in df.where(F.col("_raw_id").isNull() | F.col("_extracted_at").isNull())
            .select("_file").distinct().collect()]
     for f in bad:
-        path = f if f in key_of else next((p for p in key_of if f.endswith(p.split("://", 1)[-1])),
-                                          None)
-        if path is not None:
-            hold(*key_of[path], "schema matches no stream (no _airbyte_raw_id/_extracted_at)")
+        found = _key_of_file(f, key_of)
+        if found is not None:
+            hold(*found, "schema matches no stream (no _airbyte_raw_id/_extracted_at)")
     return df.where(~F.col("_file").isin(bad)) if bad else df
 
 
@@ -224,39 +233,75 @@ def _hook(fail_at, point):
         raise Killed(point)
 
 
-def _report_inputs(inter, ledgers, report):
-    """Airbyte's nulled/truncated values, typing failures and new properties (drift)."""
+def _report_inputs(inter, known, key_of, report) -> dict:
+    """Airbyte's nulled/truncated values, typing failures and new properties (drift: names an
+    account's table had not shown before, from processed_files). Returns {key: {records,
+    generation, properties_added}} per raw file for the bookkeeping."""
+    per_file: dict[str, dict] = {}
     for t, df in inter.items():
         ch = df.select("hub_id", "_source_stream", F.explode("_changes").alias("c")) \
             .groupBy("hub_id", "_source_stream", "c.field", "c.change", "c.reason").count()
         report["airbyte_changes"] += [r.asDict() for r in ch.collect()]
         report["typing_failures"] += build.typing_failures(df, t)
-        props = df.where(F.col("props").isNotNull()) \
-            .select("hub_id", F.explode(F.map_keys("props")).alias("p")).distinct() \
-            .groupBy("hub_id").agg(F.collect_set("p").alias("ps")).collect()
-        for r in props:
-            known = ledgers[r.hub_id]["properties"].get(t)
-            added = sorted(set(r.ps) - set(known or []))
-            if known is not None and added:
+        files = df.groupBy("_file").agg(
+            F.count("*").alias("n"), F.max("_generation_id").alias("g"),
+            F.array_distinct(F.flatten(F.collect_set(F.map_keys("props")))).alias("ps")).collect()
+        seen: dict[str, set] = {}  # this run's names so far, per account
+        added: dict[str, set] = {}  # reported: names new to an account that had this table
+        for r in sorted(files, key=lambda r: r._file):
+            found = _key_of_file(r._file, key_of)
+            if found is None:
+                continue
+            hub, key = found
+            before = known.get(hub, {}).get(t)
+            fresh = set(r.ps or []) - (before or set()) - seen.get(hub, set())
+            seen.setdefault(hub, set()).update(fresh)
+            if before is not None:
+                added.setdefault(hub, set()).update(fresh)
+            per_file[key] = {"records": r.n, "generation": r.g, "properties_added": sorted(fresh)}
+        for hub, names in sorted(added.items()):
+            if names:
                 report["drift"].append({"event": "properties_added", "table": t,
-                                        "hub_id": r.hub_id, "properties": added})
-            ledgers[r.hub_id]["properties"][t] = sorted(set(r.ps) | set(known or []))
-        report.setdefault("records_read", {})[t] = df.count()
+                                        "hub_id": hub, "properties": sorted(names)})
+        report.setdefault("records_read", {})[t] = sum(r.n for r in files)
+    return per_file
 
 
 def purge(spark, lake_root: str, hub_ids: str, retention_hours: float = 0, database: str = "",
           iceberg_catalog: str = "") -> dict:
-    """Uninstalled accounts out of the curated layer: their rows from every Iceberg table (one
-    commit per table), the snapshots that still hold them expired (hubcurate/iceberg.py), then
-    their ledger and quarantine records (a re-install starts from nothing)."""
+    """Uninstalled accounts out of the curated layer: their rows from every Iceberg table, the
+    bookkeeping tables included (one commit per table), the snapshots older than
+    ``retention_hours`` expired with the data files only they held (hubcurate/iceberg.py; the
+    scheduled maintenance expires the younger ones once they age past it), then their
+    quarantine records: a re-install starts from nothing."""
     hubs = sorted({h.strip() for h in hub_ids.split(",") if h.strip()})
     if not hubs or not all(h.isdigit() for h in hubs):
         raise ValueError(f"purge needs numeric hub ids, got {hub_ids!r}")
     store = open_store(lake_root)
-    rows = iceberg.Tables(spark, lake_root, database, iceberg_catalog).purge(hubs, retention_hours)
+    tables = iceberg.Tables(spark, lake_root, database, iceberg_catalog)
+    rows = tables.purge(hubs, retention_hours)
+    bookkeeping_rows = tables.ops().purge(hubs, retention_hours)
     for h in hubs:
-        store.delete_prefix(ledger_key(h))
         store.delete_prefix(quarantine.record_key(h))
-    report = {"purged_hub_ids": hubs, "rows_deleted": rows}
+    report = {"purged_hub_ids": hubs, "rows_deleted": rows, "bookkeeping_deleted": bookkeeping_rows}
     log.info(json.dumps({"msg": "curate purge done", **report}))
     return report
+
+
+def maintain(spark, lake_root: str, retention_hours: float, orphan_older_than_hours: float,
+             database: str = "", iceberg_catalog: str = "") -> dict:
+    """Scheduled table maintenance (``--mode maintenance``), every table of both namespaces:
+    rewrite small data files, expire snapshots older than ``retention_hours`` (so a purged
+    account's rows leave the snapshots the purge kept within retention), then delete orphan
+    files older than ``orphan_older_than_hours`` (a killed run's data files). Each step is a
+    bounded Iceberg procedure; the job's timeout bounds the run. {table: what each did}."""
+    tables = iceberg.Tables(spark, lake_root, database, iceberg_catalog)
+    out = {}
+    for ns in (tables, tables.ops()):
+        for t in ns.tables():
+            out[f"{ns.database}.{t}"] = {
+                "compacted": ns.compact(t),
+                "expired_data_files": ns.expire(t, retention_hours),
+                "orphans_removed": ns.remove_orphans(t, orphan_older_than_hours)}
+    log.info(json.dumps({"msg": "curate maintenance done", "tables": out}))
+    return {"maintained": out}

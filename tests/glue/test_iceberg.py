@@ -127,7 +127,13 @@ def test_purge_deletes_an_account_in_one_commit_per_table_and_its_files(spark, l
         assert len(meta.snapshots) == 1  # the snapshots that held account 1 are expired
     left = [p for p in (d / b / "curated").rglob("*.parquet") if "hub_id=1" in str(p)]
     assert left == []  # its data files are deleted with the snapshots
-    assert not (d / b / "curated/_state/ledger/1.json").exists()
-    assert (d / b / "curated/_state/ledger/2.json").exists()
+    ops = lake_query.table_names(root, lake_query.OPS_DATABASE)
+    assert set(ops) == {"processed_files", "run_reports"}
+    raw_files = len(list((d / b / "raw/1").rglob("*.parquet")))
+    assert rep["bookkeeping_deleted"]["processed_files"] == raw_files
+    for t in ops:
+        hubs = {x["hub_id"] for x in lake_query.load(root, t, lake_query.OPS_DATABASE).scan()
+                .to_arrow().to_pylist()}
+        assert "1" not in hubs and "2" in hubs
     with pytest.raises(ValueError, match="numeric"):
         job.purge(spark, root, "1/../x")

@@ -1,4 +1,4 @@
-"""File identity = key + ETag (issue 15.3), without Spark: the ledger, the local mirror, the
+"""File identity = key + ETag (issue 15.3), without Spark: new-file selection, the local mirror, the
 trigger's event accounting."""
 import json
 import os
@@ -19,23 +19,22 @@ def _put(store_root, key, data: bytes):
     return p
 
 
-def test_a_rewritten_key_is_new_again_and_a_legacy_ledger_is_not(tmp_path):
+def test_a_rewritten_key_is_new_again(tmp_path):
     store = LocalStore(str(tmp_path))
     a = _put(tmp_path, "raw/1/deals/a.parquet", b"PAR1-old")
     _put(tmp_path, "raw/1/deals/b.parquet", b"PAR1-b")
-    new, _ = job.find_new(store, "1")
-    store.put_json(job.ledger_key("1"), {"files": {k: e for k, (_, e) in new["1"].items()},
-                                         "properties": {}})
-    assert job.find_new(store, "1")[0] == {}
+    new, hubs = job.find_new(store, "1")
+    assert hubs == ["1"] and sorted(new["1"]) == ["raw/1/deals/a.parquet", "raw/1/deals/b.parquet"]
+    done = {"1": {(k, e) for k, (_, e) in new["1"].items()}}  # what processed_files holds
+    asked = []
+
+    def processed(hubs):
+        asked.append(hubs)
+        return done
+    assert job.find_new(store, "1", processed=processed)[0] == {} and asked == [["1"]]
     a.write_bytes(b"PAR1-new-content")  # same key, new content
     os.utime(a, ns=(1, 2_000_000_000_000_000_000))
-    assert list(job.find_new(store, "1")[0]["1"]) == ["raw/1/deals/a.parquet"]
-    # a ledger written before ETags (key -> size) still counts its files as processed
-    store.put_json(job.ledger_key("1"), {"files": {"raw/1/deals/a.parquet": a.stat().st_size,
-                                                   "raw/1/deals/b.parquet": 6},
-                                         "properties": {}})
-    new, ledgers = job.find_new(store, "1")
-    assert new == {} and isinstance(ledgers["1"]["files"]["raw/1/deals/a.parquet"], str)
+    assert list(job.find_new(store, "1", processed=processed)[0]["1"]) == ["raw/1/deals/a.parquet"]
 
 
 def test_quarantined_at_this_etag_is_skipped_rewritten_is_read(tmp_path):

@@ -1,0 +1,134 @@
+"""What the job remembers between runs, as Iceberg tables in the ``<database>_ops`` namespace
+of the curated tables' catalog (not one JSON object per account):
+
+``processed_files``: one row per raw file version a run curated (hub_id, stream, key, etag,
+size, records, generation, the property names first seen in it, run_id, committed_at),
+partitioned by hub_id. A file is new when its (key, ETag) has no row: an object rewritten under
+its key (a new ETag) is read again (issue 15.3).
+
+``run_reports``: one row per run x account x stream with what the run saw (drift, Airbyte's
+``_airbyte_meta.changes``, typing failures, quarantined and unrecognised files), partitioned by
+day; analysts and operators query it like any table.
+
+Commit order (each table commits once per run): the data tables, then ``run_reports``, then
+``processed_files``. A crash before the last commit leaves the files unrecorded, so the next run
+reads them again; that is idempotent (the latest version per (hub_id, id) wins, the same
+records merge to the same rows), so nothing is lost and nothing doubles. A crash after the
+reports only repeats a report row under another run id."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from pyspark.sql import functions as F
+
+from . import catalog, ingest
+
+PROCESSED, REPORTS = "processed_files", "run_reports"
+PROCESSED_SCHEMA = ("hub_id string, stream string, key string, etag string, size bigint, "
+                    "records bigint, generation bigint, properties_added array<string>, "
+                    "run_id string, committed_at timestamp")
+_KV = "array<struct<key:string,reason:string>>"
+REPORT_SCHEMA = (
+    "run_id string, reported_at timestamp, hub_id string, stream string, table_name string, "
+    "known_stream boolean, files_read int, records_read bigint, files_quarantined int, "
+    "rows_after bigint, deleted_after bigint, drift array<struct<event:string,details:string>>, "
+    "airbyte_changes array<struct<field:string,change:string,reason:string,count:bigint>>, "
+    f"typing_failures array<struct<column:string,failed:bigint>>, quarantined {_KV}, "
+    f"unrecognised {_KV}")
+
+
+def seen(ops, hubs=None) -> tuple[dict[str, set], dict[str, dict[str, set]]]:
+    """({hub: {(key, etag)}} processed, {hub: {table: property names seen}}) from
+    processed_files (``hubs``: only those accounts; None: all)."""
+    df = ops.read(PROCESSED, hubs)
+    if df is None:
+        return {}, {}
+    files: dict[str, set] = {}
+    for r in df.select("hub_id", "key", "etag").collect():
+        files.setdefault(r.hub_id, set()).add((r.key, r.etag))
+    props: dict[str, dict[str, set]] = {}
+    for r in df.groupBy("hub_id", "stream").agg(
+            F.flatten(F.collect_list(F.coalesce("properties_added", F.array().cast(
+                "array<string>")))).alias("ps")).collect():
+        props.setdefault(r.hub_id, {}).setdefault(catalog.table_of(r.stream), set()).update(r.ps)
+    return files, props
+
+
+def record(spark, ops, files: dict[str, dict[str, tuple[int, str]]], per_file: dict,
+           run_id: str) -> int:
+    """The run's curated files, one append commit. ``per_file``: {key: {records, generation,
+    properties_added}} (a file without rows has none)."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rows = []
+    for hub, keys in sorted(files.items()):
+        for key, (size, etag) in sorted(keys.items()):
+            info = per_file.get(key, {})
+            rows.append((hub, ingest.parse_key(key)[1], key, etag, int(size),
+                         int(info.get("records", 0)), info.get("generation"),
+                         info.get("properties_added", []), run_id, now))
+    if rows:
+        ops.append(spark.createDataFrame(rows, PROCESSED_SCHEMA), PROCESSED, run_id,
+                   F.col("hub_id"))
+    return len(rows)
+
+
+def report_rows(report: dict, files: dict, held: dict, per_file: dict) -> list[tuple]:
+    """The run report (job.run's dict) as rows of REPORT_SCHEMA, one per account x stream
+    (keys that are not an account's raw file: hub_id and/or stream null)."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    cells: dict[tuple, dict] = {}
+
+    def cell(hub, stream):
+        return cells.setdefault((hub, stream), {"files": 0, "records": 0, "quarantined": [],
+                                                "drift": [], "changes": [], "typing": [],
+                                                "unrecognised": []})
+    for hub, keys in files.items():
+        for key in keys:
+            c = cell(hub, ingest.parse_key(key)[1])
+            c["files"] += 1
+            c["records"] += per_file.get(key, {}).get("records", 0)
+    for hub, keys in held.items():
+        for key, info in keys.items():
+            cell(hub, ingest.parse_key(key)[1])["quarantined"].append((key, info["reason"]))
+    for u in report["unrecognised"]:
+        parts = u["key"].split("/")
+        hub = parts[1] if len(parts) > 1 and parts[1].isdigit() else None
+        cell(hub, parts[2] if hub and len(parts) == 4 else None)["unrecognised"].append(
+            (u["key"], u["reason"]))
+    for ch in report["airbyte_changes"]:
+        cell(ch["hub_id"], ch["_source_stream"])["changes"].append(
+            (ch["field"], ch["change"], ch["reason"], int(ch["count"])))
+    for f in report["typing_failures"]:
+        cell(f["hub_id"], f["stream"])["typing"].append((f["column"], int(f["failed"])))
+    for e in report["drift"]:
+        details = json.dumps({k: v for k, v in e.items() if k != "event"}, sort_keys=True)
+        if "stream" in e:
+            for hub in e.get("hub_ids") or [e.get("hub_id")]:
+                cell(hub, e["stream"])["drift"].append((e["event"], details))
+        else:  # properties_added: per table; on its stream of the same name, else its first
+            streams = sorted(s for (h, s) in cells if h == e["hub_id"] and s
+                             and catalog.table_of(s) == e["table"])
+            stream = e["table"] if e["table"] in streams or not streams else streams[0]
+            cell(e["hub_id"], stream)["drift"].append((e["event"], details))
+    tables = report["tables"]
+    for t, by_hub in tables.items():  # a table rebuilt without new files of its own (deals)
+        for hub in by_hub:
+            if not any(h == hub and s and catalog.table_of(s) == t for (h, s) in cells):
+                cell(hub, t)
+    out = []
+    for (hub, stream), c in sorted(cells.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or "")):
+        table = catalog.table_of(stream) if stream else None
+        after = tables.get(table, {}).get(hub, {}) if table else {}
+        out.append((report["run_id"], now, hub, stream, table,
+                    None if stream is None else stream in catalog.KNOWN_STREAMS,
+                    c["files"], c["records"], len(c["quarantined"]), after.get("rows"),
+                    after.get("deleted"), c["drift"], c["changes"], c["typing"],
+                    c["quarantined"], c["unrecognised"]))
+    return out
+
+
+def write_report(spark, ops, rows: list[tuple], run_id: str) -> None:
+    if rows:
+        ops.append(spark.createDataFrame(rows, REPORT_SCHEMA), REPORTS, run_id,
+                   F.days("reported_at"))
