@@ -11,6 +11,7 @@ from conftest import T0, rows
 
 from hubcurate import job, quarantine
 from hubcurate.store import LocalStore
+from local_stack import lake_query
 from local_stack import raw_lake as r
 
 DAY = 86_400_000
@@ -51,9 +52,13 @@ def test_unreadable_files_are_quarantined_reported_and_the_rest_commits(spark, l
     store = LocalStore(f"{d}/{b}")
     assert set(quarantine.load(store, "1")["files"]) == {"raw/1/deals/2023_11_14_1_0.parquet",
                                                           "raw/1/contacts/2023_11_14_2_0.parquet"}
-    assert "raw/1/deals/2023_11_14_1_0.parquet" not in store.get_json(job.ledger_key("1"))["files"]
-    assert store.get_json(f"curated/_reports/{rep['run_id']}.json")["quarantined"] == \
-        rep["quarantined"]
+    processed = {x["key"] for x in lake_query.load(root, "processed_files", lake_query.OPS_DATABASE)
+                 .scan().to_arrow().to_pylist()}
+    assert not processed & set(reasons) and good in processed
+    _, reported = lake_query.query(  # the run report, as ./dev query reads it
+        "SELECT q.key, q.reason FROM (SELECT unnest(quarantined) AS q FROM hubspot_ops.run_reports"
+        f" WHERE run_id = '{rep['run_id']}') ORDER BY 1", root)
+    assert reported == sorted((q["key"], q["reason"]) for q in rep["quarantined"])
     logged = [json.loads(m) for m in caplog.messages if m.startswith("{")]
     assert sum(m.get("msg") == "raw file quarantined" for m in logged) == 3
     alert = [m for m in logged if m.get("msg") == "alert"]
