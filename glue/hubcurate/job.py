@@ -295,6 +295,9 @@ def maintain(spark, lake_root: str, retention_hours: float, orphan_older_than_ho
     account's rows leave the snapshots the purge kept within retention), then delete orphan
     files older than ``orphan_older_than_hours`` (a killed run's data files). Each step is a
     bounded Iceberg procedure; the job's timeout bounds the run. {table: what each did}."""
+    if orphan_older_than_hours < 24:  # remove_orphan_files refuses it too, less clearly
+        raise ValueError("orphan files younger than 24 hours may belong to a write not yet "
+                         f"committed: --orphan_older_than_hours {orphan_older_than_hours} < 24")
     tables = iceberg.Tables(spark, lake_root, database, iceberg_catalog)
     out = {}
     for ns in (tables, tables.ops()):

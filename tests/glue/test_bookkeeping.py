@@ -1,5 +1,8 @@
 """The job's bookkeeping as Iceberg tables in <database>_ops (processed raw files, run reports),
 the commit order between them and the data tables, and the scheduled maintenance."""
+import os
+import time
+
 import pytest
 from conftest import T0, rows
 
@@ -133,13 +136,23 @@ def test_maintenance_compacts_expires_and_removes_orphans_so_a_purged_account_is
                 .to_arrow().to_pylist()}
     assert "1" in hubs_in_snapshots("contacts")  # time travel still reaches it
     files_before = sorted((d / b / "curated/hubspot/contacts").rglob("*.parquet"))
+    with pytest.raises(ValueError, match="24 hours"):  # Iceberg's own floor, said up front
+        job.maintain(spark, root, 0, 1)
+    # a process killed while writing leaves its data files (Spark's task abort, as above,
+    # cleans up after itself; a killed JVM cannot): one such file, from two days ago
+    data = d / b / "curated/hubspot/contacts/data"
+    orphan = data / "hub_id=2" / "00000-killed-run.parquet"
+    orphan.write_bytes(next(data.rglob("*.parquet")).read_bytes())
+    two_days_ago = time.time() - 48 * 3600
+    for f in (d / b / "curated").rglob("*"):
+        os.utime(f, (two_days_ago, two_days_ago))
     rep = curate_job.main(["--lake_root", root, "--mode", "maintenance",
-                           "--snapshot_retention_hours", "0", "--orphan_older_than_hours", "0"],
+                           "--snapshot_retention_hours", "0", "--orphan_older_than_hours", "24"],
                           spark=spark)
     m = rep["maintained"]
     assert {"hubspot.contacts", "hubspot.deals", "hubspot_ops.processed_files",
             "hubspot_ops.run_reports"} <= set(m)
-    assert m["hubspot.contacts"]["orphans_removed"] > 0  # the killed run's files
+    assert m["hubspot.contacts"]["orphans_removed"] == 1 and not orphan.exists()
     for name in m:
         database, table = name.split(".")
         assert hubs_in_snapshots(table, database) <= {"2", None}, name
