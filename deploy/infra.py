@@ -89,6 +89,12 @@ BUCKET_SUFFIX_VAR = "LAKE_BUCKET_ACCOUNT_REGION_SUFFIX"
 REGION_VAR = "LAKE_REGION"            # empty: the stack's region
 GLUE_JOB_VAR = "GLUE_JOB_NAME"
 GLUE_DATABASE_VAR = "GLUE_DATABASE"   # the Glue Data Catalog database of the curated Iceberg tables
+OPS_DATABASE_SUFFIX = "_ops"          # <GLUE_DATABASE>_ops: the job's bookkeeping tables
+# Hours Iceberg keeps snapshots (time travel) before the maintenance run expires them; the
+# uninstall purge expires what is older at once, so a purged account is gone from every
+# snapshot within this plus one maintenance interval (glue/README.md).
+SNAPSHOT_RETENTION_VAR = "LAKE_SNAPSHOT_RETENTION_HOURS"
+MAINTENANCE_SCHEDULE_VAR = "LAKE_MAINTENANCE_SCHEDULE"  # Glue trigger cron(...); empty: none
 ATHENA_WORKGROUP_VAR = "ATHENA_WORKGROUP"
 ATHENA_RESULTS_PREFIX = "athena-results/"
 ICEBERG_CATALOG = "glue_catalog"      # the Spark catalog name the job's --conf sets up
@@ -545,6 +551,12 @@ class Template:
                 f"{c}.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog",
                 f"{c}.io-impl=org.apache.iceberg.aws.s3.S3FileIO"])))
             definition["DefaultArguments"]["--glue_database"] = database
+        retention = self.env.get(SNAPSHOT_RETENTION_VAR)
+        if retention:
+            if not retention.replace(".", "", 1).isdigit():
+                raise ValueError(f"{SNAPSHOT_RETENTION_VAR}={retention!r}: a number of hours")
+            definition["DefaultArguments"]["--purge_retention_hours"] = retention
+            definition["DefaultArguments"]["--snapshot_retention_hours"] = retention
         definition["DefaultArguments"].update({
             "--lake_root": _sub(f"s3://{bucket}/"),
             "--extra-py-files": _sub(assets["library"]),
@@ -598,6 +610,29 @@ class Template:
                 ]}}],
             "Tags": _tags()}})
 
+    def glue_maintenance(self) -> None:
+        """The curate job's table maintenance on a schedule: a SCHEDULED Glue trigger starting
+        the same job with ``--mode maintenance`` (AWS Glue API, CreateTrigger: Type SCHEDULED,
+        Schedule cron(...), Actions[].Arguments override the job's defaults). Glue's own
+        scheduler rather than a Chalice schedule: no function, role or code between the clock
+        and the job, and the run is queued behind curate runs by the job's MaxConcurrentRuns=1
+        (JobRunQueuingEnabled), so maintenance never races a curate commit. A failed run alerts
+        like any other (glue_failure_alert: same job name)."""
+        job, schedule = self.setting(GLUE_JOB_VAR), self.env.get(MAINTENANCE_SCHEDULE_VAR)
+        if not job or not self.bucket() or not schedule:
+            return
+        if not re.fullmatch(r"cron\([^()]+\)", schedule):
+            raise ValueError(f"{MAINTENANCE_SCHEDULE_VAR}={schedule!r}: Glue schedules are "
+                             "cron(Minutes Hours Day-of-month Month Day-of-week Year)")
+        self.add("GlueMaintenanceTrigger", {"Type": "AWS::Glue::Trigger", "Properties": {
+            "Name": f"{self.prefix()}-curate-maintenance",
+            "Description": f"{job}: Iceberg table maintenance (compaction, snapshot expiry, "
+                           "orphan files)",
+            "Type": "SCHEDULED", "Schedule": schedule, "StartOnCreation": True,
+            "Actions": [{"JobName": {"Ref": "GlueJob"},
+                         "Arguments": {"--mode": "maintenance"}}],
+            "Tags": dict(TAGS)}})
+
     def glue_failure_alert(self, topic: str | None) -> None:
         """A failed or timed-out curate run reaches the operators' alert topic.
 
@@ -633,11 +668,13 @@ class Template:
         authorises catalog calls on the catalog, the database and each table ARN)."""
         if not database:
             return []
+        dbs = (database, database + OPS_DATABASE_SUFFIX)  # the curated tables, the bookkeeping
         return [{"Sid": "IcebergTablesInTheStageDatabase", "Effect": "Allow",
                  "Action": ["glue:GetDatabase", "glue:GetTable", "glue:GetTables",
                             "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"],
-                 "Resource": [_arn("glue", "catalog"), _arn("glue", f"database/{database}"),
-                              _arn("glue", f"table/{database}/*")]}]
+                 "Resource": [_arn("glue", "catalog"),
+                              *(_arn("glue", f"database/{db}") for db in dbs),
+                              *(_arn("glue", f"table/{db}/*") for db in dbs)]}]
 
     def catalog(self) -> None:
         """The stage's Glue database and the Athena workgroup analysts query it with."""
@@ -648,6 +685,13 @@ class Template:
                 "DatabaseInput": {"Name": database, "Description":
                                   f"{self.prefix()}: curated HubSpot tables (Apache Iceberg)"}}},
                 f"Glue database {database}")
+            ops = database + OPS_DATABASE_SUFFIX
+            self.add("GlueOpsDatabase", {"Type": "AWS::Glue::Database", "Properties": {
+                "CatalogId": {"Ref": "AWS::AccountId"},
+                "DatabaseInput": {"Name": ops, "Description":
+                                  f"{self.prefix()}: the curate job's processed raw files and "
+                                  "run reports (Apache Iceberg)"}}},
+                f"Glue database {ops}")
         group = self.env.get(ATHENA_WORKGROUP_VAR)
         if group and self.bucket():
             self.add("AthenaWorkGroup", {"Type": "AWS::Athena::WorkGroup", "Properties": {
@@ -808,6 +852,7 @@ def _assemble(stage: str, app: dict | None, with_patches: bool) -> tuple[dict, T
     t.secrets()
     t.lake()
     t.glue(topic)
+    t.glue_maintenance()
     t.glue_failure_alert(topic)
     t.airbyte_writer()
     t.catalog()

@@ -292,8 +292,10 @@ def test_log_retention_must_be_a_value_cloudwatch_accepts(monkeypatch, app_model
 def test_the_lakehouse_catalog_and_athena_are_in_the_template(stage, sam):
     t = sam(stage)
     env = infra.stage_env(stage)
-    (db,) = _resources(t, "AWS::Glue::Database").values()
-    assert db["Properties"]["DatabaseInput"]["Name"] == env["GLUE_DATABASE"]
+    dbs = {d["Properties"]["DatabaseInput"]["Name"]
+           for d in _resources(t, "AWS::Glue::Database").values()}
+    # the curated tables, and the job's bookkeeping beside them (analysts' SHOW TABLES stays clean)
+    assert dbs == {env["GLUE_DATABASE"], env["GLUE_DATABASE"] + "_ops"}
     (group,) = _resources(t, "AWS::Athena::WorkGroup").values()
     config = group["Properties"]["WorkGroupConfiguration"]
     assert group["Properties"]["Name"] == env["ATHENA_WORKGROUP"]
@@ -303,6 +305,48 @@ def test_the_lakehouse_catalog_and_athena_are_in_the_template(stage, sam):
     assert args["--datalake-formats"] == "iceberg"
     assert "org.apache.iceberg.aws.glue.GlueCatalog" in args["--conf"]["Fn::Sub"]
     assert args["--glue_database"] == env["GLUE_DATABASE"]
+    # one retention for time travel and for what an uninstall's purge leaves in snapshots
+    retention = env["LAKE_SNAPSHOT_RETENTION_HOURS"]
+    assert args["--purge_retention_hours"] == args["--snapshot_retention_hours"] == retention
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_table_maintenance_runs_on_a_glue_schedule(stage, sam):
+    import boto3
+    from moto import mock_aws
+
+    t = sam(stage)
+    env = infra.stage_env(stage)
+    (trigger,) = _resources(t, "AWS::Glue::Trigger").values()
+    p = trigger["Properties"]
+    assert (p["Type"], p["Schedule"], p["StartOnCreation"]) == (
+        "SCHEDULED", env["LAKE_MAINTENANCE_SCHEDULE"], True)
+    (action,) = p["Actions"]
+    assert action == {"JobName": {"Ref": "GlueJob"}, "Arguments": {"--mode": "maintenance"}}
+    # Glue accepts the trigger as templated (moto's CreateTrigger), for the stage's job
+    with mock_aws():
+        glue = boto3.client("glue", region_name="us-east-1")
+        glue.create_job(Name=env["GLUE_JOB_NAME"], Role="r",
+                        Command={"Name": "glueetl", "ScriptLocation": "s3://x/s.py"})
+        glue.create_trigger(Name=p["Name"], Type=p["Type"], Schedule=p["Schedule"],
+                            StartOnCreation=True,
+                            Actions=[{"JobName": env["GLUE_JOB_NAME"],
+                                      "Arguments": action["Arguments"]}])
+        got = glue.get_trigger(Name=p["Name"])["Trigger"]
+        assert got["Schedule"] == p["Schedule"] and got["State"] == "ACTIVATED"
+    # the job script knows the mode the trigger passes (glue/curate_job.py, without Spark)
+    script = (Path(__file__).resolve().parents[2] / "glue/curate_job.py").read_text()
+    assert '"mode": "curate"' in script and 'g.args["mode"] == "maintenance"' in script
+
+
+def test_maintenance_settings_are_checked(monkeypatch, app_model):
+    env = infra.stage_env("dev")
+    for var, bad, match in (("LAKE_MAINTENANCE_SCHEDULE", "rate(1 day)", "cron"),
+                            ("LAKE_SNAPSHOT_RETENTION_HOURS", "3 days", "hours")):
+        monkeypatch.setattr(infra, "stage_env", lambda stage, config=None, v=var, b=bad:
+                            {**env, v: b})
+        with pytest.raises(ValueError, match=match):
+            infra.build("dev", app_model("dev"))
 
 
 # -- a failed Glue run reaches the operators --------------------------------------------------
