@@ -113,6 +113,14 @@ class Busy(Transient):
         self.holder = holder  # the account lease's owner ("<message id>:<run>"); None: shared
 
 
+class StatusChanged(Exception):
+    """The account's status changed under our lease (an uninstall during the run)."""
+
+    def __init__(self, status: str):
+        super().__init__(f"status became {status}")
+        self.status = status
+
+
 PERMANENT = (ProvisionFailed, AirbytePermanentError, SecretConfigError, TokenDecryptError)
 TRANSIENT = (AirbyteTransientError, Busy)
 
@@ -383,13 +391,21 @@ class _Run:
     def _owned(self):
         return Account.provision_lease_owner == self.owner
 
-    def _save(self, *actions) -> None:
+    def _save(self, *actions, status: str | None = None) -> None:
+        """Write under our lease (and, with `status`, only while the account still has it)."""
+        condition = self._owned()
+        if status is not None:
+            condition = condition & (Account.status == status)
         try:
-            Account(hub_id=self.hub_id).update(actions=list(actions), condition=self._owned())
+            Account(hub_id=self.hub_id).update(actions=list(actions), condition=condition)
         except UpdateError as exc:
-            if _condition_failed(exc):
-                raise Busy("lease lost while provisioning", retry_after=5) from None
-            raise
+            if not _condition_failed(exc):
+                raise
+            if status is not None:
+                current = Account.get(self.hub_id, consistent_read=True)
+                if current.provision_lease_owner == self.owner and current.status != status:
+                    raise StatusChanged(current.status) from None
+            raise Busy("lease lost while provisioning", retry_after=5) from None
 
     def ensure_source(self, workspace_id: str, fingerprint: str, had_intent: bool) -> str:
         client = self.client
@@ -704,42 +720,76 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
         raise
     result = "provisioned" if first else ("updated" if run.changes else "verified")
     now = utcnow()
-    run._save(Account.status.set(AccountStatus.ACTIVE),
-              Account.airbyte_workspace_id.set(workspace_id),
-              Account.airbyte_destination_id.set(destination_id),
-              Account.airbyte_source_id.set(source_id),
-              Account.airbyte_connection_id.set(connection_id),
-              Account.airbyte_config_hash.set(wanted_hash),
-              Account.airbyte_token_fingerprint.set(fingerprint),
-              Account.airbyte_streams.set(record_streams(run.streams or [])),
-              Account.airbyte_source_intent_at.remove(),
-              Account.airbyte_connection_intent_at.remove(),
-              Account.provision_error.remove(),
-              Account.provision_lease_owner.remove(), Account.provision_lease_until.remove(),
-              Account.provisioned_at.set(account.provisioned_at or now),
-              Account.updated_at.set(now),
-              _history_action(account, _event(result, "; ".join(run.changes) or None,
-                                              message_id, receive_count)))
+    ids = [Account.airbyte_workspace_id.set(workspace_id),
+           Account.airbyte_destination_id.set(destination_id),
+           Account.airbyte_source_id.set(source_id),
+           Account.airbyte_connection_id.set(connection_id),
+           Account.airbyte_source_intent_at.remove(),
+           Account.airbyte_connection_intent_at.remove(),
+           Account.provision_lease_owner.remove(), Account.provision_lease_until.remove(),
+           Account.updated_at.set(now)]
+    try:
+        # `active` only if nobody changed the status since the lease: an uninstall (or a
+        # needs_reauth, a re-install) during the run wins over it.
+        run._save(*ids, Account.status.set(AccountStatus.ACTIVE),
+                  Account.airbyte_config_hash.set(wanted_hash),
+                  Account.airbyte_token_fingerprint.set(fingerprint),
+                  Account.airbyte_streams.set(record_streams(run.streams or [])),
+                  Account.provision_error.remove(),
+                  Account.provisioned_at.set(account.provisioned_at or now),
+                  _history_action(account, _event(result, "; ".join(run.changes) or None,
+                                                  message_id, receive_count)),
+                  status=account.status)
+    except StatusChanged as exc:
+        # Still ours: record what exists in Airbyte (the offboarding waiting on this lease
+        # deletes it) and let go, status untouched.
+        run._save(*ids, _history_action(account, _event(
+            "superseded", f"status became {exc.status} during the run; "
+            + ("; ".join(run.changes) or "nothing changed"), message_id, receive_count)))
+        logs.log_event(log, "provisioning superseded: the account changed during the run",
+                       logging.WARNING, status=exc.status, source_id=source_id,
+                       connection_id=connection_id, changes=run.changes)
+        return Outcome(int(hub_id), "superseded", run.changes, source_id, connection_id)
     logs.log_event(log, f"account {result}", source_id=source_id, connection_id=connection_id,
                    changes=run.changes)
     return Outcome(int(hub_id), result, run.changes, source_id, connection_id)
 
 
-def deprovision(settings: Settings, hub_id: int, *, owner: str | None = None,
-                message_id: str | None = None, receive_count: int | None = None,
-                client: AirbyteClient | None = None) -> Outcome:
-    """For an uninstalled account: delete (or pause) its connection, and delete its source."""
+DEPROVISION_ACTIONS = ("delete", "pause")
+
+
+def deprovision(settings: Settings, hub_id: int, *, action: str | None = None,
+                owner: str | None = None, message_id: str | None = None,
+                receive_count: int | None = None, client: AirbyteClient | None = None) -> Outcome:
+    """For an uninstalled account: delete its connection and source (`action="delete"`,
+    what offboarding does), or only pause the connection (`"pause"`); by default the stage's
+    RECONCILE_UNINSTALLED_ACTION (reconcile's repairs).
+
+    Under the account's lease, like provisioning: while a provisioning run holds it this raises
+    Busy (come back when it ends). That run cannot write `active` over the uninstall (its last
+    write requires the status it leased), but it records the ids of what it created, which
+    this then deletes: offboarding never leaves an account or an Airbyte resource behind."""
+    action = action or settings.reconcile_uninstalled_action
+    if action not in DEPROVISION_ACTIONS:
+        raise ValueError(f"deprovision action {action!r} is not one of {DEPROVISION_ACTIONS}")
     owner = owner or f"run-{uuid.uuid4().hex[:12]}"
     account = load_account(settings, hub_id)
     if account.status != AccountStatus.UNINSTALLED:
         return Outcome(int(hub_id), "skipped", [f"status {account.status} (re-installed?)"])
+    leased = account.provision_lease_owner is not None and account.provision_lease_until is not None \
+        and account.provision_lease_until > utcnow()
+    if not account.airbyte_connection_id and not account.airbyte_source_id and not leased:
+        # Nothing recorded and nobody provisioning: nothing can appear any more, since no run
+        # takes the lease of an uninstalled account (_acquire_lease wants the status it read).
+        return Outcome(int(hub_id), "unchanged")
+    _acquire_lease(settings, account, owner)  # Busy while a provisioning run holds it
     if not account.airbyte_connection_id and not account.airbyte_source_id:
+        release_lease(int(hub_id), owner)
         return Outcome(int(hub_id), "unchanged")
     client = client or client_from_settings(settings)
-    _acquire_lease(settings, account, owner)
     run = _Run(settings, client, account, owner, creds=None)  # type: ignore[arg-type]  # deprovision needs no credentials
     changes, actions = [], []
-    pause = settings.reconcile_uninstalled_action == "pause"
+    pause = action == "pause"
     if account.airbyte_connection_id:
         try:
             if pause:
@@ -759,6 +809,9 @@ def deprovision(settings: Settings, hub_id: int, *, owner: str | None = None,
         except AirbyteNotFound:
             changes.append("source already gone")
         actions.append(Account.airbyte_source_id.remove())
+    if not pause:
+        actions += [Account.airbyte_source_intent_at.remove(),
+                    Account.airbyte_connection_intent_at.remove()]
     result = "paused" if pause else "deprovisioned"
     run._save(*actions, Account.airbyte_config_hash.remove(),
               Account.provision_lease_owner.remove(), Account.provision_lease_until.remove(),

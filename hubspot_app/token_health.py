@@ -371,9 +371,20 @@ class TokenHealthChecker:
         broken_since = account.token_broken_at or now
         days = getattr(self.health, "uninstall_after_days", 0) or 0
         if days and self._uninstall and (now - broken_since) >= timedelta(days=days):
-            self._uninstall(account.hub_id, source="health_check",
-                            reason=f"token refused for {days} days ({verdict.code})")
-            result.events.append("uninstalled")
+            reason = f"token refused for {days} days ({verdict.code})"
+            try:
+                self._uninstall(account.hub_id, source="health_check", reason=reason)
+                result.events.append("uninstalled")
+            except Exception as exc:  # noqa: BLE001 - any failure: the queue finishes it
+                # The account is marked uninstalled by now, so no later check comes back to it:
+                # the lifecycle queue retries the uninstall instead (e.g. while a provisioning
+                # run holds the account's lease).
+                logs.log_event(log, "uninstall queued to finish later", logging.WARNING,
+                               error=type(exc).__name__)
+                delay = getattr(exc, "delay", None) or 0
+                send_messages(self.health.queue_name,
+                              [(uninstall_message(account.hub_id, "health_check", reason), delay)])
+                result.events.append("uninstall_queued")
 
     def _config_problem(self, verdict: Verdict) -> None:
         if self.config_alerted:

@@ -8,7 +8,11 @@ the token-health queue), by the health check (refused refresh tokens, after
 
 1. the account is marked `uninstalled` first, so every later message for it is refused
    (token checks skip it; the provisioner must too);
-2. its Airbyte connection, then its source, are deleted (already gone counts as done);
+2. its Airbyte connection, then its source, are deleted (already gone counts as done) by the
+   provisioner's `deprovision`, under the account's lease: a provisioning run in flight is
+   waited for (the message comes back when its lease ends); that run cannot write `active`
+   over the uninstall, and what it created is deleted here once it let go
+   (tests/provisioning/test_offboarding_race.py);
 3. its refresh token is revoked at HubSpot (best effort: after a real uninstall HubSpot has
    already revoked it) and deleted from the item, with the personal data (user e-mail, user id,
    hub domain, scopes) and the Airbyte ids;
@@ -29,13 +33,14 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from . import logs
 from .config import HealthSettings, Settings
 from .metrics import emit_metric
-from .token_health import AirbyteActions, AirbyteGone
+from .token_health import AirbyteActions
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +86,12 @@ def purge_lake(s3, bucket: str, hub_id: int, raw_prefix: str = "raw",
 
 
 class Uninstaller:
-    def __init__(self, settings, health, airbyte: AirbyteActions | None = None, oauth=None,
+    def __init__(self, settings, health, airbyte_client=None, oauth=None,
                  s3=None, kms=None, alert=None, now=None):
         from .alerts import send_alert
 
-        self.settings, self.health, self.airbyte, self.oauth = settings, health, airbyte, oauth
+        self.settings, self.health, self.oauth = settings, health, oauth
+        self.airbyte_client = airbyte_client  # hubspot_app.airbyte_client.AirbyteClient
         self.s3, self.kms = s3, kms
         self._alert = alert or send_alert
         self.now = now or (lambda: datetime.now(UTC))
@@ -132,7 +138,7 @@ class Uninstaller:
                 account.update(actions=[Account.status.set(AccountStatus.UNINSTALLED),
                                         Account.uninstalled_at.set(now), Account.updated_at.set(now)])
                 report.steps.append("marked_uninstalled")
-            self._delete_airbyte(account, report)
+            self._deprovision(account, report)
             if source == "operator":
                 self._uninstall_in_hubspot(account, report)
             self._revoke_and_forget(account, report)
@@ -161,24 +167,23 @@ class Uninstaller:
         return any(True for _ in UninstallAudit.query(account.hub_id, UninstallAudit.at >= since,
                                                       limit=1))
 
-    def _delete_airbyte(self, account, report: UninstallReport) -> None:
-        from .models import Account
+    def _deprovision(self, account, report: UninstallReport) -> None:
+        """The provisioner's lease-protected deprovision (one offboarding for every path):
+        while a provisioning run holds the account this raises Busy, a Transient, and the
+        message comes back when the lease ends; that run cannot write `active` back."""
+        from .provisioner import deprovision
 
-        pairs = (("connection", account.airbyte_connection_id, "delete_connection", Account.airbyte_connection_id),
-                 ("source", account.airbyte_source_id, "delete_source", Account.airbyte_source_id))
-        for what, resource_id, method, attribute in pairs:
-            if not resource_id:
-                continue
-            if self.airbyte is None:
+        if self.airbyte_client is None:
+            if account.airbyte_connection_id or account.airbyte_source_id or \
+                    account.provision_lease_owner:
                 raise RuntimeError("Airbyte is not configured, cannot delete the account's "
-                                   f"{what}; set AIRBYTE_SECRET_NAME")
-            try:
-                getattr(self.airbyte, method)(resource_id)
-                report.steps.append(f"{what}_deleted")
-            except AirbyteGone:
-                report.steps.append(f"{what}_already_gone")
-            # Forget the id at once: a retry after a later failure does not call again.
-            account.update(actions=[attribute.remove()])
+                                   "connection and source; set AIRBYTE_SECRET_NAME")
+            return
+        outcome = deprovision(self.settings, account.hub_id, action="delete",
+                              owner=f"uninstall-{uuid.uuid4().hex[:12]}",
+                              client=self.airbyte_client)
+        # "connection deleted" -> connection_deleted, "source already gone" -> ...
+        report.steps += [change.replace(" ", "_") for change in outcome.changes]
 
     def _uninstall_in_hubspot(self, account, report: UninstallReport) -> None:
         """An operator's offboarding also uninstalls the app in HubSpot, so both agree:
@@ -264,6 +269,7 @@ class Runtime:
     health: HealthSettings
     oauth: object
     airbyte: AirbyteActions | None
+    airbyte_client: object | None = None  # the client under `airbyte`: offboarding's deprovision
 
     def checker(self, **kwargs):
         from .token_health import TokenHealthChecker
@@ -274,7 +280,7 @@ class Runtime:
                                       hub_id, source=source, reason=reason), **kwargs)
 
     def uninstaller(self, **kwargs) -> Uninstaller:
-        return Uninstaller(self.settings, self.health, self.airbyte, self.oauth, **kwargs)
+        return Uninstaller(self.settings, self.health, self.airbyte_client, self.oauth, **kwargs)
 
 
 def runtime(airbyte: AirbyteActions | None = None) -> Runtime:
@@ -293,7 +299,7 @@ def runtime(airbyte: AirbyteActions | None = None) -> Runtime:
                                settings.http_timeout_seconds)
     if airbyte is None:
         airbyte = airbyte_actions_from_settings(settings)
-    return Runtime(settings, health, oauth, airbyte)
+    return Runtime(settings, health, oauth, airbyte, getattr(airbyte, "client", None))
 
 
 def run_fan_out(force: bool = False) -> dict:

@@ -103,8 +103,8 @@ def uninstall_cmd(args) -> int:
         raise cli.CliError("uninstall deletes the account's connection, source and token: add --yes",
                            cli.USAGE)
     purge = True if args.purge else (False if args.keep_data else None)
-    report = _runtime().uninstaller().uninstall(args.hub_id, source="operator",
-                                                reason=args.reason or "", purge=purge)
+    rt = _runtime()
+    report = _offboard(rt, args.hub_id, args.reason or "", purge)
     data = {"hub_id": report.hub_id, "done": report.done, "steps": report.steps,
             "purged_objects": report.purged_objects}
     if args.json:
@@ -113,6 +113,27 @@ def uninstall_cmd(args) -> int:
         print(f"hub {report.hub_id}: {'offboarded' if report.done else 'nothing done'}: "
               f"{', '.join(report.steps)}; {report.purged_objects} objects purged")
     return cli.OK if report.done else cli.NOT_FOUND
+
+
+def _offboard(rt, hub_id: int, reason: str, purge: bool | None):
+    """Offboard now; while a provisioning run holds the account's lease, wait for it (at most
+    one lease's length: the lease ends by then even if its run crashed)."""
+    import sys
+    import time
+
+    from hubspot_app.provisioner import Busy
+
+    uninstaller = rt.uninstaller()
+    give_up = time.monotonic() + rt.settings.provision_lease_seconds + 5
+    while True:
+        try:
+            return uninstaller.uninstall(hub_id, source="operator", reason=reason, purge=purge)
+        except Busy as exc:
+            if time.monotonic() + exc.retry_after > give_up:
+                raise _cli().CliError(f"hub {hub_id}: {exc}; it is marked uninstalled, run the "
+                                      "command again to finish offboarding", _cli().FAILED) from None
+            print(f"hub {hub_id}: {exc}; waiting {exc.retry_after}s", file=sys.stderr)
+            time.sleep(exc.retry_after)
 
 
 def register(groups) -> None:

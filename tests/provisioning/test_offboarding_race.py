@@ -98,3 +98,64 @@ def test_uninstall_during_provisioning_leaves_nothing_behind(harness, monkeypatc
     # A late provision message for it changes nothing.
     assert provisioner.provision(harness.settings, hub).result == "skipped"
     assert harness.live("connections", hub) == [] and harness.live("sources", hub) == []
+
+
+def test_health_check_offboarding_during_provisioning_finishes_through_the_queue(
+        harness, configured, monkeypatch):
+    """A token refused for longer than TOKEN_BROKEN_UNINSTALL_AFTER_DAYS offboards the account
+    from inside the check. While a provisioning run holds the lease the check cannot finish
+    it, and no later check would (the account is uninstalled by then): the uninstall goes to
+    the lifecycle queue, whose worker finishes it once the run let go."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from hubspot_app.models import Account, utcnow
+    from hubspot_app.token_health import TokenHealthChecker
+    from hubspot_app.uninstall import runtime
+    from local_stack.dispatcher import SqsRoute
+
+    hub = 7003
+    with configured(UNINSTALL_PURGE_S3="false"):
+        # The sandbox refuses this made-up refresh token: broken, for three days already.
+        harness.install(hub, send=False)
+        harness.account(hub).update(actions=[
+            Account.token_broken_at.set(utcnow() - timedelta(days=3)),
+            Account.open_alerts.set(["token"])])
+        pause = Paused(monkeypatch, "start_first_sync", after=True)
+        outcome: dict = {}
+
+        def provisioning_run() -> None:
+            try:
+                outcome["result"] = provisioner.provision(harness.settings, hub, owner="race-run")
+            except BaseException as exc:  # noqa: BLE001 - a thread's failure is reported in the test's thread
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=provisioning_run, daemon=True)
+        thread.start()
+        assert pause.reached.wait(WAIT), outcome.get("error")
+
+        rt = runtime()
+        uninstaller = rt.uninstaller()
+        checker = TokenHealthChecker(
+            rt.settings, replace(rt.health, uninstall_after_days=1), rt.oauth, rt.airbyte,
+            sleep=lambda s: None, alert=lambda *a, **k: None,
+            uninstall=lambda hub_id, source, reason: uninstaller.uninstall(
+                hub_id, source=source, reason=reason))
+        result = checker.check(hub, force=True)
+        assert (result.outcome, result.events) == ("broken", ["uninstall_queued"])
+        assert harness.account(hub).status == AccountStatus.UNINSTALLED
+
+        pause.release.set()
+        thread.join(WAIT)
+        assert not thread.is_alive()
+        assert outcome["result"].result == "superseded", outcome
+        assert harness.account(hub).status == AccountStatus.UNINSTALLED
+
+        worker = SqsRoute(harness.client, harness.env["TOKEN_HEALTH_QUEUE_NAME"],
+                          "token_health_worker")
+        worker.run_until_idle(timeout=WAIT)
+        account = harness.account(hub)
+        assert account.status == AccountStatus.UNINSTALLED
+        assert account.airbyte_connection_id is None and account.airbyte_source_id is None
+        assert account.refresh_token_encrypted is None
+        assert harness.live("connections", hub) == [] and harness.live("sources", hub) == []
