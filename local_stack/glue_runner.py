@@ -19,6 +19,7 @@ import hashlib
 import json
 import sys
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -74,7 +75,7 @@ class LocalGlue:
                 r["future"].result()
 
     def _execute(self, run: dict) -> None:
-        run["JobRunState"] = "RUNNING"
+        run["JobRunState"], run["StartedOn"] = "RUNNING", time.time()  # epoch s, as AWS JSON
         args = {"--lake_root": self.lake_root, "--run_id": run["Id"], **run["Arguments"]}
         args["--lake_root"] = self.lake_root  # the mirror, whatever S3 root the trigger passed
         try:
@@ -87,6 +88,8 @@ class LocalGlue:
             run["JobRunState"] = "SUCCEEDED"
         except Exception as e:  # noqa: BLE001 - recorded like Glue's ErrorMessage
             run["JobRunState"], run["ErrorMessage"] = "FAILED", repr(e)
+        finally:
+            run["CompletedOn"] = time.time()
 
     def _keys(self, prefix: str) -> dict[str, str]:
         out = {}

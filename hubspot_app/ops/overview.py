@@ -1,11 +1,14 @@
 """`ops account list`: every account on one screen, the view an operator opens first.
 
 Status and token health come from the accounts table; dead letters from the three DLQs (peeked,
-then released); the last curated run from the Glue job's per-account ledger object in the lake
-(its LastModified is when the job last committed that account's files).
+then released); the last curated run from the Glue job's run history (GetJobRuns: the last
+SUCCEEDED curate run whose --hub_ids named the account or ALL). The job keeps its processed
+files in an Iceberg table (glue/README.md, Bookkeeping), which Lambda and this CLI cannot read
+without a query engine; Glue's run history answers "when was this account last curated".
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 from datetime import datetime
 
@@ -34,46 +37,54 @@ def dead_letters_by_hub() -> tuple[Counter, list[str]]:
     return counts, unread
 
 
-def curated_at_by_hub(bucket: str, curated_prefix: str) -> dict[int, datetime]:
-    """When the Glue job last committed each account's files (its ledger object's LastModified)."""
-    import boto3
-
-    prefix = f"{curated_prefix}/_state/ledger/"
-    out: dict[int, datetime] = {}
-    for page in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket,
-                                                                              Prefix=prefix):
-        for obj in page.get("Contents", []):
-            name = obj["Key"][len(prefix):].removesuffix(".json")
-            if name.isdigit():
-                out[int(name)] = obj["LastModified"]
+def curated_at_by_hub(glue, job_name: str, max_pages: int = 5) -> dict[object, datetime]:
+    """{hub_id or "ALL": when the last SUCCEEDED curate run covering it completed}, from the
+    job's most recent runs (GetJobRuns answers newest first; ``max_pages`` bounds the calls).
+    Purge and maintenance runs curate nothing and do not count."""
+    out: dict[object, datetime] = {}
+    pages = glue.get_paginator("get_job_runs").paginate(JobName=job_name,
+                                                         PaginationConfig={"MaxItems": 200 * max_pages})
+    for page in pages:
+        for run in page.get("JobRuns", []):
+            args, done = run.get("Arguments") or {}, run.get("CompletedOn")
+            if run.get("JobRunState") != "SUCCEEDED" or done is None or "--purge_hub_ids" in args \
+                    or args.get("--mode", "curate") != "curate":
+                continue
+            named = args.get("--hub_ids", "ALL")
+            for h in (["ALL"] if named in ("", "ALL", "*") else named.split(",")):
+                key: object = "ALL" if h == "ALL" else int(h) if h.strip().isdigit() else None
+                if key is not None and (key not in out or done > out[key]):
+                    out[key] = done
     return out
 
 
 def account_rows(status: str | None = None) -> tuple[list[dict], list[str]]:
     """One row per account (COLUMNS), oldest install first, and warnings about missing sources."""
-    from hubspot_app.config import get_health_settings
     from hubspot_app.models import Account
 
-    health = get_health_settings()
     warnings: list[str] = []
     letters, unread = dead_letters_by_hub()
     warnings += [f"DLQ not read ({u})" for u in unread]
-    curated: dict[int, datetime] = {}
-    if health.lake_bucket:
+    curated: dict[object, datetime] = {}
+    job = os.environ.get("GLUE_JOB_NAME", "")
+    if job:
+        import boto3
         try:
-            curated = curated_at_by_hub(health.lake_bucket, health.curated_prefix)
-        except Exception as exc:  # noqa: BLE001 - the lake may be unreachable; the rest still helps
-            warnings.append(f"last curated run not read from s3://{health.lake_bucket} "
+            curated = curated_at_by_hub(boto3.client("glue"), job)
+        except Exception as exc:  # noqa: BLE001 - Glue may be unreachable; the rest still helps
+            warnings.append(f"last curated run not read from Glue job {job} "
                             f"({type(exc).__name__})")
     else:
-        warnings.append("LAKE_BUCKET is not set: last curated run unknown")
+        warnings.append("GLUE_JOB_NAME is not set: last curated run unknown")
     condition = Account.status == status if status else None
     rows = []
     for a in Account.scan(condition):
         hub = int(a.hub_id)
         rows.append({"hub_id": hub, "hub_domain": a.hub_domain, "status": a.status,
                      "token_health": a.token_health, "last_sync_at": a.last_sync_at,
-                     "last_curated_at": curated.get(hub), "dead_letters": letters.get(hub, 0),
+                     "last_curated_at": max((t for t in (curated.get(hub), curated.get("ALL"))
+                                             if t is not None), default=None),
+                     "dead_letters": letters.get(hub, 0),
                      "installed_at": a.installed_at})
     rows.sort(key=lambda r: (r["installed_at"], r["hub_id"]))
     return rows, warnings

@@ -42,11 +42,17 @@ def test_account_list_shows_status_dead_letters_and_last_curated_run(harness):
     # 7102 has an uninstall that kept failing on the lifecycle DLQ.
     dead_letter_to_queue(get_health_settings().dlq_name)({"kind": "uninstall", "hub_id": 7102},
                                                          "Airbyte answered 503 three times")
-    # The Glue job has committed 7101's files (its ledger object in the lake).
-    health = get_health_settings()
-    boto3.client("s3").put_object(Bucket=health.lake_bucket,
-                                  Key=f"{health.curated_prefix}/_state/ledger/7101.json",
-                                  Body=b'{"files": {}, "properties": {}}')
+    # A curate run for 7101 succeeded (the local Glue's history; a no-op job: no Spark here),
+    # and a purge and a maintenance run, which curate nothing, for 7102.
+    glue, job = boto3.client("glue"), harness.env["GLUE_JOB_NAME"]
+    real_job, harness.stack.glue.job = harness.stack.glue.job, lambda argv: {}
+    try:
+        glue.start_job_run(JobName=job, Arguments={"--hub_ids": "7101"})
+        glue.start_job_run(JobName=job, Arguments={"--purge_hub_ids": "7102"})
+        glue.start_job_run(JobName=job, Arguments={"--mode": "maintenance"})
+        harness.stack.glue.wait()
+    finally:
+        harness.stack.glue.job = real_job
 
     code, out, err = run_cli("account", "list", "--json")
     assert code == 0, err
