@@ -592,7 +592,7 @@ class Template:
                     # to a caller allowed s3:ListBucket on the bucket, and with 403 otherwise
                     # (S3 API Reference, GetObject, "Permissions"). That check carries no
                     # s3:prefix, so a prefix-conditioned grant turns every "not there yet"
-                    # (a first run's ledger/metadata) into AccessDenied.
+                    # (a first run's quarantine record, Iceberg metadata) into AccessDenied.
                     {"Sid": "ListLakeSoMissingKeysAre404", "Effect": "Allow",
                      "Action": ["s3:ListBucket"], "Resource": {"Fn::Sub": lake}},
                     {"Sid": "JobLogs", "Effect": "Allow",

@@ -9,8 +9,8 @@ retries.
 
 No file is forgotten because the Glue job does not trust the event list: it is told which
 accounts to look at (--hub_ids) and processes every raw file of theirs missing from its own
-ledger. So an event only has to lead to *some* run of its account starting after the file
-landed: a run that cannot start (ConcurrentRunsExceededException, throttling) is put back on
+processed-files table (glue/hubcurate/bookkeeping.py). So an event only has to lead to *some*
+run of its account starting after the file landed: a run that cannot start (ConcurrentRunsExceededException, throttling) is put back on
 the queue as a compact retry message with backoff; after GLUE_TRIGGER_MAX_ATTEMPTS it goes to
 the DLQ with the error, and redriving it to the queue resumes it. ``reconcile`` (schedule)
 starts an ALL-accounts run as a backstop for runs that started but failed.
@@ -80,7 +80,7 @@ def hubs_from_body(body: str, raw_prefix: str = "raw/") -> tuple[set[str], int, 
 def parse_body(body: str, raw_prefix: str = "raw/") -> tuple[set[str], set[tuple[str, str]], int]:
     """(hub_ids, {(key, eTag)} of the raw object versions it names, retry attempt). A file is
     its key *and* its ETag (S3 events carry ``eTag`` and ``sequencer``): a rewrite under the
-    same key is another version, which the job reads again (its ledger keeps key -> ETag)."""
+    same key is another version, which the job reads again (its processed_files table keeps key + ETag)."""
     msg = json.loads(body)
     if "Message" in msg and "TopicArn" in msg:  # S3 -> SNS -> SQS fan-out
         msg = json.loads(msg["Message"])

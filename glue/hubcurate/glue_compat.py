@@ -132,7 +132,7 @@ class GlueRun:
             self.spark.conf.set(k, v)
         self._job = Job(glue_context)
         # Job.init needs JOB_NAME. Bookmarks are off (glue/job.json): commit() then only ends
-        # the run; the job's own ledger says which raw files are processed.
+        # the run; the job's processed_files table says which raw files are processed.
         self._job.init(self.args.get("JOB_NAME", "hubspot-curate"), self.args)
 
     def commit(self):

@@ -1,4 +1,4 @@
-"""Small objects of the lake (ledger, manifests, reports) and listings, on S3 or a local
+"""Small objects of the lake (quarantine records) and listings, on S3 or a local
 directory. Spark reads and writes the data itself through ``path(key)``.
 
 ``listing(prefix)`` gives each object's size and identity: S3's ETag (changes when an object
@@ -8,7 +8,7 @@ file's first 4 and last 8 bytes (a Parquet file's magic and footer length) witho
 A missing key is ``default``/None only when S3 says 404 (NoSuchKey). S3 answers a GET of a
 missing key with 404 only to a caller allowed s3:ListBucket on the bucket and with 403
 otherwise (S3 API Reference, GetObject, "Permissions"), so a 403 is never taken for "missing":
-a ledger or manifest read as empty would make the run redo or drop what others wrote.
+a quarantine record read as empty would make the run retry files an operator has not released.
 ``StoreError`` names the key and the permission to check."""
 from __future__ import annotations
 
