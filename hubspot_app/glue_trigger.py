@@ -10,10 +10,11 @@ retries.
 No file is forgotten because the Glue job does not trust the event list: it is told which
 accounts to look at (--hub_ids) and processes every raw file of theirs missing from its own
 processed-files table (glue/hubcurate/bookkeeping.py). So an event only has to lead to *some*
-run of its account starting after the file landed: a run that cannot start (ConcurrentRunsExceededException, throttling) is put back on
-the queue as a compact retry message with backoff; after GLUE_TRIGGER_MAX_ATTEMPTS it goes to
-the DLQ with the error, and redriving it to the queue resumes it. ``reconcile`` (schedule)
-starts an ALL-accounts run as a backstop for runs that started but failed.
+run of its account starting after the file landed: a run that cannot start
+(ConcurrentRunsExceededException, throttling) is put back on the queue as a compact retry
+message with backoff; after GLUE_TRIGGER_MAX_ATTEMPTS it goes to the DLQ with the error, and
+redriving it to the queue resumes it. ``reconcile`` (schedule) starts an ALL-accounts run as a
+backstop for runs that started but failed.
 
 Plain functions, no Chalice or Spark imports: app.py wires them."""
 from __future__ import annotations
