@@ -13,10 +13,30 @@ from . import data_catalog
 from .config import Settings, _env_bool
 from .pages import DATA_ROUTE, Page, document
 
-# glue/curate_job.py's --purge_hub_ids run keeps no snapshot older than --purge_retention_hours;
-# the uninstall starts it without that argument, so the job's default applies (a test checks
-# both, and that the template sets no other default).
-PURGE_RETENTION_HOURS = 0.0
+# glue/curate_job.py's --purge_hub_ids run expires the snapshots older than
+# --purge_retention_hours: the template passes LAKE_SNAPSHOT_RETENTION_HOURS (deploy/infra.py),
+# without it the job's default applies; the maintenance run expires the rest later.
+JOB_DEFAULT_RETENTION_HOURS = 0.0
+
+
+def retention_hours() -> float:
+    raw = os.environ.get("LAKE_SNAPSHOT_RETENTION_HOURS", "").strip()
+    return float(raw) if raw else JOB_DEFAULT_RETENTION_HOURS
+
+
+def maintenance_text(expr: str) -> tuple[str, float | None]:
+    """LAKE_MAINTENANCE_SCHEDULE, an EventBridge/Glue trigger `cron(min hour dom month dow
+    year)` in UTC, in words, and its interval in hours when it is a daily one."""
+    expr = expr.strip()
+    if not expr:
+        return "no scheduled maintenance run", None
+    inner = expr[5:-1].split() if expr.startswith("cron(") and expr.endswith(")") else []
+    if len(inner) == 6 and inner[0].isdigit() and inner[1].isdigit() \
+            and inner[2:5] in (["*", "*", "?"], ["?", "*", "*"]) and inner[5] == "*":
+        return f"the daily maintenance run ({int(inner[1]):02d}:{int(inner[0]):02d} UTC)", 24.0
+    return f"the maintenance run (<code>{escape(expr)}</code>, UTC)", None
+
+
 DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 
 
@@ -54,6 +74,9 @@ class Facts:
     trigger_window_seconds: int
     journal_poll_minutes: int
     purge: bool
+    retention_hours: float
+    maintenance: str
+    maintenance_interval_hours: float | None
     region: str
     database: str
     base: str
@@ -68,7 +91,9 @@ def purge_on_uninstall() -> bool:
 def facts(settings: Settings, journal_poll_minutes: int) -> Facts:
     return Facts(settings.hubspot_scopes, settings.hubspot_optional_scopes,
                  schedule_text(settings.airbyte_schedule_cron), trigger_window_seconds(),
-                 journal_poll_minutes, purge_on_uninstall(), settings.lake_region,
+                 journal_poll_minutes, purge_on_uninstall(), retention_hours(),
+                 *maintenance_text(os.environ.get("LAKE_MAINTENANCE_SCHEDULE", "")),
+                 settings.lake_region,
                  os.environ.get("GLUE_DATABASE", ""), settings.base_path)
 
 
@@ -118,13 +143,21 @@ def _removal(f: Facts) -> str:
         return (f"<p id=\"removal\" data-purge=\"off\">{common} On this deployment the data "
                 "already synced is <strong>not</strong> deleted by an uninstall "
                 "(UNINSTALL_PURGE_S3 is off): ask the app's operator to delete it.</p>")
-    hours = ("at once" if PURGE_RETENTION_HOURS == 0
-             else f"after {PURGE_RETENTION_HOURS:g} hours")
-    return (f"<p id=\"removal\" data-purge=\"on\" data-retention-hours=\"{PURGE_RETENTION_HOURS:g}\">"
-            f"{common} Then your raw files are deleted from the lake, your rows are deleted from "
-            "every analyst table (one change per table, other accounts' reads are not "
-            f"interrupted), and the older table versions that still held them are removed "
-            f"{hours} (retention {PURGE_RETENTION_HOURS:g} hours), with their files.</p>")
+    h = f.retention_hours
+    if h == 0:
+        versions = ("the older table versions that still held them are removed at once, with "
+                    "their files")
+    else:
+        bound = (f"{h + f.maintenance_interval_hours:g} hours" if f.maintenance_interval_hours
+                 else f"{h:g} hours plus one maintenance interval")
+        versions = (f"earlier table versions (snapshots, kept {h:g} hours so a bad run can be "
+                    f"undone) still hold them until they are older than that: the purge and "
+                    f"{f.maintenance} delete them with their files, so your rows are gone from "
+                    f"every version within {bound}")
+    return (f"<p id=\"removal\" data-purge=\"on\" data-retention-hours=\"{h:g}\">"
+            f"{common} Then your raw files are deleted from the lake and your rows from every "
+            "analyst table (one change per table; other accounts' reads are not interrupted); "
+            f"{versions}.</p>")
 
 
 def data_page(f: Facts) -> Page:

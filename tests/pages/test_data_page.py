@@ -86,15 +86,30 @@ def test_trigger_window_and_purge_retention_are_the_ones_in_force():
     from deploy import infra
 
     assert data_page.trigger_window_seconds() == chalice_app.GLUE_TRIGGER_WINDOW_SECONDS
-    # The uninstall's purge run passes no retention, so the job's default is what happens ...
-    assert float(curate_job.OPTIONAL["purge_retention_hours"]) == data_page.PURGE_RETENTION_HOURS
+    # The purge run's retention is the template's --purge_retention_hours (from
+    # LAKE_SNAPSHOT_RETENTION_HOURS), else the job's default; the uninstall passes none.
     import hubspot_app.uninstall as uninstall
     assert "purge_retention" not in Path(uninstall.__file__).read_text()
-    # ... and no stage's Glue job sets another default.
+    assert float(curate_job.OPTIONAL["purge_retention_hours"]) == data_page.JOB_DEFAULT_RETENTION_HOURS
     for stage in infra.STAGES:
-        for resource in json.loads(infra.merge_template_path(stage).read_text())["Resources"].values():
-            if resource.get("Type") == "AWS::Glue::Job":
-                assert "--purge_retention_hours" not in resource["Properties"]["DefaultArguments"]
+        env = infra.stage_env(stage)
+        jobs = [r["Properties"]["DefaultArguments"] for r in
+                json.loads(infra.merge_template_path(stage).read_text())["Resources"].values()
+                if r.get("Type") == "AWS::Glue::Job"]
+        for args in jobs:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("LAKE_SNAPSHOT_RETENTION_HOURS", env.get("LAKE_SNAPSHOT_RETENTION_HOURS", ""))
+                assert data_page.retention_hours() == float(args.get(
+                    "--purge_retention_hours", curate_job.OPTIONAL["purge_retention_hours"]))
+
+
+@pytest.mark.parametrize("expr, text, hours", [
+    ("cron(30 3 * * ? *)", "the daily maintenance run (03:30 UTC)", 24.0),
+    ("cron(0 */6 * * ? *)", "the maintenance run (<code>cron(0 */6 * * ? *)</code>, UTC)", None),
+    ("", "no scheduled maintenance run", None),
+])
+def test_maintenance_in_words(expr, text, hours):
+    assert data_page.maintenance_text(expr) == (text, hours)
 
 
 def test_the_page_says_data_stays_when_the_stage_does_not_purge(monkeypatch):
@@ -104,11 +119,15 @@ def test_the_page_says_data_stays_when_the_stage_does_not_purge(monkeypatch):
     assert data_page.purge_on_uninstall() is True
     base = dict(required=("oauth",), optional=(), schedule="every hour at minute 0",
                 trigger_window_seconds=60, journal_poll_minutes=5, region="eu-west-1",
-                database="db", base="/api")
-    off = data_page.data_page(data_page.Facts(purge=False, **base)).body
-    on = data_page.data_page(data_page.Facts(purge=True, **base)).body
+                database="db", base="/api", maintenance="the daily maintenance run (03:30 UTC)",
+                maintenance_interval_hours=24.0)
+    off = data_page.data_page(data_page.Facts(purge=False, retention_hours=72, **base)).body
+    on = data_page.data_page(data_page.Facts(purge=True, retention_hours=72, **base)).body
+    now = data_page.data_page(data_page.Facts(purge=True, retention_hours=0, **base)).body
     assert 'data-purge="off"' in off and "<strong>not</strong> deleted" in off
-    assert 'data-purge="on"' in on and 'data-retention-hours="0"' in on and "not</strong>" not in on
+    assert 'data-purge="on"' in on and 'data-retention-hours="72"' in on and "not</strong>" not in on
+    assert "kept 72 hours" in on and "within 96 hours" in on
+    assert 'data-retention-hours="0"' in now and "removed at once" in now
 
 
 # -- in the browser, under the /api stage prefix ---------------------------------------------------
@@ -164,6 +183,9 @@ def test_install_pages_link_the_data_page_under_the_stage_prefix(stack, browser)
         assert all(s in cell for s in row.streams)
     assert schedule.replace("<code>", "").replace("</code>", "") in facts["schedule"]
     assert facts["purge"] == ("on" if data_page.purge_on_uninstall() else "off")
+    if facts["purge"] == "on":
+        assert page.get_attribute("#removal", "data-retention-hours") == \
+            f"{data_page.retention_hours():g}"
     # Its own install button keeps the prefix too.
     assert page.get_attribute("a.button", "href") == "/api/install"
     page.close()
