@@ -5,12 +5,10 @@ only for its own work (tests/deploy/test_lazy_imports.py checks it). Queue names
 Chalice loads the app: `chalice package/deploy --stage S` sets the stage's environment first;
 the defaults only keep the import working without one.
 """
-import os
-
 from chalice import Chalice, Rate, Response
 
 from hubspot_app import logs
-from hubspot_app.config import get_settings
+from hubspot_app.config import event_sources, get_settings
 from hubspot_app.tracing import configure_tracing
 
 # configure_logs=False: Chalice's own logger (it logs every unhandled exception) propagates to the
@@ -18,6 +16,7 @@ from hubspot_app.tracing import configure_tracing
 app = Chalice(app_name="hubspot-pipeline", configure_logs=False)
 logs.configure()
 configure_tracing()
+SOURCES = event_sources()  # queue names and the batching window, read as Chalice loads the app
 
 
 def _request():
@@ -91,7 +90,7 @@ def hubspot_webhook():
 
 
 # -- Provisioning: the SQS provisioner and the scheduled reconcile ------------------------------
-@app.on_sqs_message(queue=os.environ.get("PROVISION_QUEUE_NAME", "hubspot-pipeline-provision"),
+@app.on_sqs_message(queue=SOURCES.provision_queue,
                     batch_size=10, name="provisioner", maximum_concurrency=5)
 def provisioner(event):
     """Provision messages -> each account's Airbyte source and connection. Returns the partial
@@ -129,7 +128,7 @@ def journal_poller(event):
     return poll_journal()
 
 
-@app.on_sqs_message(queue=os.environ.get("TOKEN_HEALTH_QUEUE_NAME", "hubspot-pipeline-token-health"),
+@app.on_sqs_message(queue=SOURCES.lifecycle_queue,
                     batch_size=4, name="token_health_worker", maximum_concurrency=2)
 def token_health_worker(event):
     """Check a batch of accounts' tokens (and run queued uninstalls); re-queues its own retries."""
@@ -139,10 +138,10 @@ def token_health_worker(event):
 
 
 # -- Lake events: S3 raw/ object-created -> SQS -> few Glue job runs ------------------------------
-GLUE_TRIGGER_WINDOW_SECONDS = int(os.environ.get("GLUE_TRIGGER_WINDOW_SECONDS", "60"))
+GLUE_TRIGGER_WINDOW_SECONDS = SOURCES.glue_trigger_window_seconds
 
 
-@app.on_sqs_message(queue=os.environ.get("GLUE_TRIGGER_QUEUE_NAME", "hubspot-pipeline-glue-trigger"),
+@app.on_sqs_message(queue=SOURCES.glue_trigger_queue,
                     batch_size=1000, maximum_batching_window_in_seconds=GLUE_TRIGGER_WINDOW_SECONDS,
                     name="glue_trigger",
                     maximum_concurrency=2)

@@ -1,12 +1,19 @@
-"""Settings, read from environment variables only.
+"""The one settings object, read from environment variables only, here and nowhere else.
 
 `.chalice/config.json` sets these per stage (local, dev, prod); nothing differs between
-stages in code. Secrets are *names* here (Secrets Manager ids), never values.
+stages in code. Secrets are *names* here (Secrets Manager ids), never values. `get_settings()`
+reads them once per container (frozen; `reset_settings()` for tests) and checks them on load:
+a missing required value or an enum-like value outside its choices stops with the fix.
+
+Sections: the HubSpot app, the AWS resources and Airbyte provisioning are the top-level fields
+(prefixed `hubspot_`, `airbyte_`/`provision_`/`reconcile_`, `lake_`); `lifecycle` (token
+health, uninstalls, the webhooks journal), `glue` (the Glue job and its trigger) and `alerts`
+are nested. `event_sources()` is what app.py's decorators need when Chalice loads the app.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 
@@ -34,6 +41,24 @@ def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
         raise RuntimeError(f"{name}={value!r} is not one of {', '.join(choices)}: fix it in "
                            f".chalice/config.json for this stage (see README, 'Settings').")
     return value
+
+
+def _env_int(name: str, default: str) -> int:
+    raw = _env(name, default)
+    try:
+        return int(raw)
+    except ValueError:
+        raise RuntimeError(f"{name}={raw!r} is not a whole number: fix it in .chalice/config.json "
+                           "for this stage (see README, 'Settings').") from None
+
+
+def _env_float(name: str, default: str) -> float:
+    raw = _env(name, default)
+    try:
+        return float(raw)
+    except ValueError:
+        raise RuntimeError(f"{name}={raw!r} is not a number: fix it in .chalice/config.json "
+                           "for this stage (see README, 'Settings').") from None
 
 
 def _env_list(name: str, default: str) -> tuple[str, ...]:
@@ -72,6 +97,71 @@ def _env_streams(name: str) -> tuple[str, ...]:
         raise RuntimeError(f"{exc}. Fix it in .chalice/config.json for this stage (see README, "
                            f"'Settings').") from None
     return items
+
+
+# -- sections ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LifecycleSettings:
+    """Token health, uninstalls, webhooks and the webhooks journal (token_health, uninstall,
+    journal, webhooks)."""
+    queue_name: str                  # the lifecycle queue (check batches, uninstalls)
+    dlq_name: str
+    audit_table: str                 # uninstall audit records (no personal data)
+    webhook_receipts_table: str      # seen webhook signatures (replay protection, TTL)
+    webhook_url: str                 # the public URL HubSpot signs (v3 signatures)
+    app_id: str = ""                 # HUBSPOT_APP_ID as set (checked: digits or empty)
+    app_id_required: bool = True     # HUBSPOT_APP_ID_REQUIRED
+    journal_position_table: str = ""  # the webhooks journal poller's position (hubspot_app.journal)
+    journal_lease_seconds: int = 300  # a poller run's lease on the position (>= its timeout)
+    journal_max_entries: int = 1000   # journal entries one poller run reads at most
+    accounts_per_message: int = 25   # fan-out: hub_ids per SQS message
+    refresh_per_second: float = 5.0  # token endpoint calls per second per worker (client side)
+    confirm_delay_seconds: float = 2.0   # wait before the confirming second try
+    max_transient_retries: int = 3   # re-queues of an account after transient failures
+    retry_base_seconds: int = 60     # first re-queue delay; doubles per attempt (max 900)
+    min_check_interval_seconds: int = 3600  # skip accounts checked more recently than this
+    check_scopes: bool = True        # introspect after refresh: missing required scope = broken
+    sync_freshness_hours: float = 26.0   # alert when the last successful sync is older
+    reinstall_url: str = ""          # the install link put in "needs re-auth" alerts
+    uninstall_after_days: float = 0.0   # broken this long: offboard it (0 = never)
+    purge_s3_on_uninstall: bool = False
+
+    @property
+    def hubspot_app_id(self) -> str:
+        """The app's id: events (webhooks, journal) of other apps are refused by it, so what
+        reads them cannot run without it on a deployed stage (HUBSPOT_APP_ID_REQUIRED, "true"
+        unless the stage says "false": only the local stage does). Checked where it is used,
+        so the functions that never read events run without it."""
+        if not self.app_id and self.app_id_required:
+            raise RuntimeError("HUBSPOT_APP_ID is empty: a deployed stage needs the HubSpot app's "
+                               "numeric id (the app's page in HubSpot's developer account) in "
+                               ".chalice/config.json, so events for other apps are refused")
+        return self.app_id
+
+
+GLUE_GROUPINGS = ("global", "account")
+
+
+@dataclass(frozen=True)
+class GlueSettings:
+    """The curate job and the trigger that starts it (hubspot_app.glue_trigger)."""
+    job_name: str = ""               # empty: no curate runs from this stage (uninstall purges)
+    trigger_queue_name: str = ""
+    trigger_dlq_name: str = ""
+    trigger_queue_url: str = ""      # set by the packaged template; else from the name
+    trigger_dlq_url: str = ""
+    lake_root: str = ""              # passed as --lake_root when set
+    grouping: str = "global"         # one run per batch, or one per account
+    max_hubs_per_run: int = 500
+    retry_base_seconds: int = 60
+    retry_max_seconds: int = 900
+    max_attempts: int = 40           # (the batching window: event_sources(), read by app.py)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    topic_arn: str = ""              # SNS topic operators subscribe to
+    webhook_secret_name: str = ""    # Secrets Manager id of {"url"}: a chat webhook
 
 
 @dataclass(frozen=True)
@@ -117,11 +207,17 @@ class Settings:
     airbyte_s3_role_arn: str = ""               # role Airbyte assumes to write the bucket
     airbyte_destination_id: str = ""            # empty: find or create the shared S3 destination
     airbyte_resources_table: str = ""           # DynamoDB table of shared Airbyte resource ids
-    lake_bucket: str = ""
-    lake_raw_prefix: str = "raw"
-    lake_region: str = "us-east-1"
     reconcile_uninstalled_action: str = "delete"  # "delete" or "pause"
     reconcile_stuck_after_seconds: int = 900
+    # The lake
+    lake_bucket: str = ""
+    lake_raw_prefix: str = "raw"
+    lake_curated_prefix: str = "curated"
+    lake_region: str = "us-east-1"
+    # Sections
+    lifecycle: LifecycleSettings = field(default_factory=lambda: LifecycleSettings("", "", "", "", ""))
+    glue: GlueSettings = field(default_factory=lambda: GlueSettings())
+    alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
 
     @property
     def base_path(self) -> str:
@@ -144,23 +240,23 @@ def get_settings() -> Settings:
         states_table=_env("STATES_TABLE"),
         kms_key_id=_env("KMS_KEY_ID"),
         provision_queue_name=_env("PROVISION_QUEUE_NAME"),
-        state_ttl_seconds=int(_env("OAUTH_STATE_TTL_SECONDS", "600")),
+        state_ttl_seconds=_env_int("OAUTH_STATE_TTL_SECONDS", "600"),
         cookie_secure=_env_bool("COOKIE_SECURE", True),
-        http_timeout_seconds=float(_env("HTTP_TIMEOUT_SECONDS", "10")),
+        http_timeout_seconds=_env_float("HTTP_TIMEOUT_SECONDS", "10"),
         provision_dlq_name=os.environ.get("PROVISION_DLQ_NAME", ""),
-        provision_max_receives=int(_env("PROVISION_MAX_RECEIVES", "5")),
-        provision_retry_base_seconds=int(_env("PROVISION_RETRY_BASE_SECONDS", "30")),
-        provision_retry_max_seconds=int(_env("PROVISION_RETRY_MAX_SECONDS", "900")),
-        provision_lease_seconds=int(_env("PROVISION_LEASE_SECONDS", "90")),
+        provision_max_receives=_env_int("PROVISION_MAX_RECEIVES", "5"),
+        provision_retry_base_seconds=_env_int("PROVISION_RETRY_BASE_SECONDS", "30"),
+        provision_retry_max_seconds=_env_int("PROVISION_RETRY_MAX_SECONDS", "900"),
+        provision_lease_seconds=_env_int("PROVISION_LEASE_SECONDS", "90"),
         airbyte_api_url=_env("AIRBYTE_API_URL", "https://api.airbyte.com/v1").rstrip("/"),
         airbyte_secret_name=os.environ.get("AIRBYTE_SECRET_NAME", ""),
         airbyte_workspace_id=os.environ.get("AIRBYTE_WORKSPACE_ID", ""),
         airbyte_workspace_name=os.environ.get("AIRBYTE_WORKSPACE_NAME", ""),
         airbyte_workspace_per_account=_env_bool("AIRBYTE_WORKSPACE_PER_ACCOUNT", False),
-        airbyte_timeout_seconds=float(_env("AIRBYTE_TIMEOUT_SECONDS", "20")),
-        airbyte_create_settle_seconds=float(_env("AIRBYTE_CREATE_SETTLE_SECONDS", "20")),
-        airbyte_discover_timeout_seconds=float(_env("AIRBYTE_DISCOVER_TIMEOUT_SECONDS", "45")),
-        airbyte_max_requests_per_second=float(_env("AIRBYTE_MAX_REQUESTS_PER_SECOND", "0")),
+        airbyte_timeout_seconds=_env_float("AIRBYTE_TIMEOUT_SECONDS", "20"),
+        airbyte_create_settle_seconds=_env_float("AIRBYTE_CREATE_SETTLE_SECONDS", "20"),
+        airbyte_discover_timeout_seconds=_env_float("AIRBYTE_DISCOVER_TIMEOUT_SECONDS", "45"),
+        airbyte_max_requests_per_second=_env_float("AIRBYTE_MAX_REQUESTS_PER_SECOND", "0"),
         airbyte_streams=_env_streams("AIRBYTE_STREAMS"),
         airbyte_schedule_cron=os.environ.get("AIRBYTE_SCHEDULE_CRON", ""),
         airbyte_source_start_date=_env("AIRBYTE_SOURCE_START_DATE", "2024-01-01T00:00:00Z"),
@@ -178,7 +274,9 @@ def get_settings() -> Settings:
                      or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"),
         reconcile_uninstalled_action=_env_choice("RECONCILE_UNINSTALLED_ACTION", "delete",
                                                  ("delete", "pause")),
-        reconcile_stuck_after_seconds=int(_env("RECONCILE_STUCK_AFTER_SECONDS", "900")),
+        reconcile_stuck_after_seconds=_env_int("RECONCILE_STUCK_AFTER_SECONDS", "900"),
+        lake_curated_prefix=_env("LAKE_CURATED_PREFIX", "curated").strip("/"),
+        lifecycle=_lifecycle(), glue=_glue(), alerts=_alerts(),
     )
 
 
@@ -187,83 +285,83 @@ def reset_settings() -> None:
     get_settings.cache_clear()
 
 
-# -- token health, uninstalls, alerts, webhooks (hubspot_app.token_health / uninstall) ------
-@dataclass(frozen=True)
-class HealthSettings:
-    queue_name: str                  # token-health work queue (check batches, uninstalls)
-    dlq_name: str
-    audit_table: str                 # uninstall audit records (no personal data)
-    webhook_receipts_table: str      # seen webhook signatures (replay protection, TTL)
-    webhook_url: str                 # the public URL HubSpot signs (v3 signatures)
-    hubspot_app_id: str = ""         # events of other apps are refused; required when deployed
-    journal_position_table: str = ""  # the webhooks journal poller's position (hubspot_app.journal)
-    journal_lease_seconds: int = 300  # a poller run's lease on the position (>= its timeout)
-    journal_max_entries: int = 1000   # journal entries one poller run reads at most
-    accounts_per_message: int = 25   # fan-out: hub_ids per SQS message
-    refresh_per_second: float = 5.0  # token endpoint calls per second per worker (client side)
-    confirm_delay_seconds: float = 2.0   # wait before the confirming second try
-    max_transient_retries: int = 3   # re-queues of an account after transient failures
-    retry_base_seconds: int = 60     # first re-queue delay; doubles per attempt (max 900)
-    min_check_interval_seconds: int = 3600  # skip accounts checked more recently than this
-    check_scopes: bool = True        # introspect after refresh: missing required scope = broken
-    sync_freshness_hours: float = 26.0   # alert when the last successful sync is older
-    alerts_topic_arn: str = ""
-    alert_webhook_secret_name: str = ""
-    reinstall_url: str = ""          # the install link put in "needs re-auth" alerts
-    uninstall_after_days: float = 0.0   # broken this long: offboard it (0 = never)
-    purge_s3_on_uninstall: bool = False
-    lake_bucket: str = ""
-    curated_prefix: str = "curated"
-    raw_prefix: str = "raw"
-
-
 def _app_id() -> str:
-    """HUBSPOT_APP_ID: events (webhooks, journal) of other apps are refused by it, so a deployed
-    stage cannot run without it (HUBSPOT_APP_ID_REQUIRED, "true" unless the stage says "false":
-    only the local stage does)."""
+    """HUBSPOT_APP_ID, checked on load: the app's numeric id, or empty (see
+    LifecycleSettings.hubspot_app_id)."""
     value = os.environ.get("HUBSPOT_APP_ID", "").strip()
     if value and not (value.isdigit() and int(value) > 0):
         raise RuntimeError(f"HUBSPOT_APP_ID={value!r} is not the HubSpot app's numeric id: fix it "
                            "in .chalice/config.json for this stage")
-    if not value and _env_bool("HUBSPOT_APP_ID_REQUIRED", True):
-        raise RuntimeError("HUBSPOT_APP_ID is empty: a deployed stage needs the HubSpot app's "
-                           "numeric id (the app's page in HubSpot's developer account) in "
-                           ".chalice/config.json, so events for other apps are refused")
     return value
 
 
-@lru_cache(maxsize=1)
-def get_health_settings() -> HealthSettings:
+def _lifecycle() -> LifecycleSettings:
     # Defaults next to the callback, keeping its path prefix (API Gateway's stage, e.g. /api).
     origin = base_url(os.environ.get("HUBSPOT_REDIRECT_URI", ""))
-    return HealthSettings(
+    return LifecycleSettings(
         queue_name=_env("TOKEN_HEALTH_QUEUE_NAME"),
         dlq_name=os.environ.get("TOKEN_HEALTH_DLQ_NAME", ""),
         audit_table=_env("UNINSTALL_AUDIT_TABLE"),
         webhook_receipts_table=_env("WEBHOOK_RECEIPTS_TABLE"),
         webhook_url=os.environ.get("HUBSPOT_WEBHOOK_URL") or f"{origin}/webhooks/hubspot",
-        hubspot_app_id=_app_id(),
+        app_id=_app_id(), app_id_required=_env_bool("HUBSPOT_APP_ID_REQUIRED", True),
         journal_position_table=os.environ.get("JOURNAL_POSITION_TABLE", ""),
-        journal_lease_seconds=int(_env("JOURNAL_LEASE_SECONDS", "300")),
-        journal_max_entries=int(_env("JOURNAL_MAX_ENTRIES", "1000")),
-        accounts_per_message=int(_env("TOKEN_HEALTH_ACCOUNTS_PER_MESSAGE", "25")),
-        refresh_per_second=float(_env("TOKEN_REFRESH_PER_SECOND", "5")),
-        confirm_delay_seconds=float(_env("TOKEN_CONFIRM_DELAY_SECONDS", "2")),
-        retry_base_seconds=int(_env("TOKEN_HEALTH_RETRY_BASE_SECONDS", "60")),
-        max_transient_retries=int(_env("TOKEN_HEALTH_MAX_TRANSIENT_RETRIES", "3")),
-        min_check_interval_seconds=int(_env("TOKEN_CHECK_MIN_INTERVAL_SECONDS", "3600")),
+        journal_lease_seconds=_env_int("JOURNAL_LEASE_SECONDS", "300"),
+        journal_max_entries=_env_int("JOURNAL_MAX_ENTRIES", "1000"),
+        accounts_per_message=_env_int("TOKEN_HEALTH_ACCOUNTS_PER_MESSAGE", "25"),
+        refresh_per_second=_env_float("TOKEN_REFRESH_PER_SECOND", "5"),
+        confirm_delay_seconds=_env_float("TOKEN_CONFIRM_DELAY_SECONDS", "2"),
+        retry_base_seconds=_env_int("TOKEN_HEALTH_RETRY_BASE_SECONDS", "60"),
+        max_transient_retries=_env_int("TOKEN_HEALTH_MAX_TRANSIENT_RETRIES", "3"),
+        min_check_interval_seconds=_env_int("TOKEN_CHECK_MIN_INTERVAL_SECONDS", "3600"),
         check_scopes=_env_bool("TOKEN_CHECK_SCOPES", True),
-        sync_freshness_hours=float(_env("SYNC_FRESHNESS_HOURS", "26")),
-        alerts_topic_arn=os.environ.get("ALERTS_TOPIC_ARN", ""),
-        alert_webhook_secret_name=os.environ.get("ALERT_WEBHOOK_SECRET_NAME", ""),
+        sync_freshness_hours=_env_float("SYNC_FRESHNESS_HOURS", "26"),
         reinstall_url=os.environ.get("REINSTALL_URL") or (f"{origin}/install" if origin else ""),
-        uninstall_after_days=float(_env("TOKEN_BROKEN_UNINSTALL_AFTER_DAYS", "0")),
+        uninstall_after_days=_env_float("TOKEN_BROKEN_UNINSTALL_AFTER_DAYS", "0"),
         purge_s3_on_uninstall=_env_bool("UNINSTALL_PURGE_S3", False),
-        lake_bucket=os.environ.get("LAKE_BUCKET", ""),
-        curated_prefix=_env("LAKE_CURATED_PREFIX", "curated").strip("/"),
-        raw_prefix=_env("LAKE_RAW_PREFIX", "raw").strip("/"),
     )
 
 
+def _glue() -> GlueSettings:
+    return GlueSettings(
+        job_name=os.environ.get("GLUE_JOB_NAME", ""),
+        trigger_queue_name=os.environ.get("GLUE_TRIGGER_QUEUE_NAME", ""),
+        trigger_dlq_name=os.environ.get("GLUE_TRIGGER_DLQ_NAME", ""),
+        trigger_queue_url=os.environ.get("GLUE_TRIGGER_QUEUE_URL", ""),
+        trigger_dlq_url=os.environ.get("GLUE_TRIGGER_DLQ_URL", ""),
+        lake_root=os.environ.get("LAKE_ROOT", ""),
+        grouping=_env_choice("GLUE_TRIGGER_GROUPING", "global", GLUE_GROUPINGS),
+        max_hubs_per_run=_env_int("GLUE_TRIGGER_MAX_HUBS_PER_RUN", "500"),
+        retry_base_seconds=_env_int("GLUE_TRIGGER_RETRY_BASE_SECONDS", "60"),
+        retry_max_seconds=_env_int("GLUE_TRIGGER_RETRY_MAX_SECONDS", "900"),
+        max_attempts=_env_int("GLUE_TRIGGER_MAX_ATTEMPTS", "40"),
+    )
+
+
+def _alerts() -> AlertSettings:
+    return AlertSettings(topic_arn=os.environ.get("ALERTS_TOPIC_ARN", ""),
+                         webhook_secret_name=os.environ.get("ALERT_WEBHOOK_SECRET_NAME", ""))
+
+
+@dataclass(frozen=True)
+class EventSources:
+    """What app.py's decorators read when Chalice loads the app (before any handler runs;
+    the defaults only keep the import working without a stage's environment)."""
+    provision_queue: str
+    lifecycle_queue: str
+    glue_trigger_queue: str
+    glue_trigger_window_seconds: int
+
+
+def event_sources() -> EventSources:
+    return EventSources(
+        provision_queue=os.environ.get("PROVISION_QUEUE_NAME") or "hubspot-pipeline-provision",
+        lifecycle_queue=os.environ.get("TOKEN_HEALTH_QUEUE_NAME") or "hubspot-pipeline-token-health",
+        glue_trigger_queue=os.environ.get("GLUE_TRIGGER_QUEUE_NAME") or "hubspot-pipeline-glue-trigger",
+        glue_trigger_window_seconds=_env_int("GLUE_TRIGGER_WINDOW_SECONDS", "60"))
+
+
 def reset_health_settings() -> None:
-    get_health_settings.cache_clear()
+    """The lifecycle section is part of the one Settings now; bench/token_health.py still calls
+    this name."""
+    reset_settings()

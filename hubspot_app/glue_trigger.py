@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
+
+if TYPE_CHECKING:
+    from .config import GlueSettings
 
 log = logging.getLogger("hubspot_app.glue_trigger")
 
@@ -51,16 +54,19 @@ class Config:
     raw_prefix: str = "raw/"
 
     @classmethod
-    def from_env(cls, env=os.environ) -> Config:
-        g = env.get
-        return cls(job_name=g("GLUE_JOB_NAME", "hubspot-curate"),
-                   queue_url=g("GLUE_TRIGGER_QUEUE_URL") or _url_of(g("GLUE_TRIGGER_QUEUE_NAME")),
-                   dlq_url=g("GLUE_TRIGGER_DLQ_URL") or _url_of(g("GLUE_TRIGGER_DLQ_NAME")),
-                   lake_root=g("LAKE_ROOT", ""), grouping=g("GLUE_TRIGGER_GROUPING", "global"),
-                   max_hubs_per_run=int(g("GLUE_TRIGGER_MAX_HUBS_PER_RUN", "500")),
-                   retry_base_seconds=int(g("GLUE_TRIGGER_RETRY_BASE_SECONDS", "60")),
-                   retry_max_seconds=int(g("GLUE_TRIGGER_RETRY_MAX_SECONDS", "900")),
-                   max_attempts=int(g("GLUE_TRIGGER_MAX_ATTEMPTS", "40")))
+    def from_settings(cls, glue: GlueSettings | None = None) -> Config:
+        """From the stage's settings (hubspot_app.config, section `glue`)."""
+        if glue is None:
+            from .config import get_settings
+
+            glue = get_settings().glue
+        return cls(job_name=glue.job_name or "hubspot-curate",
+                   queue_url=glue.trigger_queue_url or _url_of(glue.trigger_queue_name),
+                   dlq_url=glue.trigger_dlq_url or _url_of(glue.trigger_dlq_name),
+                   lake_root=glue.lake_root, grouping=glue.grouping,
+                   max_hubs_per_run=glue.max_hubs_per_run,
+                   retry_base_seconds=glue.retry_base_seconds,
+                   retry_max_seconds=glue.retry_max_seconds, max_attempts=glue.max_attempts)
 
 
 def _url_of(queue_name: str | None) -> str:
@@ -139,7 +145,7 @@ def requeue(sqs, cfg: Config, hub_ids: list[str], attempt: int, error: str) -> N
 def handle_sqs_event(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
     """The SQS-triggered handler body. Raises (so SQS redelivers the whole batch) only if a
     run could neither start nor be put back on the queue."""
-    cfg = cfg or Config.from_env()
+    cfg = cfg or Config.from_settings()
     hubs, versions, attempt = set(), set(), 0
     for record in event.get("Records", []):
         h, v, a = parse_body(record["body"], cfg.raw_prefix)
@@ -173,7 +179,7 @@ def handle_sqs_event(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
 
 def reconcile(glue, cfg: Config | None = None) -> dict:
     """Scheduled backstop: one run over every account (the job skips processed files)."""
-    cfg = cfg or Config.from_env()
+    cfg = cfg or Config.from_settings()
     try:
         return {"run": start_run(glue, cfg, ["ALL"])}
     except Exception as e:
@@ -194,7 +200,7 @@ def consume(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
     from .messaging.retry import queue_policy
     from .metrics import emit_metric
 
-    cfg = cfg or Config.from_env()
+    cfg = cfg or Config.from_settings()
     consumer = Consumer(QueueSpec("glue", cfg.dlq_url, queue_policy("glue"), 64 * 1024), sqs=sqs)
     summary: dict = {"runs_started": [], "groups_failed": 0, "files": 0}
 

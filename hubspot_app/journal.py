@@ -310,14 +310,15 @@ def run_scheduled() -> dict:
     """The scheduled function's work: settings, tables, the app's token, the queue."""
     from pynamodb.exceptions import DoesNotExist
 
-    from .config import get_health_settings, get_settings
+    from .config import get_settings
     from .hubspot_oauth import HubSpotOAuthClient
     from .metrics import emit_metric
     from .models import Account, bind_tables
     from .secrets_store import get_app_credentials
     from .token_health import send_messages, uninstall_message
 
-    settings, health = get_settings(), get_health_settings()
+    settings = get_settings()
+    health = settings.lifecycle
     bind_tables(settings.accounts_table, settings.states_table)
     bind_journal_table(health.journal_position_table)
     oauth = HubSpotOAuthClient(settings.hubspot_api_url, get_app_credentials(settings.app_secret_name),

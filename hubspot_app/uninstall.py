@@ -32,13 +32,12 @@ occurred before the account's latest install is ignored (HubSpot can deliver lat
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from . import logs
-from .config import HealthSettings, Settings
+from .config import LifecycleSettings, Settings
 from .metrics import emit_metric
 from .token_health import AirbyteActions
 
@@ -239,12 +238,12 @@ class Uninstaller:
     def _purge(self, hub_id: int) -> int:
         import boto3
 
-        if not self.health.lake_bucket:
+        lake = self.settings
+        if not lake.lake_bucket:
             raise RuntimeError("UNINSTALL_PURGE_S3 is on but LAKE_BUCKET is not set")
         s3 = self.s3 or boto3.client("s3")
-        n = purge_lake(s3, self.health.lake_bucket, hub_id, self.health.raw_prefix,
-                       self.health.curated_prefix)
-        job = os.environ.get("GLUE_JOB_NAME")
+        n = purge_lake(s3, lake.lake_bucket, hub_id, lake.lake_raw_prefix, lake.lake_curated_prefix)
+        job = lake.glue.job_name
         if job:  # queued behind a running curate run (JobRunQueuingEnabled in the template)
             glue = getattr(self, "glue", None) or boto3.client("glue")
             run = glue.start_job_run(JobName=job, Arguments={"--purge_hub_ids": str(hub_id)})
@@ -253,20 +252,18 @@ class Uninstaller:
         return n
 
     def _audit(self, hub_id: int, source: str, reason: str, report: UninstallReport, now) -> None:
-        import os
-
         from .models import UninstallAudit
 
         UninstallAudit(hub_id=hub_id, at=now.isoformat(timespec="milliseconds"), source=source,
                        reason=(logs.redact(reason)[:200] or None), steps=list(report.steps),
-                       purged_objects=report.purged_objects, stage=os.environ.get("STAGE")).save()
+                       purged_objects=report.purged_objects, stage=self.settings.stage).save()
 
 
 # -- wiring for the Lambda handlers and the operators' CLI ------------------------------------
 @dataclass
 class Runtime:
     settings: Settings
-    health: HealthSettings
+    health: LifecycleSettings  # settings.lifecycle
     oauth: object
     airbyte: AirbyteActions | None
     airbyte_client: object | None = None  # the client under `airbyte`: offboarding's deprovision
@@ -285,13 +282,14 @@ class Runtime:
 
 def runtime(airbyte: AirbyteActions | None = None) -> Runtime:
     """Settings, tables, the HubSpot OAuth client and Airbyte actions of this stage."""
-    from .config import get_health_settings, get_settings
+    from .config import get_settings
     from .hubspot_oauth import HubSpotOAuthClient
     from .models import bind_health_tables, bind_tables
     from .secrets_store import get_app_credentials
     from .token_health import airbyte_actions_from_settings
 
-    settings, health = get_settings(), get_health_settings()
+    settings = get_settings()
+    health = settings.lifecycle
     bind_tables(settings.accounts_table, settings.states_table)
     bind_health_tables(health.audit_table, health.webhook_receipts_table)
     oauth = HubSpotOAuthClient(settings.hubspot_api_url, get_app_credentials(settings.app_secret_name),
@@ -304,16 +302,17 @@ def runtime(airbyte: AirbyteActions | None = None) -> Runtime:
 
 def run_fan_out(force: bool = False) -> dict:
     """The scheduled function's work."""
-    from .config import get_health_settings, get_settings
+    from .config import get_settings
     from .models import bind_tables
     from .token_health import fan_out
 
-    settings, health = get_settings(), get_health_settings()  # no secret needed to fan out
+    settings = get_settings()  # no secret needed to fan out
+    health = settings.lifecycle
     bind_tables(settings.accounts_table, settings.states_table)
     summary = fan_out(settings.accounts_table, health, force=force)
     summary["dlq_depth"] = emit_dlq_depths({"token_health": health.dlq_name,
                                             "provision": settings.provision_dlq_name,
-                                            "glue_trigger": os.environ.get("GLUE_TRIGGER_DLQ_NAME", "")})
+                                            "glue_trigger": settings.glue.trigger_dlq_name})
     return summary
 
 
@@ -373,12 +372,13 @@ def webhook_response(method: str, headers: dict, body: bytes,
 def run_webhook(method: str, headers: dict, body: bytes, query_params: dict | None,
                 raw_query: str | None = None) -> tuple[int, dict]:
     """POST /webhooks/hubspot: verify and acknowledge (HubSpot sends no uninstall webhook)."""
-    from .config import get_health_settings, get_settings
+    from .config import get_settings
     from .models import bind_health_tables
     from .secrets_store import get_app_credentials
     from .webhooks import handle_webhook
 
-    settings, health = get_settings(), get_health_settings()
+    settings = get_settings()
+    health = settings.lifecycle
     bind_health_tables(health.audit_table, health.webhook_receipts_table)
     creds = get_app_credentials(settings.app_secret_name)
     return handle_webhook(method, headers, body, query_params, creds.client_secret,

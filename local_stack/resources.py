@@ -110,7 +110,7 @@ def create_health_resources(env: dict) -> dict:
     """Token health and uninstalls (issue 6): the work queue and its DLQ, the uninstall audit
     and webhook receipt tables, and the alerts topic with a local inbox queue subscribed to it
     (so `ops` and tests can read the alerts an operator would get)."""
-    from hubspot_app.config import reset_health_settings
+    from hubspot_app.config import reset_settings
     from hubspot_app.models import bind_health_tables
 
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
@@ -128,7 +128,7 @@ def create_health_resources(env: dict) -> dict:
     inbox_url = sqs.create_queue(QueueName=env["ALERTS_INBOX_QUEUE_NAME"])["QueueUrl"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=_queue_arn(sqs, inbox_url),
                   Attributes={"RawMessageDelivery": "true"})
-    reset_health_settings()
+    reset_settings()
     bind_health_tables(env["UNINSTALL_AUDIT_TABLE"], env["WEBHOOK_RECEIPTS_TABLE"], reconnect=True)
     return {"token_health": queue_url, "token_health_dlq": dlq_url, "alerts_topic": topic_arn,
             "alerts_inbox": inbox_url}

@@ -32,7 +32,6 @@ def reset_process_caches() -> None:
     from hubspot_app import airbyte_client, config, journal, provisioner, queues, secrets_store
 
     config.reset_settings()
-    config.reset_health_settings()
     airbyte_client.clear_client_cache()
     secrets_store.clear_cache()
     provisioner.forget_shared_cache()

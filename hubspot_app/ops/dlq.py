@@ -27,22 +27,21 @@ class Route:
 def route(name: str) -> Route:
     """A dead-letter queue by the name operators use (`ops dlq --queue NAME`); URLs are empty
     when the stage does not configure that queue."""
-    from hubspot_app.config import get_health_settings, get_settings
+    from hubspot_app.config import get_settings
     from hubspot_app.queues import queue_url
 
     def url(queue_name: str) -> str:
         return queue_url(queue_name) if queue_name else ""
 
+    s = get_settings()
     if name == "provision":
-        s = get_settings()
         return Route(name, url(s.provision_dlq_name), url(s.provision_queue_name))
     if name == "lifecycle":
-        h = get_health_settings()
-        return Route(name, url(h.dlq_name), url(h.queue_name))
+        return Route(name, url(s.lifecycle.dlq_name), url(s.lifecycle.queue_name))
     if name == "glue":
         from hubspot_app.glue_trigger import Config
 
-        g = Config.from_env()
+        g = Config.from_settings(s.glue)
         return Route(name, g.dlq_url, g.queue_url)
     raise ValueError(f"unknown dead-letter queue {name!r}: one of {', '.join(QUEUE_NAMES)}")
 

@@ -21,10 +21,10 @@ def _cli():
 
 
 def _runtime():
-    from hubspot_app.config import reset_health_settings
+    from hubspot_app.config import reset_settings
     from hubspot_app.uninstall import runtime
 
-    reset_health_settings()
+    reset_settings()
     try:
         return runtime()
     except RuntimeError as exc:

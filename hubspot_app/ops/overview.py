@@ -8,7 +8,6 @@ without a query engine; Glue's run history answers "when was this account last c
 """
 from __future__ import annotations
 
-import os
 from collections import Counter
 from datetime import datetime
 
@@ -60,13 +59,14 @@ def curated_at_by_hub(glue, job_name: str, max_pages: int = 5) -> dict[object, d
 
 def account_rows(status: str | None = None) -> tuple[list[dict], list[str]]:
     """One row per account (COLUMNS), oldest install first, and warnings about missing sources."""
+    from hubspot_app.config import get_settings
     from hubspot_app.models import Account
 
     warnings: list[str] = []
     letters, unread = dead_letters_by_hub()
     warnings += [f"DLQ not read ({u})" for u in unread]
     curated: dict[object, datetime] = {}
-    job = os.environ.get("GLUE_JOB_NAME", "")
+    job = get_settings().glue.job_name
     if job:
         import boto3
         try:

@@ -23,14 +23,13 @@ def _cli():
 
 
 def _lake() -> tuple[str, str]:
-    import os
+    from hubspot_app.config import get_settings
 
-    bucket = os.environ.get("LAKE_BUCKET", "")
-    if not bucket:
+    settings = get_settings()
+    if not settings.lake_bucket:
         raise _cli().CliError("LAKE_BUCKET is not set (use --stage or the environment)",
                               _cli().USAGE)
-    curated = (os.environ.get("LAKE_CURATED_PREFIX") or "curated").strip("/")
-    return bucket, f"{curated}/_state/quarantine/"
+    return settings.lake_bucket, f"{settings.lake_curated_prefix}/_state/quarantine/"
 
 
 def records(s3, bucket: str, prefix: str, hub: int | None = None) -> dict[str, dict]:
@@ -106,10 +105,11 @@ def retry_cmd(args) -> int:
     n = sum(map(len, cleared.values()))
     print(f"cleared {n} file(s) of {len(cleared)} account(s): the next curate run reads them")
     if not args.no_run:
+        from hubspot_app.config import get_settings
         from hubspot_app.glue_trigger import Config, start_run
 
         glue = boto3.client("glue")
-        run = start_run(glue, Config.from_env(), sorted(cleared))
+        run = start_run(glue, Config.from_settings(get_settings().glue), sorted(cleared))
         print(f"started curate run {run} for hub_id(s) {','.join(sorted(cleared))}")
     return _cli().OK
 

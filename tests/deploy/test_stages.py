@@ -104,12 +104,53 @@ def _named_in(*folders: str) -> set[str]:
     return names
 
 
-def test_every_configured_setting_is_read_by_the_code():
+# Configured for the deploy templates only (read by deploy/, never by a function), with why.
+TEMPLATE_ONLY = {
+    "API_THROTTLE_RATE_LIMIT": "API Gateway stage throttling (deploy/api_limits.py)",
+    "API_THROTTLE_BURST_LIMIT": "API Gateway stage throttling",
+    "INSTALL_THROTTLE_RATE_LIMIT": "GET /install's method throttling",
+    "INSTALL_THROTTLE_BURST_LIMIT": "GET /install's method throttling",
+    "INSTALL_WAF_RATE_LIMIT": "the WAF web ACL's rate rule",
+    "LOG_RETENTION_DAYS": "the functions' log groups",
+    "LAKE_BUCKET_ACCOUNT_REGION_SUFFIX": "the bucket's name in the template (the functions get "
+                                         "the resulting LAKE_BUCKET)",
+    "ATHENA_WORKGROUP": "the Athena workgroup resource",
+}
+
+
+def test_every_configured_setting_is_read_by_the_functions():
+    """Each variable of .chalice/config.json is read by app.py/hubspot_app (through
+    hubspot_app.config, or by a library), or is one of the few the templates or the local stack
+    alone consume, listed above with why."""
     configured = _settings("local") | _settings("dev") | _settings("prod")
-    # The functions, the deploy tooling (template-only settings) and the local stack (local-only).
-    read = _named_in("app.py", "hubspot_app", "deploy", "local_stack") | set(READ_BY_LIBRARIES)
-    unread = sorted(configured - read)
-    assert not unread, f"set in .chalice/config.json but read by no code (remove or use): {unread}"
+    functions = _named_in("app.py", "hubspot_app") | set(READ_BY_LIBRARIES)
+    unread = sorted(configured - functions - set(TEMPLATE_ONLY) - set(LOCAL_ONLY))
+    assert not unread, f"set in .chalice/config.json but read by no function (remove or use): {unread}"
+    assert set(TEMPLATE_ONLY) <= _named_in("deploy"), set(TEMPLATE_ONLY) - _named_in("deploy")
+    assert set(TEMPLATE_ONLY) <= configured, set(TEMPLATE_ONLY) - configured
+
+
+def test_settings_are_read_in_one_place():
+    """hubspot_app.config reads the environment; modules take the one Settings. Exceptions:
+    what Lambda's runtime or a library sets, and what is read before settings can load."""
+    allowed = {
+        "hubspot_app/config.py": "the settings",
+        "hubspot_app/logs.py": "LOG_LEVEL, before anything else can log",
+        "hubspot_app/tracing.py": "the runtime's X-Ray switches",
+        "hubspot_app/metrics.py": "namespace and stage of every metric line, settings or not",
+        "hubspot_app/alerts.py": "an alert is sent from any code path, settings or not",
+        "hubspot_app/messaging/retry.py": "the queues' retry table, shared with deploy/infra.py",
+        "hubspot_app/provisioner.py": "AWS_ENDPOINT_URL, a client cache key",
+        "hubspot_app/provision_queue.py": "AWS_LAMBDA_FUNCTION_NAME (the runtime's)",
+        "hubspot_app/ops/cli.py": "--stage writes a stage's environment",
+        "hubspot_app/pages.py": "owned by the installer-page work (issue 13 leaves it)",
+        "hubspot_app/data_page.py": "owned by the installer-page work (issue 13 leaves it)",
+    }
+    readers = sorted(str(p.relative_to(ROOT)) for p in [ROOT / "app.py",
+                                                         *(ROOT / "hubspot_app").rglob("*.py")]
+                     if re.search(r"os\.environ|os\.getenv", p.read_text()))
+    extra = [r for r in readers if r not in allowed]
+    assert not extra, f"read the environment through hubspot_app.config instead: {extra}"
 
 
 def test_enum_like_settings_are_checked_when_loaded(monkeypatch):
@@ -123,10 +164,47 @@ def test_enum_like_settings_are_checked_when_loaded(monkeypatch):
     config.reset_settings()
     with pytest.raises(RuntimeError, match="RECONCILE_UNINSTALLED_ACTION='delet' is not one of delete, pause"):
         config.get_settings()
+    monkeypatch.setenv("RECONCILE_UNINSTALLED_ACTION", "pause")
+    monkeypatch.setenv("GLUE_TRIGGER_GROUPING", "per-account")
+    config.reset_settings()
+    with pytest.raises(RuntimeError, match="GLUE_TRIGGER_GROUPING='per-account' is not one of "
+                                           "global, account"):
+        config.get_settings()
+    monkeypatch.setenv("GLUE_TRIGGER_GROUPING", "account")
+    monkeypatch.setenv("PROVISION_LEASE_SECONDS", "90s")
+    config.reset_settings()
+    with pytest.raises(RuntimeError, match="PROVISION_LEASE_SECONDS='90s' is not a whole number"):
+        config.get_settings()
     monkeypatch.undo()
     config.reset_settings()
     with pytest.raises(RuntimeError, match="LOG_LEVEL='LOUD'"):
         logs.configure("loud")
+
+
+def test_one_frozen_settings_object_with_its_sections(monkeypatch):
+    import dataclasses
+
+    import pytest
+
+    from hubspot_app import config
+
+    for name, value in infra.stage_env("local").items():
+        monkeypatch.setenv(name, value)
+    config.reset_settings()
+    try:
+        settings = config.get_settings()
+        assert config.get_settings() is settings                 # read once per container
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            settings.stage = "prod"  # type: ignore[misc]  # frozen: the assignment must fail
+        env = infra.stage_env("local")
+        assert settings.lifecycle.queue_name == env["TOKEN_HEALTH_QUEUE_NAME"]
+        assert settings.glue.job_name == env["GLUE_JOB_NAME"]
+        assert settings.glue.trigger_dlq_name == env["GLUE_TRIGGER_DLQ_NAME"]
+        assert settings.alerts.topic_arn == env["ALERTS_TOPIC_ARN"]
+        assert settings.lake_curated_prefix == env["LAKE_CURATED_PREFIX"]
+    finally:
+        monkeypatch.undo()
+        config.reset_settings()
 
 
 def test_an_empty_lake_region_is_the_functions_region(monkeypatch):

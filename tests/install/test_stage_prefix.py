@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from hubspot_app.config import get_health_settings, get_settings, reset_health_settings
+from hubspot_app.config import get_settings, reset_settings
 from hubspot_app.models import Account, bind_tables
 from hubspot_app.webhooks import sign_v3
 from local_stack.stack import LocalStack
@@ -29,9 +29,9 @@ def stack():
     with LocalStack(accounts=2, seed=14, path_prefix="/api") as running:
         settings = get_settings()
         bind_tables(settings.accounts_table, settings.states_table)
-        reset_health_settings()
+        reset_settings()
         yield running
-        reset_health_settings()
+        reset_settings()
 
 
 def test_install_flow_under_the_api_stage_prefix(stack, sandbox_accounts):
@@ -78,7 +78,7 @@ def test_refusal_pages_link_to_the_prefixed_install(stack):
 
 def test_default_webhook_and_reinstall_urls_keep_the_prefix(stack):
     assert "HUBSPOT_WEBHOOK_URL" not in stack.env and not stack.env.get("REINSTALL_URL")
-    health = get_health_settings()
+    health = get_settings().lifecycle
     assert health.webhook_url == f"{stack.app_url}/webhooks/hubspot"
     assert health.reinstall_url == f"{stack.app_url}/install"
     # HubSpot signs the URL it calls, the prefixed one; the app checks against its default.
@@ -112,17 +112,17 @@ def test_paths_follow_the_redirect_uri(monkeypatch, redirect, prefix):
                  "WEBHOOK_RECEIPTS_TABLE"):
         monkeypatch.setenv(name, "x")
     reset_settings()
-    reset_health_settings()
+    reset_settings()
     try:
         settings = get_settings()
         assert install.cookie_path(settings) == f"{prefix}/oauth/callback"
         header = install._cookie_header("v", settings, 600)
         assert f"; Path={prefix}/oauth/callback;" in header and "; Secure" in header
-        health = get_health_settings()
+        health = get_settings().lifecycle
         assert health.webhook_url == f"{origin}{prefix}/webhooks/hubspot"
         assert health.reinstall_url == f"{origin}{prefix}/install"
         assert f'href="{prefix}/install"' in error_page(400, "t", "d").body
         assert f'href="{prefix}/data"' in error_page(400, "t", "d").body   # the data page
     finally:
         reset_settings()
-        reset_health_settings()
+        reset_settings()

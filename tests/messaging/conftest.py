@@ -68,7 +68,7 @@ class Queues:
 @pytest.fixture(scope="module")
 def queues():
     from hubspot_app import secrets_store
-    from hubspot_app.config import get_settings, reset_health_settings, reset_settings
+    from hubspot_app.config import get_settings, reset_settings
     from hubspot_app.models import bind_shared_table, bind_tables
     from hubspot_app.queues import queue_url
     from local_stack import resources
@@ -86,7 +86,7 @@ def queues():
     server = start_moto(port)
     try:
         reset_settings()
-        reset_health_settings()
+        reset_settings()
         secrets_store.clear_cache()
         queue_url.cache_clear()
         bind_tables(get_settings().accounts_table, get_settings().states_table, reconnect=True)
@@ -105,7 +105,7 @@ def queues():
         os.environ.clear()
         os.environ.update(saved)
         reset_settings()
-        reset_health_settings()
+        reset_settings()
         queue_url.cache_clear()
 
 

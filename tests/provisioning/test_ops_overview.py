@@ -6,7 +6,7 @@ import json
 
 import boto3
 
-from hubspot_app.config import get_health_settings
+from hubspot_app.config import get_settings
 from hubspot_app.glue_trigger import Config, requeue
 from hubspot_app.messaging.dead_letter import DeadLetterWriter
 from hubspot_app.models import AccountStatus
@@ -20,7 +20,7 @@ def dead_letter_to_queue(dlq_name: str):
     def put(message: dict, reason: str) -> None:
         DeadLetterWriter(boto3.client("sqs"), queue_url(dlq_name)).write(
             body=json.dumps(message), hub_ids=[message["hub_id"]], error=reason,
-            kind="retries_exhausted", source_queue=get_health_settings().queue_name,
+            kind="retries_exhausted", source_queue=get_settings().lifecycle.queue_name,
             receive_count=5, message_id="m-1")
     return put
 
@@ -40,7 +40,7 @@ def test_account_list_shows_status_dead_letters_and_last_curated_run(harness):
     harness.deliver()
     assert harness.account(7101).status == AccountStatus.ACTIVE
     # 7102 has an uninstall that kept failing on the lifecycle DLQ.
-    dead_letter_to_queue(get_health_settings().dlq_name)({"kind": "uninstall", "hub_id": 7102},
+    dead_letter_to_queue(get_settings().lifecycle.dlq_name)({"kind": "uninstall", "hub_id": 7102},
                                                          "Airbyte answered 503 three times")
     # A curate run for 7101 succeeded (the local Glue's history; a no-op job: no Spark here),
     # and a purge and a maintenance run, which curate nothing, for 7102.
@@ -73,7 +73,7 @@ def test_account_list_shows_status_dead_letters_and_last_curated_run(harness):
 
 
 def test_lifecycle_dlq_redrive_sends_the_original_message_back(harness):
-    health = get_health_settings()
+    health = get_settings().lifecycle
     dead_letter_to_queue(health.dlq_name)({"kind": "uninstall", "hub_id": 7201, "attempt": 3},
                                           "HubSpot answered 500")
     code, out, err = run_cli("dlq", "--queue", "lifecycle", "list", "--json")
@@ -96,7 +96,7 @@ def test_lifecycle_dlq_redrive_sends_the_original_message_back(harness):
 
 
 def test_glue_dlq_lists_every_account_of_a_run_and_redrives_it_from_attempt_zero(harness):
-    cfg = Config.from_env()
+    cfg = Config.from_settings()
     sqs = boto3.client("sqs")
     requeue(sqs, cfg, ["7301", "7302"], attempt=cfg.max_attempts, error="ConcurrentRunsExceeded")
     code, out, err = run_cli("dlq", "--queue", "glue", "list", "--json")

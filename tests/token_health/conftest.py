@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from hubspot_app import metrics
-from hubspot_app.config import get_health_settings, get_settings, reset_health_settings, reset_settings
+from hubspot_app.config import get_settings, reset_settings
 from hubspot_app.models import Account
 from local_stack.airbyte_emulator.sync import SyncResult
 from local_stack.dispatcher import Scheduler, SqsRoute
@@ -59,7 +59,7 @@ class Harness:
         from hubspot_app import airbyte_client, secrets_store
 
         reset_settings()
-        reset_health_settings()
+        reset_settings()
         secrets_store.clear_cache()
         airbyte_client.clear_client_cache()
 
@@ -69,7 +69,7 @@ class Harness:
 
     @property
     def health(self):
-        return get_health_settings()
+        return get_settings().lifecycle
 
     # -- accounts -----------------------------------------------------------------------
     def hub_ids(self) -> list[int]:

@@ -9,7 +9,7 @@ from dataclasses import replace
 import boto3
 import pytest
 
-from hubspot_app.config import get_health_settings, reset_health_settings, reset_settings
+from hubspot_app.config import get_settings, reset_settings
 from hubspot_app.models import Account, bind_tables
 from hubspot_app.token_health import fan_out
 from local_stack import resources
@@ -36,7 +36,7 @@ def moto_env():
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     reset_settings()
-    reset_health_settings()
+    reset_settings()
     from hubspot_app.queues import queue_url
 
     queue_url.cache_clear()
@@ -59,7 +59,7 @@ def moto_env():
             os.environ[k] = v
     queue_url.cache_clear()
     reset_settings()
-    reset_health_settings()
+    reset_settings()
 
 
 @pytest.mark.slow
@@ -69,7 +69,7 @@ def test_ten_thousand_accounts_fan_out_once_each(moto_env):
             status = "uninstalled" if i % 100 == 0 else "active"
             batch.save(Account(hub_id=30_000_000 + i, user="", status=status,
                                refresh_token_encrypted="v1:x:y:z"))
-    health = replace(get_health_settings(), accounts_per_message=25)
+    health = replace(get_settings().lifecycle, accounts_per_message=25)
     summary = fan_out(moto_env["ACCOUNTS_TABLE"], health)
     expected = ACCOUNTS - ACCOUNTS // 100
     assert summary["accounts"] == expected and summary["uninstalled_skipped"] == ACCOUNTS // 100

@@ -186,7 +186,7 @@ def test_the_app_token_cannot_uninstall_an_account(hs):
                                              ("local", "0", False)])
 def test_hubspot_app_id_is_required_on_deployed_stages(monkeypatch, stage, app_id, ok):
     from deploy.infra import stage_env
-    from hubspot_app.config import get_health_settings, reset_health_settings
+    from hubspot_app.config import get_settings, reset_settings
 
     required = stage_env(stage)["HUBSPOT_APP_ID_REQUIRED"]
     assert required == ("false" if stage == "local" else "true")
@@ -194,15 +194,15 @@ def test_hubspot_app_id_is_required_on_deployed_stages(monkeypatch, stage, app_i
     monkeypatch.setenv("HUBSPOT_APP_ID", app_id)
     for name in ("TOKEN_HEALTH_QUEUE_NAME", "UNINSTALL_AUDIT_TABLE", "WEBHOOK_RECEIPTS_TABLE"):
         monkeypatch.setenv(name, "x")
-    reset_health_settings()
+    reset_settings()
     try:
         if ok:
-            assert get_health_settings().hubspot_app_id == app_id
+            assert get_settings().lifecycle.hubspot_app_id == app_id
         else:
             with pytest.raises(RuntimeError, match="HUBSPOT_APP_ID"):
-                get_health_settings()
+                _ = get_settings().lifecycle.hubspot_app_id
     finally:
-        reset_health_settings()
+        reset_settings()
 
 
 def test_a_revoked_cached_app_token_is_replaced_once(hs):
