@@ -15,7 +15,10 @@ import app as chalice_app
 def client(monkeypatch):
     for name, value in {"HUBSPOT_REDIRECT_URI": "https://h.example/oauth/callback",
                         "APP_SECRET_NAME": "s", "ACCOUNTS_TABLE": "a", "STATES_TABLE": "b",
-                        "KMS_KEY_ID": "k", "PROVISION_QUEUE_NAME": "q"}.items():
+                        "KMS_KEY_ID": "k", "PROVISION_QUEUE_NAME": "q",
+                        # the lifecycle section's required names (hubspot_app.config)
+                        "TOKEN_HEALTH_QUEUE_NAME": "t", "UNINSTALL_AUDIT_TABLE": "u",
+                        "WEBHOOK_RECEIPTS_TABLE": "w"}.items():
         monkeypatch.setenv(name, value)
     with Client(chalice_app.app) as c:
         yield c
