@@ -108,8 +108,11 @@ def retry_cmd(args) -> int:
         from hubspot_app.config import get_settings
         from hubspot_app.glue_trigger import Config, start_run
 
-        glue = boto3.client("glue")
-        run = start_run(glue, Config.from_settings(get_settings().glue), sorted(cleared))
+        # A run needs the job's name and lake root only: no trigger queue is looked up (the
+        # command must work wherever the job is reachable, queue or not).
+        settings = get_settings().glue
+        cfg = Config(job_name=settings.job_name or "hubspot-curate", lake_root=settings.lake_root)
+        run = start_run(boto3.client("glue"), cfg, sorted(cleared))
         print(f"started curate run {run} for hub_id(s) {','.join(sorted(cleared))}")
     return _cli().OK
 

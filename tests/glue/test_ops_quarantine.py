@@ -16,9 +16,17 @@ BAD = "raw/1/deals/2023_11_14_1_0.parquet"
 
 @pytest.fixture
 def lake(monkeypatch):
+    from hubspot_app.config import reset_settings
+    from local_stack.stack import stage_environment
+
+    # The local stage's settings, as `ops --stage local` gives them; no endpoint: moto's mock.
+    for name, value in stage_environment("local").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("LAKE_BUCKET", BUCKET)
     monkeypatch.setenv("GLUE_JOB_NAME", "hubspot-pipeline-local-curate")
+    reset_settings()
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
@@ -30,6 +38,7 @@ def lake(monkeypatch):
                  for h, files in job.find_new(store, "ALL")[0].items()}
         quarantine.add(store, found, "run-1")  # as the job records them
         yield s3, store
+    reset_settings()  # the next test reads its own environment
 
 
 def test_list_json_and_text(lake, capsys):

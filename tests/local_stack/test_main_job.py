@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # stays well under 15 minutes on CI's 2 cores; `./dev main` syncs every discovered stream, and
 # the emulator/sandbox tests cover every stream's records (tests/sandbox, tests/airbyte_emulator).
 STREAMS = ("contacts", "companies", "deals", "deals_archived", "deals_property_history",
-           "deal_pipelines", "owners", "engagements", "campaigns", "pets")
+           "deal_pipelines", "owners", "owners_archived", "engagements", "campaigns", "pets")
 
 
 @pytest.mark.slow
