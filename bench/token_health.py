@@ -41,7 +41,7 @@ def main() -> None:
     import requests
 
     from hubspot_app import metrics
-    from hubspot_app.config import reset_health_settings, reset_settings
+    from hubspot_app.config import reset_settings
     from hubspot_app.messaging.consumer import Consumer
     from hubspot_app.models import Account
     from hubspot_app.token_crypto import decrypt_token
@@ -63,7 +63,6 @@ def main() -> None:
     with LocalStack(accounts=args.accounts, seed=31, airbyte_options={"sync_runner": fake_sync}) as stack:
         os.environ.update({"TOKEN_CHECK_MIN_INTERVAL_SECONDS": "0", "TOKEN_CONFIRM_DELAY_SECONDS": "0"})
         reset_settings()
-        reset_health_settings()
         hub_ids = sorted(a["hub_id"] for a in requests.get(
             f"{stack.hubspot_url}/_sandbox/accounts", timeout=10).json()["accounts"])
         for hub_id in hub_ids:

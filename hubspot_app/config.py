@@ -43,22 +43,21 @@ def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _env_int(name: str, default: str) -> int:
+def _env_number(name: str, default: str, kind: type, what: str):
     raw = _env(name, default)
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError:
-        raise RuntimeError(f"{name}={raw!r} is not a whole number: fix it in .chalice/config.json "
+        raise RuntimeError(f"{name}={raw!r} is not {what}: fix it in .chalice/config.json "
                            "for this stage (see README, 'Settings').") from None
+
+
+def _env_int(name: str, default: str) -> int:
+    return _env_number(name, default, int, "a whole number")
 
 
 def _env_float(name: str, default: str) -> float:
-    raw = _env(name, default)
-    try:
-        return float(raw)
-    except ValueError:
-        raise RuntimeError(f"{name}={raw!r} is not a number: fix it in .chalice/config.json "
-                           "for this stage (see README, 'Settings').") from None
+    return _env_number(name, default, float, "a number")
 
 
 def _env_list(name: str, default: str) -> tuple[str, ...]:
@@ -359,9 +358,3 @@ def event_sources() -> EventSources:
         lifecycle_queue=os.environ.get("TOKEN_HEALTH_QUEUE_NAME") or "hubspot-pipeline-token-health",
         glue_trigger_queue=os.environ.get("GLUE_TRIGGER_QUEUE_NAME") or "hubspot-pipeline-glue-trigger",
         glue_trigger_window_seconds=_env_int("GLUE_TRIGGER_WINDOW_SECONDS", "60"))
-
-
-def reset_health_settings() -> None:
-    """The lifecycle section is part of the one Settings now; bench/token_health.py still calls
-    this name."""
-    reset_settings()
