@@ -74,8 +74,8 @@ def data_page():
 @app.route("/webhooks/hubspot", methods=["POST"], content_types=["application/json"])
 def hubspot_webhook():
     """HubSpot-signed (v3) webhook: verified and acknowledged (uninstalls come from the journal)."""
+    from hubspot_app.lifecycle.uninstall import webhook_response
     from hubspot_app.pages import SECURITY_HEADERS
-    from hubspot_app.uninstall import webhook_response
 
     request = _request()
     raw_body = request.raw_body or b""
@@ -95,7 +95,7 @@ def hubspot_webhook():
 def provisioner(event):
     """Provision messages -> each account's Airbyte source and connection. Returns the partial
     batch response (ReportBatchItemFailures is set by the deploy templates)."""
-    from hubspot_app.provision_queue import handle_batch
+    from hubspot_app.lifecycle.provision_queue import handle_batch
 
     return handle_batch(get_settings(), event.to_dict(), event.context)
 
@@ -103,7 +103,7 @@ def provisioner(event):
 @app.schedule(Rate(1, unit=Rate.HOURS), name="reconcile")
 def reconcile(event):
     """Compare every account with Airbyte; queue repairs for drift."""
-    from hubspot_app.reconcile import run_scheduled
+    from hubspot_app.lifecycle.reconcile import run_scheduled
 
     return run_scheduled(get_settings())
 
@@ -112,7 +112,7 @@ def reconcile(event):
 @app.schedule(Rate(6, unit=Rate.HOURS), name="token_health_schedule")
 def token_health_schedule(event):
     """Fan every account out to the token-health queue, N hub_ids per message."""
-    from hubspot_app.uninstall import run_fan_out
+    from hubspot_app.lifecycle.uninstall import run_fan_out
 
     return run_fan_out(force=bool((event.to_dict().get("detail") or {}).get("force")))
 
@@ -123,7 +123,7 @@ JOURNAL_POLL_MINUTES = 5
 @app.schedule(Rate(JOURNAL_POLL_MINUTES, unit=Rate.MINUTES), name="journal_poller")
 def journal_poller(event):
     """HubSpot's webhooks journal: APP_UNINSTALL events of known accounts -> offboarding."""
-    from hubspot_app.journal import run_scheduled as poll_journal
+    from hubspot_app.lifecycle.journal import run_scheduled as poll_journal
 
     return poll_journal()
 
@@ -132,7 +132,7 @@ def journal_poller(event):
                     batch_size=4, name="token_health_worker", maximum_concurrency=2)
 def token_health_worker(event):
     """Check a batch of accounts' tokens (and run queued uninstalls); re-queues its own retries."""
-    from hubspot_app.uninstall import run_worker
+    from hubspot_app.lifecycle.uninstall import run_worker
 
     return run_worker(event.to_dict().get("Records", []), event.context)
 

@@ -74,8 +74,8 @@ def run(stack, args, overrides) -> int:
     from hubspot_app.config import get_settings
     from hubspot_app.hubspot_oauth import TokenInfo
     from hubspot_app.install import request_provisioning, upsert_account
+    from hubspot_app.messaging.queues import provision_message, queue_url
     from hubspot_app.models import AccountStatus
-    from hubspot_app.queues import provision_message, queue_url
     from hubspot_app.token_crypto import encrypt_token
     from local_stack.dispatcher import SqsRoute
 
@@ -184,8 +184,8 @@ def provisioning_outcome(stack, settings) -> dict:
     (accounts not active with exactly one connection), statuses and the provision DLQ's depth."""
     import boto3
 
+    from hubspot_app.messaging.queues import queue_url
     from hubspot_app.models import Account, AccountStatus
-    from hubspot_app.queues import queue_url
 
     state = stack.airbyte.state()
     sources, connections = state["sources"]["live"], state["connections"]["live"]

@@ -77,7 +77,7 @@ def run(stack, args, overrides) -> int:
     from hubspot_app.config import get_settings
     from hubspot_app.hubspot_oauth import TokenInfo
     from hubspot_app.install import upsert_account
-    from hubspot_app.queues import provision_message, queue_url
+    from hubspot_app.messaging.queues import provision_message, queue_url
     from hubspot_app.token_crypto import encrypt_token
     from local_stack.dispatcher import SqsRoute
 

@@ -42,16 +42,16 @@ def main() -> None:
 
     from hubspot_app import metrics
     from hubspot_app.config import reset_settings
-    from hubspot_app.messaging.consumer import Consumer
-    from hubspot_app.models import Account
-    from hubspot_app.token_crypto import decrypt_token
-    from hubspot_app.token_health import (
+    from hubspot_app.lifecycle.token_health import (
         CallLimiter,
         TokenHealthChecker,
         check_message,
         process_batch,
         queue_spec,
     )
+    from hubspot_app.messaging.consumer import Consumer
+    from hubspot_app.models import Account
+    from hubspot_app.token_crypto import decrypt_token
     from local_stack.airbyte_emulator.sync import SyncResult
     from local_stack.stack import LocalStack
     from tests.install import flow_helpers as flow
@@ -68,7 +68,7 @@ def main() -> None:
         for hub_id in hub_ids:
             browser = requests.Session()
             flow.finish(flow.consent(flow.begin(stack.app_url, browser), browser, hub_id=hub_id), browser)
-        from hubspot_app.uninstall import runtime
+        from hubspot_app.lifecycle.uninstall import runtime
 
         rt = runtime(airbyte=None)
         tokens = [decrypt_token(Account.get(h).refresh_token_encrypted, h) for h in hub_ids]

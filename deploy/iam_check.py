@@ -504,18 +504,28 @@ class SimulatorMissing(RuntimeError):
 
 
 def ensure_simulator() -> Path:
-    """deploy/iam_sim/node_modules, installed from the lock file with npm if missing."""
-    marker = SIM_DIR / "node_modules" / "@cloud-copilot" / "iam-simulate" / "package.json"
-    if marker.exists():
+    """deploy/iam_sim/node_modules, installed from the lock file with npm if missing.
+
+    Test workers start at once on a fresh clone: one `npm ci` at a time (a file lock), and the
+    install counts only once its stamp is written, since `npm ci` first deletes node_modules
+    and a second worker's install would pull files from under the first's evaluator."""
+    import fcntl
+
+    stamp = SIM_DIR / "node_modules" / ".installed-from-lock"
+    if stamp.exists():
         return SIM_DIR
-    npm = "npm"
-    try:
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=SIM_DIR,
-                       check=True, timeout=600, capture_output=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise SimulatorMissing(
-            f"the IAM evaluator is not installed and `npm ci` in {SIM_DIR} failed ({exc}); "
-            f"install Node.js 20+ and run it (./dev setup does)") from exc
+    with open(SIM_DIR / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists():
+            return SIM_DIR
+        try:
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=SIM_DIR,
+                           check=True, timeout=600, capture_output=True)
+        except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            raise SimulatorMissing(
+                f"the IAM evaluator is not installed and `npm ci` in {SIM_DIR} failed ({exc}); "
+                f"install Node.js 20+ and run it (./dev setup does)") from exc
+        stamp.write_text("npm ci from package-lock.json\n")
     return SIM_DIR
 
 

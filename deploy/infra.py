@@ -76,7 +76,7 @@ TABLES = (
     Table("UninstallAudit", "UNINSTALL_AUDIT_TABLE", "hubspot_app.models:UninstallAudit"),
     Table("WebhookReceipts", "WEBHOOK_RECEIPTS_TABLE", "hubspot_app.models:WebhookReceipt",
           backups=False),
-    Table("JournalPosition", "JOURNAL_POSITION_TABLE", "hubspot_app.journal:JournalPosition"),
+    Table("JournalPosition", "JOURNAL_POSITION_TABLE", "hubspot_app.lifecycle.journal:JournalPosition"),
 )
 
 SECRET_SUFFIX = "_SECRET_NAME"        # every such variable names a Secrets Manager secret

@@ -23,14 +23,14 @@ import re
 import time
 from dataclasses import dataclass
 
-from . import logs
+from hubspot_app import logs
 
 log = logging.getLogger(__name__)
 
 EVENTS = {
     "token_broken", "token_recovered", "sync_stale", "sync_recovered", "uninstalled",
     "app_credentials_rejected", "health_check_failed",
-    "duplicates_converged",  # hubspot_app.provisioner: same-named Airbyte resources, one kept
+    "duplicates_converged",  # hubspot_app.lifecycle.provisioner: same-named Airbyte resources, one kept
 }
 _SECRET_KEY = re.compile(r"token|secret|password|credential|authorization|code_verifier|cookie",
                          re.IGNORECASE)
@@ -70,7 +70,7 @@ def _subject(payload: dict) -> str:
 
 
 def _webhook_url(secret_name: str) -> str:
-    from .secrets_store import SecretConfigError, get_secret_json
+    from hubspot_app.secrets_store import SecretConfigError, get_secret_json
 
     # A webhook URL is a credential (it often embeds a token): masked in logs like one.
     url = get_secret_json(secret_name, secret_keys=("url",)).get("url")
@@ -115,7 +115,7 @@ def send_alert(event: str, hub_id: int | None, severity: str, summary: str, acti
             # The exception text may hold the URL: log only its type.
             logs.log_event(log, "alert not delivered to the webhook", logging.ERROR, alert=event,
                            error=type(exc).__name__)
-    from .metrics import emit_metric
+    from hubspot_app.metrics import emit_metric
 
     emit_metric("AlertsSent", 1, "Count", Event=event, Severity=severity)
     logs.log_event(log, f"alert {event}", logging.WARNING if severity != "info" else logging.INFO,

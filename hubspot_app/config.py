@@ -87,7 +87,7 @@ def base_url(redirect_uri: str) -> str:
 
 def _env_streams(name: str) -> tuple[str, ...]:
     """The stream rule, checked now: a typo must not silently sync nothing or everything."""
-    from .streams import StreamRuleError, parse_rule
+    from hubspot_app.airbyte.streams import StreamRuleError, parse_rule
 
     items = _env_list(name, "")
     try:
@@ -110,7 +110,7 @@ class LifecycleSettings:
     webhook_url: str                 # the public URL HubSpot signs (v3 signatures)
     app_id: str = ""                 # HUBSPOT_APP_ID as set (checked: digits or empty)
     app_id_required: bool = True     # HUBSPOT_APP_ID_REQUIRED
-    journal_position_table: str = ""  # the webhooks journal poller's position (hubspot_app.journal)
+    journal_position_table: str = ""  # the webhooks journal poller's position (hubspot_app.lifecycle.journal)
     journal_lease_seconds: int = 300  # a poller run's lease on the position (>= its timeout)
     journal_max_entries: int = 1000   # journal entries one poller run reads at most
     accounts_per_message: int = 25   # fan-out: hub_ids per SQS message
@@ -199,7 +199,7 @@ class Settings:
     airbyte_create_settle_seconds: float = 20.0  # after an ambiguous create, look this long
     airbyte_discover_timeout_seconds: float = 45.0  # GET /streams may run the connector's discover
     airbyte_max_requests_per_second: float = 0.0  # per process; 0 = no client-side limit
-    airbyte_streams: tuple[str, ...] = ()       # stream rule (hubspot_app.streams): empty = all
+    airbyte_streams: tuple[str, ...] = ()       # stream rule (hubspot_app.airbyte.streams): empty = all
     airbyte_schedule_cron: str = ""             # Quartz cron, e.g. "0 0 */6 * * ?"; empty = manual
     airbyte_source_start_date: str = "2024-01-01T00:00:00Z"
     airbyte_source_options: str = "{}"          # JSON merged into the HubSpot source configuration

@@ -9,9 +9,9 @@ import os
 from dataclasses import dataclass
 from html import escape
 
-from . import data_catalog
-from .config import Settings, _env_bool
-from .pages import DATA_ROUTE, Page, document
+from hubspot_app import data_catalog
+from hubspot_app.config import Settings, _env_bool
+from hubspot_app.pages import DATA_ROUTE, Page, document
 
 # glue/curate_job.py's --purge_hub_ids run expires the snapshots older than
 # --purge_retention_hours: the template passes LAKE_SNAPSHOT_RETENTION_HOURS (deploy/infra.py),
@@ -104,7 +104,7 @@ def trigger_window_seconds() -> int:
 
 def arrival_html(schedule: str, window_seconds: int) -> str:
     """When the data really arrives, for the success page and the data page: provisioning
-    starts the first sync at its end (hubspot_app/first_sync.py), the raw files' events reach
+    starts the first sync at its end (hubspot_app/lifecycle/first_sync.py), the raw files' events reach
     the Glue trigger, which starts the curate run."""
     return ("<ol id=\"arrival\">"
             "<li>Now: your account's HubSpot source and connection are set up in Airbyte "

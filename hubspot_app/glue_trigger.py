@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 if TYPE_CHECKING:
-    from .config import GlueSettings
+    from hubspot_app.config import GlueSettings
 
 log = logging.getLogger("hubspot_app.glue_trigger")
 
@@ -57,7 +57,7 @@ class Config:
     def from_settings(cls, glue: GlueSettings | None = None) -> Config:
         """From the stage's settings (hubspot_app.config, section `glue`)."""
         if glue is None:
-            from .config import get_settings
+            from hubspot_app.config import get_settings
 
             glue = get_settings().glue
         return cls(job_name=glue.job_name or "hubspot-curate",
@@ -73,7 +73,7 @@ def _url_of(queue_name: str | None) -> str:
     """Queue URL from its name (stage config names queues; URLs hold the account id)."""
     if not queue_name:
         return ""
-    from .queues import queue_url
+    from hubspot_app.messaging.queues import queue_url
     return queue_url(queue_name)
 
 
@@ -168,8 +168,8 @@ def handle_sqs_event(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
                "overwrites": overwrites,
                "hub_ids": len(hubs), "runs_started": started,
                "groups_retried": len(retried), "attempt": attempt}
-    from .logs import log_event
-    from .metrics import emit_metric
+    from hubspot_app.logs import log_event
+    from hubspot_app.metrics import emit_metric
     log_event(log, "glue trigger", **summary)
     emit_metric("GlueRunsStarted", len(started), "Count", Trigger="events")
     if retried:
@@ -194,11 +194,11 @@ def consume(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
     glue retry policy's delay (partial batch response, ChangeMessageVisibility) instead of a
     re-sent `glue_retry` copy, and is dead-lettered on its last receive (the hourly backstop
     run covers its files meanwhile). Malformed and oversized records go to the DLQ at once."""
-    from .errors import Transient, malformed
-    from .logs import log_event
-    from .messaging.consumer import Consumer, QueueSpec
-    from .messaging.retry import queue_policy
-    from .metrics import emit_metric
+    from hubspot_app.errors import Transient, malformed
+    from hubspot_app.logs import log_event
+    from hubspot_app.messaging.consumer import Consumer, QueueSpec
+    from hubspot_app.messaging.retry import queue_policy
+    from hubspot_app.metrics import emit_metric
 
     cfg = cfg or Config.from_settings()
     consumer = Consumer(QueueSpec("glue", cfg.dlq_url, queue_policy("glue"), 64 * 1024), sqs=sqs)

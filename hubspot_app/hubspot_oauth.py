@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 
 import requests
 
-from .errors import Transient
-from .secrets_store import AppCredentials
+from hubspot_app.errors import Transient
+from hubspot_app.secrets_store import AppCredentials
 
 
 class HubSpotOAuthError(Exception):
@@ -142,7 +142,7 @@ def parse_token_info(body: object, api: str = "2026-03", client_id: str | None =
 
     Raises InvalidGrant for an inactive token or one issued to another app, HubSpotBadAnswer for
     an answer that is not what the spec declares."""
-    from .hub_ids import InvalidHubId, parse_hub_id
+    from hubspot_app.hub_ids import InvalidHubId, parse_hub_id
 
     if not isinstance(body, dict):
         raise HubSpotBadAnswer("HubSpot's introspection answer is not a JSON object", "", 200)

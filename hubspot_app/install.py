@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from pynamodb.exceptions import PutError
 
-from . import logs, queues
-from .config import Settings
-from .hubspot_oauth import (
+from hubspot_app import logs
+from hubspot_app.config import Settings
+from hubspot_app.hubspot_oauth import (
     ClientConfigError,
     HubSpotBadAnswer,
     HubSpotOAuthClient,
@@ -26,7 +26,7 @@ from .hubspot_oauth import (
     InvalidGrant,
     authorize_url,
 )
-from .install_state import (
+from hubspot_app.install_state import (
     COOKIE_NAME,
     InstallState,
     StateRefused,
@@ -36,12 +36,13 @@ from .install_state import (
     read_state,
     signing_key,
 )
-from .metrics import emit_metric
-from .models import Account, AccountStatus, OAuthState, bind_tables, utcnow
-from .pages import Page, document, error_page, success_page
-from .secrets_store import get_app_credentials
-from .token_crypto import encrypt_token
-from .tracing import subsegment
+from hubspot_app.messaging import queues
+from hubspot_app.metrics import emit_metric
+from hubspot_app.models import Account, AccountStatus, OAuthState, bind_tables, utcnow
+from hubspot_app.pages import Page, document, error_page, success_page
+from hubspot_app.secrets_store import get_app_credentials
+from hubspot_app.token_crypto import encrypt_token
+from hubspot_app.tracing import subsegment
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ def _complete(settings: Settings, params: dict, cookie_header: str | None,
                           "HubSpot refused our app's credentials: the problem is on our side and "
                           "nothing was installed. Please try again later.", install_path)
     emit_metric("Installs", 1, "Count", Result="stored", hub_id=account.hub_id)
-    from .data_page import success_arrival
+    from hubspot_app.data_page import success_arrival
 
     return success_page(int(account.hub_id), account.hub_domain, account.user,
                         success_arrival(settings), settings.base_path)

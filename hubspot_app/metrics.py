@@ -85,7 +85,7 @@ def metric_line(name: str, value: float, unit: str = "Count", namespace: str | N
         **dims,
         name: float(value),
     }
-    from .logs import redact  # a metric never carries a secret; be sure anyway
+    from hubspot_app.logs import redact  # a metric never carries a secret; be sure anyway
     return redact(json.dumps(entry, separators=(",", ":")))
 
 

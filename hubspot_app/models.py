@@ -60,7 +60,7 @@ class Account(Model):
     airbyte_workspace_id = UnicodeAttribute(null=True)
     airbyte_source_id = UnicodeAttribute(null=True)
     airbyte_connection_id = UnicodeAttribute(null=True)
-    # Provisioning bookkeeping (hubspot_app.provisioner): a lease so one worker at a time acts
+    # Provisioning bookkeeping (hubspot_app.lifecycle.provisioner): a lease so one worker at a time acts
     # for the account, "create intended" marks so a retry after a crash looks the resource up by
     # name before creating it, and what was last pushed to Airbyte.
     airbyte_destination_id = UnicodeAttribute(null=True)
@@ -78,7 +78,7 @@ class Account(Model):
     # Token health (filled by the scheduled check)
     token_checked_at = UTCDateTimeAttribute(null=True)
     token_health = UnicodeAttribute(null=True)
-    # Token health and offboarding (hubspot_app.token_health, hubspot_app.uninstall)
+    # Token health and offboarding (hubspot_app.lifecycle.token_health, hubspot_app.lifecycle.uninstall)
     token_failures = NumberAttribute(null=True)          # consecutive failed checks
     token_error = UnicodeAttribute(null=True)            # HubSpot's code for the last failure
     token_ok_at = UTCDateTimeAttribute(null=True)        # last successful refresh

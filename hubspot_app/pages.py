@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass, field
 from html import escape
 
-from .config import base_path
+from hubspot_app.config import base_path
 
 SECURITY_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import boto3
 
-from . import logs
-from .errors import Permanent
+from hubspot_app import logs
+from hubspot_app.errors import Permanent
 
 _CACHE_SECONDS = 300
 _cache: dict[str, tuple[float, dict]] = {}

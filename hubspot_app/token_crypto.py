@@ -24,7 +24,7 @@ import base64
 
 import boto3
 
-from .errors import Permanent
+from hubspot_app.errors import Permanent
 
 _VERSION = "v2"
 _LEGACY = "v1"

@@ -13,7 +13,7 @@ The URI is *not* taken from the Host header (a client controls it): it is the co
 URL of the route (`HUBSPOT_WEBHOOK_URL`), or the origin of `HUBSPOT_REDIRECT_URI` plus the path.
 
 HubSpot sends no app-uninstall webhook (uninstalls come from the webhooks journal, see
-hubspot_app.journal, and from refused refresh tokens): the events HubSpot really sends here
+hubspot_app.lifecycle.journal, and from refused refresh tokens): the events HubSpot really sends here
 (CRM subscriptions such as `contact.creation`) are verified, checked to be our app's
 (`HUBSPOT_APP_ID`; another app's events are refused) and acknowledged. Nothing else acts on them.
 A body that cannot be parsed safely (not JSON, or nested deep enough to exhaust the parser) is a
@@ -31,7 +31,7 @@ import time
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from . import logs
+from hubspot_app import logs
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class DynamoReplayStore:
 
         from pynamodb.exceptions import PutError
 
-        from .models import WebhookReceipt, utcnow
+        from hubspot_app.models import WebhookReceipt, utcnow
 
         try:
             WebhookReceipt(key=key, expires_at=utcnow() + timedelta(seconds=ttl_seconds)).save(
@@ -191,7 +191,7 @@ def handle_webhook(method: str, headers: dict, body: bytes, query_params: dict |
                    replay_store: ReplayStore | None = None,
                    raw_query: str | None = None) -> tuple[int, dict]:
     """Verify and acknowledge one webhook request: (HTTP status, JSON body). Never raises."""
-    from .metrics import emit_metric
+    from hubspot_app.metrics import emit_metric
 
     replay_store = replay_store or DynamoReplayStore()
     try:

@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     if not args.verbose:
         logging.disable(logging.WARNING)  # keep the main job's output readable
     if args.command == "main":
-        from hubspot_app.streams import StreamRuleError, parse_rule
+        from hubspot_app.airbyte.streams import StreamRuleError, parse_rule
 
         from .main_job import run as run_main
         try:

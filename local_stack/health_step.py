@@ -92,7 +92,7 @@ def lifecycle(stack: LocalStack, hub_ids: list[int], step: str = "9") -> dict[in
           f"{summary.get('messages', '?')} message(s)")
     print(f"  worker delivery: {describe(worker.run_until_idle(timeout=300))}")
     states = {}
-    stack.glue.wait()  # the uninstall's curated purge run (hubspot_app/uninstall.py)
+    stack.glue.wait()  # the uninstall's curated purge run (hubspot_app/lifecycle/uninstall.py)
     lake = _objects_per_hub(stack.env["LAKE_BUCKET"])
     for hub in hubs:
         account = Account.get(hub, consistent_read=True)

@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import boto3
 
-from hubspot_app.airbyte_client import client_from_settings
+from hubspot_app.airbyte.client import client_from_settings
 from hubspot_app.config import get_settings
 from hubspot_app.models import Account, bind_tables
 

@@ -117,7 +117,7 @@ def create_health_resources(env: dict) -> dict:
     _table(env["UNINSTALL_AUDIT_TABLE"], ("hub_id", "N"), range_key=("at", "S"))
     _table(env["WEBHOOK_RECEIPTS_TABLE"], ("key", "S"), ttl_attribute="expires_at")
     if env.get("JOURNAL_POSITION_TABLE"):
-        from hubspot_app.journal import bind_journal_table
+        from hubspot_app.lifecycle.journal import bind_journal_table
 
         _table(env["JOURNAL_POSITION_TABLE"], ("name", "S"))
         bind_journal_table(env["JOURNAL_POSITION_TABLE"], reconnect=True)

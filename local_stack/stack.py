@@ -142,8 +142,8 @@ class LocalStack:
         os.environ.update(self.env)
         from hubspot_app import secrets_store
         from hubspot_app.config import get_settings, reset_settings
+        from hubspot_app.messaging.queues import queue_url
         from hubspot_app.models import bind_tables
-        from hubspot_app.queues import queue_url
         reset_settings()
         bind_tables(get_settings().accounts_table, get_settings().states_table, reconnect=True)
         secrets_store.clear_cache()
@@ -200,7 +200,8 @@ class LocalStack:
 
     def _start_airbyte(self) -> None:
         """The Airbyte API emulator; its application credentials go into the stage's secret."""
-        from hubspot_app import airbyte_client, provisioner
+        from hubspot_app.airbyte import client as airbyte_client
+        from hubspot_app.lifecycle import provisioner
         from hubspot_app.models import bind_shared_table
 
         from .airbyte_emulator import AirbyteEmulator

@@ -29,7 +29,10 @@ class CapturedLogs(logging.Handler):
 def reset_process_caches() -> None:
     """Forget what the app caches per container (settings, clients, shared Airbyte ids, queue
     URLs): in the test process one "container" serves many stacks one after another."""
-    from hubspot_app import airbyte_client, config, journal, provisioner, queues, secrets_store
+    from hubspot_app import config, secrets_store
+    from hubspot_app.airbyte import client as airbyte_client
+    from hubspot_app.lifecycle import journal, provisioner
+    from hubspot_app.messaging import queues
 
     config.reset_settings()
     airbyte_client.clear_client_cache()

@@ -25,10 +25,10 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .. import logs
-from ..errors import OVERSIZED, Permanent, PipelineError, Transient
-from .dead_letter import DeadLetterWriter
-from .retry import RetryPolicy
+from hubspot_app import logs
+from hubspot_app.errors import OVERSIZED, Permanent, PipelineError, Transient
+from hubspot_app.messaging.dead_letter import DeadLetterWriter
+from hubspot_app.messaging.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Record:
 
     def json(self) -> object:
         """The body parsed; a body that is not JSON is a permanent, malformed message."""
-        from ..errors import malformed
+        from hubspot_app.errors import malformed
 
         try:
             return json.loads(self.body)
@@ -87,7 +87,7 @@ class Consumer:
 
             sqs = boto3.client("sqs")
         if source_url is None:
-            from ..queues import queue_url
+            from hubspot_app.messaging.queues import queue_url
 
             source_url = queue_url
         self.queue, self.sqs = queue, sqs
@@ -162,7 +162,7 @@ class Consumer:
         return False
 
     def _dead_letter(self, record: Record, reason: str, kind: str) -> bool:
-        from ..metrics import emit_metric
+        from hubspot_app.metrics import emit_metric
 
         reason = logs.redact(reason)[:1000]
         try:

@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from hubspot_app.ops.cli import main
 
 sys.exit(main())

@@ -83,7 +83,7 @@ def _route(args):
     """(sqs client, the chosen DLQ's URL, its source queue's URL, its name) for `--queue`."""
     import boto3
 
-    from .dlq import route as dlq_route
+    from hubspot_app.ops.dlq import route as dlq_route
 
     _settings()
     route = dlq_route(args.queue)
@@ -101,8 +101,8 @@ def _note(hub_id, event: str, detail: str, message_id: str | None = None) -> Non
     """Add an operator action to the account's provisioning history (best effort)."""
     from pynamodb.exceptions import DoesNotExist
 
+    from hubspot_app.lifecycle.provisioner import _event, _history_action
     from hubspot_app.models import Account, utcnow
-    from hubspot_app.provisioner import _event, _history_action
 
     if hub_id is None:
         return
@@ -116,7 +116,7 @@ def _note(hub_id, event: str, detail: str, message_id: str | None = None) -> Non
 
 # -- dlq ----------------------------------------------------------------------------------
 def dlq_list(args) -> int:
-    from .dlq import receive_all, release
+    from hubspot_app.ops.dlq import receive_all, release
 
     sqs, dlq_url, _, label = _route(args)
     letters = receive_all(sqs, dlq_url)
@@ -152,7 +152,7 @@ def _select(args, letters):
 
 
 def dlq_show(args) -> int:
-    from .dlq import receive_all, release
+    from hubspot_app.ops.dlq import receive_all, release
 
     sqs, dlq_url, _, label = _route(args)
     letters = receive_all(sqs, dlq_url)
@@ -177,7 +177,7 @@ def dlq_show(args) -> int:
 
 
 def dlq_redrive(args) -> int:
-    from .dlq import receive_all, redrive, release
+    from hubspot_app.ops.dlq import receive_all, redrive, release
 
     sqs, dlq_url, target, _ = _route(args)
     letters = receive_all(sqs, dlq_url)
@@ -201,7 +201,7 @@ def dlq_redrive(args) -> int:
 
 
 def dlq_purge(args) -> int:
-    from .dlq import purge, receive_all, release
+    from hubspot_app.ops.dlq import purge, receive_all, release
 
     if not args.yes:
         raise CliError("purge deletes messages for good: add --yes", USAGE)
@@ -262,7 +262,7 @@ def _print_account(d: dict) -> None:
 
 
 def account_list(args) -> int:
-    from .overview import COLUMNS, account_rows, render
+    from hubspot_app.ops.overview import COLUMNS, account_rows, render
 
     _settings()
     rows, warnings = account_rows(args.status)
@@ -289,7 +289,7 @@ def account_show(args) -> int:
 
 # -- reconcile ----------------------------------------------------------------------------
 def reconcile_cmd(args) -> int:
-    from hubspot_app.reconcile import run
+    from hubspot_app.lifecycle.reconcile import run
 
     settings = _settings()
     report = run(settings, apply=not args.dry_run)
@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(default: from the environment)")
     groups = parser.add_subparsers(dest="group", required=True)
 
-    from .dlq import QUEUE_NAMES
+    from hubspot_app.ops.dlq import QUEUE_NAMES
 
     dlq = groups.add_parser("dlq", help="the dead-letter queues (provision, lifecycle, glue)")
     dlq.add_argument("--queue", choices=QUEUE_NAMES, default="provision",

@@ -28,7 +28,7 @@ def route(name: str) -> Route:
     """A dead-letter queue by the name operators use (`ops dlq --queue NAME`); URLs are empty
     when the stage does not configure that queue."""
     from hubspot_app.config import get_settings
-    from hubspot_app.queues import queue_url
+    from hubspot_app.messaging.queues import queue_url
 
     def url(queue_name: str) -> str:
         return queue_url(queue_name) if queue_name else ""

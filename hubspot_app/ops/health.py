@@ -22,7 +22,7 @@ def _cli():
 
 def _runtime():
     from hubspot_app.config import reset_settings
-    from hubspot_app.uninstall import runtime
+    from hubspot_app.lifecycle.uninstall import runtime
 
     reset_settings()
     try:
@@ -89,7 +89,7 @@ def check_cmd(args) -> int:
 
 
 def run_cmd(args) -> int:
-    from hubspot_app.uninstall import run_fan_out
+    from hubspot_app.lifecycle.uninstall import run_fan_out
 
     _runtime()
     summary = run_fan_out(force=args.force)
@@ -121,7 +121,7 @@ def _offboard(rt, hub_id: int, reason: str, purge: bool | None):
     import sys
     import time
 
-    from hubspot_app.provisioner import Busy
+    from hubspot_app.lifecycle.provisioner import Busy
 
     uninstaller = rt.uninstaller()
     give_up = time.monotonic() + rt.settings.provision_lease_seconds + 5

@@ -19,7 +19,7 @@ def dead_letters_by_hub() -> tuple[Counter, list[str]]:
     """{hub_id: messages in any DLQ}, and the DLQs that could not be read (with why)."""
     import boto3
 
-    from .dlq import QUEUE_NAMES, peek, route
+    from hubspot_app.ops.dlq import QUEUE_NAMES, peek, route
 
     counts: Counter = Counter()
     unread = []

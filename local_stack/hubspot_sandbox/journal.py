@@ -14,7 +14,7 @@ PublicApiSpecs/Webhooks Journal/Webhooks Journal/Rollouts/284944/2026-03/webhook
   `results` when nothing follows the offset. The journal keeps 3 days (the guide).
 
 The entry file's content is not declared by the spec. Modelled here (and parsed by
-hubspot_app.journal) as a JSON list of events: `subscriptionType`, `action`, `portalId`, `appId`,
+hubspot_app.lifecycle.journal) as a JSON list of events: `subscriptionType`, `action`, `portalId`, `appId`,
 `occurredAt` (epoch ms), `eventId`. Only apps with an APP_LIFECYCLE_EVENT subscription get
 lifecycle entries: the sandbox writes one per uninstall.
 """

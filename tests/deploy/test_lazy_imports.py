@@ -11,12 +11,12 @@ NEVER = ("local_stack", "moto", "flask", "pyspark", "pyarrow", "hubcurate", "air
          "pytest", "playwright")
 # What only other functions need, which the API function (user-facing: the install page and the
 # OAuth callback) must not pay for at cold start.
-NOT_IN_API = ("hubspot_app.provisioner", "hubspot_app.provision_queue", "hubspot_app.airbyte_spec",
-              "hubspot_app.airbyte_client", "hubspot_app.reconcile",
+NOT_IN_API = ("hubspot_app.lifecycle.provisioner", "hubspot_app.lifecycle.provision_queue", "hubspot_app.airbyte.spec",
+              "hubspot_app.airbyte.client", "hubspot_app.lifecycle.reconcile",
               "hubspot_app.glue_trigger", "hubspot_app.ops")
 
 
-OFFBOARDING = ("hubspot_app.uninstall", "hubspot_app.token_health", "hubspot_app.webhooks")
+OFFBOARDING = ("hubspot_app.lifecycle.uninstall", "hubspot_app.lifecycle.token_health", "hubspot_app.webhooks")
 
 
 @pytest.fixture(scope="module")

@@ -69,8 +69,8 @@ class Queues:
 def queues():
     from hubspot_app import secrets_store
     from hubspot_app.config import get_settings, reset_settings
+    from hubspot_app.messaging.queues import queue_url
     from hubspot_app.models import bind_shared_table, bind_tables
-    from hubspot_app.queues import queue_url
     from local_stack import resources
 
     port = free_port()

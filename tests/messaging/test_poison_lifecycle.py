@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
+from hubspot_app.lifecycle.token_health import check_message, uninstall_message
 from hubspot_app.models import Account, AccountStatus, utcnow
-from hubspot_app.token_health import check_message, uninstall_message
 from tests.provisioning.conftest import run_cli
 
 POISON = {

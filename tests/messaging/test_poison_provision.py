@@ -87,7 +87,7 @@ def test_a_wait_on_a_shared_resource_is_never_dropped_at_the_last_receive(queues
     covered by the running provisioning" (nothing else would ever provision the account). Only
     a wait on the account's lease held by *another* message may end that way; this one ends in
     the DLQ, where an operator sees it and redrives it."""
-    from hubspot_app import provisioner
+    from hubspot_app.lifecycle import provisioner
     from hubspot_app.models import AccountStatus, utcnow
 
     hub = 555002
@@ -115,9 +115,9 @@ def test_a_wait_on_a_shared_lease_never_returns_sooner_than_the_backoff(queues, 
     than the backoff a failure at that receive would get."""
     from datetime import timedelta
 
-    from hubspot_app import provision_queue
-    from hubspot_app.airbyte_spec import workspace_name
+    from hubspot_app.airbyte.spec import workspace_name
     from hubspot_app.config import get_settings, reset_settings
+    from hubspot_app.lifecycle import provision_queue
     from hubspot_app.messaging.retry import RetryPolicy
     from hubspot_app.models import AccountStatus, SharedResource, utcnow
 
@@ -172,9 +172,9 @@ def test_an_account_changed_between_read_and_lease_is_read_again_not_retried(que
     run made it active; its lease write (on the status it had read) failed with no lease held,
     and the message returned as "account changed while starting" (one receive spent; on the
     last one it is dead-lettered). It reads the account again at once and is done."""
-    from hubspot_app import provision_queue, provisioner
-    from hubspot_app.airbyte_spec import config_hash, token_fingerprint
+    from hubspot_app.airbyte.spec import config_hash, token_fingerprint
     from hubspot_app.config import get_settings
+    from hubspot_app.lifecycle import provision_queue, provisioner
     from hubspot_app.models import AccountStatus, utcnow
     from hubspot_app.secrets_store import get_app_credentials
 

@@ -20,7 +20,7 @@ def test_delays_double_with_jitter_and_never_pass_the_cap():
 
 
 def test_airbyte_http_retries_use_the_same_policy_object():
-    from hubspot_app import airbyte_client
+    from hubspot_app.airbyte import client as airbyte_client
 
     assert airbyte_client.AIRBYTE_HTTP is AIRBYTE_HTTP
     assert AIRBYTE_HTTP.max_attempts == 3 and AIRBYTE_HTTP.delay(10) <= 8.0
@@ -40,10 +40,10 @@ def test_queue_policies_read_the_templates_max_receive_variables():
 
 
 def test_existing_errors_join_the_tree():
-    from hubspot_app.airbyte_client import AirbyteNotFound, AirbytePermanentError, AirbyteTransientError
-    from hubspot_app.airbyte_spec import ProvisionFailed
+    from hubspot_app.airbyte.client import AirbyteNotFound, AirbytePermanentError, AirbyteTransientError
+    from hubspot_app.airbyte.spec import ProvisionFailed
     from hubspot_app.hubspot_oauth import HubSpotUnavailable
-    from hubspot_app.provisioner import Busy
+    from hubspot_app.lifecycle.provisioner import Busy
     from hubspot_app.secrets_store import SecretConfigError
     from hubspot_app.token_crypto import TokenDecryptError
 

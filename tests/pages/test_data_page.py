@@ -88,7 +88,7 @@ def test_trigger_window_and_purge_retention_are_the_ones_in_force():
     assert data_page.trigger_window_seconds() == chalice_app.GLUE_TRIGGER_WINDOW_SECONDS
     # The purge run's retention is the template's --purge_retention_hours (from
     # LAKE_SNAPSHOT_RETENTION_HOURS), else the job's default; the uninstall passes none.
-    import hubspot_app.uninstall as uninstall
+    import hubspot_app.lifecycle.uninstall as uninstall
     assert "purge_retention" not in Path(uninstall.__file__).read_text()
     assert float(curate_job.OPTIONAL["purge_retention_hours"]) == data_page.JOB_DEFAULT_RETENTION_HOURS
     for stage in infra.STAGES:

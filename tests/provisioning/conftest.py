@@ -61,7 +61,7 @@ class Harness:
         return Account.get(hub_id, consistent_read=True)
 
     def send(self, hub_id: int, **extra) -> None:
-        from hubspot_app.queues import provision_message, queue_url
+        from hubspot_app.messaging.queues import provision_message, queue_url
 
         body = {**provision_message(hub_id, f"test:{hub_id}:{time.time_ns()}", "test"), **extra}
         self.sqs.send_message(QueueUrl=queue_url(self.settings.provision_queue_name),

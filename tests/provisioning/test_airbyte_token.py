@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from hubspot_app.airbyte_client import AirbyteClient, AirbyteTransientError
+from hubspot_app.airbyte.client import AirbyteClient, AirbyteTransientError
 from local_stack.airbyte_emulator import AirbyteEmulator
 from local_stack.airbyte_emulator.sync import SyncResult
 

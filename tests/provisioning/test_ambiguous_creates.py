@@ -153,9 +153,9 @@ def test_without_a_recorded_id_the_oldest_duplicate_is_kept(harness):
     could record either): the oldest by createdAt is adopted, whatever the list order."""
     from datetime import timedelta
 
-    from hubspot_app.airbyte_client import client_from_settings
-    from hubspot_app.airbyte_spec import source_configuration
-    from hubspot_app.provisioner import ensure_workspace
+    from hubspot_app.airbyte.client import client_from_settings
+    from hubspot_app.airbyte.spec import source_configuration
+    from hubspot_app.lifecycle.provisioner import ensure_workspace
     from hubspot_app.secrets_store import get_app_credentials
 
     hub = 6301

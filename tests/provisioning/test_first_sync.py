@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hubspot_app.airbyte_client import AirbytePermanentError, AirbyteTransientError
-from hubspot_app.first_sync import start_first_sync
+from hubspot_app.airbyte.client import AirbytePermanentError, AirbyteTransientError
+from hubspot_app.lifecycle.first_sync import start_first_sync
 from hubspot_app.models import AccountStatus
 
 
@@ -42,7 +42,7 @@ def test_a_lost_answer_to_the_job_start_is_not_repeated(harness):
 
 
 def test_a_connection_recreated_by_a_repair_syncs_at_once(harness):
-    from hubspot_app.airbyte_client import client_from_settings
+    from hubspot_app.airbyte.client import client_from_settings
 
     harness.install(7003)
     harness.deliver()

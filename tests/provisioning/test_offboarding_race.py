@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from hubspot_app import provisioner
 from hubspot_app.errors import Transient
+from hubspot_app.lifecycle import provisioner
 from hubspot_app.models import AccountStatus
 
 WAIT = 60  # seconds a step may take before the test gives up (never reached when it works)
@@ -39,7 +39,7 @@ class Paused:
 
 
 def _uninstaller():
-    from hubspot_app.uninstall import runtime
+    from hubspot_app.lifecycle.uninstall import runtime
 
     return runtime().uninstaller()
 
@@ -109,9 +109,9 @@ def test_health_check_offboarding_during_provisioning_finishes_through_the_queue
     from dataclasses import replace
     from datetime import timedelta
 
+    from hubspot_app.lifecycle.token_health import TokenHealthChecker
+    from hubspot_app.lifecycle.uninstall import runtime
     from hubspot_app.models import Account, utcnow
-    from hubspot_app.token_health import TokenHealthChecker
-    from hubspot_app.uninstall import runtime
     from local_stack.dispatcher import SqsRoute
 
     hub = 7003

@@ -9,8 +9,8 @@ import boto3
 from hubspot_app.config import get_settings
 from hubspot_app.glue_trigger import Config, requeue
 from hubspot_app.messaging.dead_letter import DeadLetterWriter
+from hubspot_app.messaging.queues import queue_url
 from hubspot_app.models import AccountStatus
-from hubspot_app.queues import queue_url
 
 from .conftest import run_cli
 

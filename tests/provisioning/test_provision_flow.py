@@ -107,7 +107,7 @@ def test_lost_create_response_is_found_by_name_not_created_twice(harness):
 
 def test_crash_after_source_created_completes_without_duplicate(harness, monkeypatch):
     """The worker dies right after Airbyte created the source, before anything was recorded."""
-    from hubspot_app import airbyte_client
+    from hubspot_app.airbyte import client as airbyte_client
 
     original = airbyte_client.AirbyteClient.create_source
     crashed = []

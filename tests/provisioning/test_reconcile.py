@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import boto3
 
-from hubspot_app.airbyte_client import client_from_settings
+from hubspot_app.airbyte.client import client_from_settings
 from hubspot_app.models import Account, AccountStatus, utcnow
 from hubspot_app.token_crypto import encrypt_token
 from local_stack.dispatcher import Scheduler

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from hubspot_app.lifecycle.provision_queue import policy
 from hubspot_app.models import AccountStatus
-from hubspot_app.provision_queue import policy
 
 from .conftest import run_cli
 

@@ -6,14 +6,14 @@ import os
 
 import pytest
 
-from hubspot_app.airbyte_spec import (
+from hubspot_app.airbyte.spec import (
     ProvisionFailed,
     connection_drift,
     connection_settings,
     desired_streams,
 )
+from hubspot_app.airbyte.streams import StreamRuleError, parse_rule, select, streams_diff
 from hubspot_app.config import get_settings, reset_settings
-from hubspot_app.streams import StreamRuleError, parse_rule, select, streams_diff
 
 # StreamProperties as Airbyte answers them with an S3 destination (StreamsController order).
 INC = ["full_refresh_append", "full_refresh_overwrite", "incremental_append"]

@@ -7,9 +7,9 @@ import json
 import boto3
 
 from hubspot_app import secrets_store
-from hubspot_app.airbyte_client import client_from_settings
+from hubspot_app.airbyte.client import client_from_settings
+from hubspot_app.lifecycle.reconcile import plan
 from hubspot_app.models import AccountStatus, SharedResource
-from hubspot_app.reconcile import plan
 
 
 def _puts(harness) -> int:

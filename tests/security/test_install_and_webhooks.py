@@ -222,7 +222,7 @@ def test_webhook_hub_id_cannot_traverse_or_smuggle(hs, portal_id):
 
 
 def test_lake_paths_are_built_from_integer_hub_ids_only():
-    from hubspot_app.uninstall import lake_prefixes, purge_lake
+    from hubspot_app.lifecycle.uninstall import lake_prefixes, purge_lake
 
     assert lake_prefixes(123) == "raw/123/"
     for bad in ("123", "../123", "123/../124", -1, 0, True, 1.5, None):

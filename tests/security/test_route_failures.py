@@ -49,7 +49,7 @@ def test_a_failing_page_route_answers_the_project_page(client, monkeypatch, capt
 
 
 def test_a_failing_webhook_answers_json(client, monkeypatch):
-    import hubspot_app.uninstall as uninstall
+    import hubspot_app.lifecycle.uninstall as uninstall
 
     monkeypatch.setattr(uninstall, "webhook_response", lambda *a, **k: 1 / 0)
     answer = client.http.post("/webhooks/hubspot", body=b"[]",

@@ -56,7 +56,8 @@ class Harness:
 
     @staticmethod
     def reset():
-        from hubspot_app import airbyte_client, secrets_store
+        from hubspot_app import secrets_store
+        from hubspot_app.airbyte import client as airbyte_client
 
         reset_settings()
         reset_settings()
@@ -116,7 +117,7 @@ class Harness:
 
     def forget_other_suites(self) -> None:
         """moto keeps its state per process: drop accounts and messages earlier suites left."""
-        from hubspot_app.journal import JournalPosition
+        from hubspot_app.lifecycle.journal import JournalPosition
 
         for position in JournalPosition.scan():     # another sandbox's journal offsets
             position.delete()

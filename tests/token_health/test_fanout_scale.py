@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from hubspot_app.config import get_settings, reset_settings
+from hubspot_app.lifecycle.token_health import fan_out
 from hubspot_app.models import Account, bind_tables
-from hubspot_app.token_health import fan_out
 from local_stack import resources
 from local_stack.stack import free_port, stage_environment
 
@@ -37,7 +37,7 @@ def moto_env():
     os.environ.update(env)
     reset_settings()
     reset_settings()
-    from hubspot_app.queues import queue_url
+    from hubspot_app.messaging.queues import queue_url
 
     queue_url.cache_clear()
     resources.create_tables(env)

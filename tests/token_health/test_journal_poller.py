@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from hubspot_app import journal
 from hubspot_app.hubspot_oauth import HubSpotOAuthClient
-from hubspot_app.journal import JournalClient, JournalPosition, PositionStore, Uninstall, poll, uninstalls
+from hubspot_app.lifecycle import journal
+from hubspot_app.lifecycle.journal import JournalClient, JournalPosition, PositionStore, Uninstall, poll, uninstalls
 from hubspot_app.models import AccountStatus, UninstallAudit
 from hubspot_app.secrets_store import AppCredentials
 from local_stack.stack import LOCAL_CLIENT_ID
@@ -28,7 +28,7 @@ def _oauth(hs) -> HubSpotOAuthClient:
 
 
 def _queue_uninstall(hs):
-    from hubspot_app.token_health import send_messages, uninstall_message
+    from hubspot_app.lifecycle.token_health import send_messages, uninstall_message
 
     def hand_over(item: Uninstall) -> None:
         send_messages(hs.env["TOKEN_HEALTH_QUEUE_NAME"], [(uninstall_message(

@@ -10,9 +10,9 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from hubspot_app import token_health
+from hubspot_app.lifecycle import token_health
+from hubspot_app.lifecycle.token_health import TokenHealthChecker, check_message
 from hubspot_app.models import AccountStatus, utcnow
-from hubspot_app.token_health import TokenHealthChecker, check_message
 
 BAD_REFRESH = {"status": "BAD_REFRESH_TOKEN", "error": "invalid_grant",
                "message": "missing or invalid refresh token"}
@@ -137,7 +137,7 @@ def test_uninstalled_at_hubspot_marks_pauses_alerts_and_reinstall_recovers(hs):
 
 
 def test_missing_scope_is_broken(hs):
-    from hubspot_app.uninstall import runtime
+    from hubspot_app.lifecycle.uninstall import runtime
 
     hub_id = hs.hub_ids()[3]
     rt = runtime()
@@ -155,7 +155,7 @@ def test_missing_scope_is_broken(hs):
 
 
 def test_sync_freshness_alerts_then_recovers(hs):
-    from hubspot_app.uninstall import runtime
+    from hubspot_app.lifecycle.uninstall import runtime
 
     hub_id = hs.hub_ids()[3]
     rt = runtime()
@@ -171,7 +171,7 @@ def test_sync_freshness_alerts_then_recovers(hs):
     assert checker.check(hub_id, force=True).events == []
     # A sync succeeds: fresh again.
     cid = hs.account(hub_id).airbyte_connection_id
-    from hubspot_app.airbyte_client import client_from_settings
+    from hubspot_app.airbyte.client import client_from_settings
 
     job = client_from_settings(rt.settings).start_job(cid)
     deadline = time.monotonic() + 30

@@ -9,8 +9,8 @@ import time
 import boto3
 import requests
 
+from hubspot_app.lifecycle.token_health import check_message, uninstall_message
 from hubspot_app.models import Account, AccountStatus, UninstallAudit
-from hubspot_app.token_health import check_message, uninstall_message
 from hubspot_app.webhooks import sign_v3
 from local_stack.stack import LOCAL_CLIENT_ID
 
@@ -100,7 +100,7 @@ def test_later_messages_for_the_account_are_refused(hs):
                      MessageBody=json.dumps(check_message([hub_id], force=True)))
     hs.health_route.run_until_idle(timeout=30)
     assert len(hs.proxy.seen) == calls  # no HubSpot call was made for it
-    from hubspot_app.queues import provision_message
+    from hubspot_app.messaging.queues import provision_message
 
     sqs.send_message(QueueUrl=hs.provision_route.queue_url,
                      MessageBody=json.dumps(provision_message(hub_id, "late:1", "late")))
@@ -144,7 +144,7 @@ def test_uninstall_event_older_than_the_latest_install_is_ignored(hs):
 
 
 def test_operator_uninstall_without_purge_keeps_the_lake(hs):
-    from hubspot_app.uninstall import runtime
+    from hubspot_app.lifecycle.uninstall import runtime
 
     hub_id = hs.hub_ids()[3]
     s3, bucket = put_lake_objects(hs, [hub_id])
@@ -163,7 +163,7 @@ def test_operator_uninstall_without_purge_keeps_the_lake(hs):
 
 
 def test_fan_out_skips_uninstalled_accounts(hs):
-    from hubspot_app.uninstall import run_fan_out
+    from hubspot_app.lifecycle.uninstall import run_fan_out
 
     summary = run_fan_out()
     uninstalled = sum(1 for a in Account.scan() if a.status == AccountStatus.UNINSTALLED)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from hubspot_app import alerts, logs, metrics, token_health
+from hubspot_app import alerts, logs, metrics
 from hubspot_app.hubspot_oauth import (
     ClientConfigError,
     HubSpotOAuthError,
@@ -16,7 +16,8 @@ from hubspot_app.hubspot_oauth import (
     TokenInfo,
     TokenSet,
 )
-from hubspot_app.token_health import (
+from hubspot_app.lifecycle import token_health
+from hubspot_app.lifecycle.token_health import (
     BROKEN,
     CONFIG,
     OK,

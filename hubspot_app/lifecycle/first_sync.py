@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import logging
 
-from . import logs
-from .airbyte_client import AirbyteClient, AirbyteError, AirbytePermanentError, AirbyteTransientError
-from .tracing import subsegment
+from hubspot_app import logs
+from hubspot_app.airbyte.client import AirbyteClient, AirbyteError, AirbytePermanentError, AirbyteTransientError
+from hubspot_app.tracing import subsegment
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,9 @@ from datetime import timedelta
 
 import boto3
 
-from . import logs
-from .airbyte_client import AirbyteClient, client_from_settings
-from .airbyte_spec import (
+from hubspot_app import logs
+from hubspot_app.airbyte.client import AirbyteClient, client_from_settings
+from hubspot_app.airbyte.spec import (
     config_hash,
     connection_drift,
     connection_settings,
@@ -44,10 +44,10 @@ from .airbyte_spec import (
     token_fingerprint,
     workspace_name,
 )
-from .config import Settings
-from .models import Account, AccountStatus, bind_tables, utcnow
-from .queues import provision_message, queue_url
-from .secrets_store import get_app_credentials
+from hubspot_app.config import Settings
+from hubspot_app.messaging.queues import provision_message, queue_url
+from hubspot_app.models import Account, AccountStatus, bind_tables, utcnow
+from hubspot_app.secrets_store import get_app_credentials
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Offboarding an account: what happens when it uninstalls the app.
 
-Triggered by an APP_UNINSTALL event in HubSpot's webhooks journal (hubspot_app.journal, through
+Triggered by an APP_UNINSTALL event in HubSpot's webhooks journal (hubspot_app.lifecycle.journal, through
 the token-health queue), by the health check (refused refresh tokens, after
 `TOKEN_BROKEN_UNINSTALL_AFTER_DAYS`), or by an operator
 (`python -m hubspot_app.ops health uninstall <hub_id>`). In order, each step safe to repeat
@@ -36,10 +36,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from . import logs
-from .config import LifecycleSettings, Settings
-from .metrics import emit_metric
-from .token_health import AirbyteActions
+from hubspot_app import logs
+from hubspot_app.config import LifecycleSettings, Settings
+from hubspot_app.lifecycle.token_health import AirbyteActions
+from hubspot_app.metrics import emit_metric
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +87,16 @@ def purge_lake(s3, bucket: str, hub_id: int, raw_prefix: str = "raw",
 class Uninstaller:
     def __init__(self, settings, health, airbyte_client=None, oauth=None,
                  s3=None, kms=None, alert=None, now=None):
-        from .alerts import send_alert
+        from hubspot_app.alerts import send_alert
 
         self.settings, self.health, self.oauth = settings, health, oauth
-        self.airbyte_client = airbyte_client  # hubspot_app.airbyte_client.AirbyteClient
+        self.airbyte_client = airbyte_client  # hubspot_app.airbyte.client.AirbyteClient
         self.s3, self.kms = s3, kms
         self._alert = alert or send_alert
         self.now = now or (lambda: datetime.now(UTC))
 
     def from_message(self, message: dict) -> UninstallReport:
-        from .hub_ids import parse_hub_id
+        from hubspot_app.hub_ids import parse_hub_id
 
         return self.uninstall(parse_hub_id(message["hub_id"]), source=message.get("source", "journal"),
                               reason=message.get("reason", ""),
@@ -107,7 +107,7 @@ class Uninstaller:
                   occurred_at_ms: int | None = None, purge: bool | None = None) -> UninstallReport:
         from pynamodb.exceptions import DoesNotExist
 
-        from .models import Account, AccountStatus
+        from hubspot_app.models import Account, AccountStatus
 
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}")
@@ -158,7 +158,7 @@ class Uninstaller:
     @staticmethod
     def _already_done(account) -> bool:
         """The audit record is written last: one since this uninstall began means all is done."""
-        from .models import UninstallAudit
+        from hubspot_app.models import UninstallAudit
 
         if account.uninstalled_at is None:
             return False
@@ -170,7 +170,7 @@ class Uninstaller:
         """The provisioner's lease-protected deprovision (one offboarding for every path):
         while a provisioning run holds the account this raises Busy, a Transient, and the
         message comes back when the lease ends; that run cannot write `active` back."""
-        from .provisioner import deprovision
+        from hubspot_app.lifecycle.provisioner import deprovision
 
         if self.airbyte_client is None:
             if account.airbyte_connection_id or account.airbyte_source_id or \
@@ -190,8 +190,8 @@ class Uninstaller:
         (HubSpot/HubSpot-public-api-spec-collection, PublicApiSpecs/CRM/App Uninstalls/Rollouts/
         209039/2026-03/appUninstalls.json). A refused refresh token means HubSpot has already
         uninstalled it; HubSpot being unreachable fails the run, which is safe to repeat."""
-        from .hubspot_oauth import InvalidGrant
-        from .token_crypto import TokenDecryptError, decrypt_token
+        from hubspot_app.hubspot_oauth import InvalidGrant
+        from hubspot_app.token_crypto import TokenDecryptError, decrypt_token
 
         if not account.refresh_token_encrypted or self.oauth is None:
             return
@@ -210,9 +210,9 @@ class Uninstaller:
             report.steps.append("hubspot_already_uninstalled")
 
     def _revoke_and_forget(self, account, report: UninstallReport) -> None:
-        from .hubspot_oauth import HubSpotOAuthError
-        from .models import Account
-        from .token_crypto import TokenDecryptError, decrypt_token
+        from hubspot_app.hubspot_oauth import HubSpotOAuthError
+        from hubspot_app.models import Account
+        from hubspot_app.token_crypto import TokenDecryptError, decrypt_token
 
         if account.refresh_token_encrypted:
             if self.oauth is not None:
@@ -252,7 +252,7 @@ class Uninstaller:
         return n
 
     def _audit(self, hub_id: int, source: str, reason: str, report: UninstallReport, now) -> None:
-        from .models import UninstallAudit
+        from hubspot_app.models import UninstallAudit
 
         UninstallAudit(hub_id=hub_id, at=now.isoformat(timespec="milliseconds"), source=source,
                        reason=(logs.redact(reason)[:200] or None), steps=list(report.steps),
@@ -269,7 +269,7 @@ class Runtime:
     airbyte_client: object | None = None  # the client under `airbyte`: offboarding's deprovision
 
     def checker(self, **kwargs):
-        from .token_health import TokenHealthChecker
+        from hubspot_app.lifecycle.token_health import TokenHealthChecker
 
         uninstaller = self.uninstaller()
         return TokenHealthChecker(self.settings, self.health, self.oauth, self.airbyte,
@@ -282,11 +282,11 @@ class Runtime:
 
 def runtime(airbyte: AirbyteActions | None = None) -> Runtime:
     """Settings, tables, the HubSpot OAuth client and Airbyte actions of this stage."""
-    from .config import get_settings
-    from .hubspot_oauth import HubSpotOAuthClient
-    from .models import bind_health_tables, bind_tables
-    from .secrets_store import get_app_credentials
-    from .token_health import airbyte_actions_from_settings
+    from hubspot_app.config import get_settings
+    from hubspot_app.hubspot_oauth import HubSpotOAuthClient
+    from hubspot_app.lifecycle.token_health import airbyte_actions_from_settings
+    from hubspot_app.models import bind_health_tables, bind_tables
+    from hubspot_app.secrets_store import get_app_credentials
 
     settings = get_settings()
     health = settings.lifecycle
@@ -302,9 +302,9 @@ def runtime(airbyte: AirbyteActions | None = None) -> Runtime:
 
 def run_fan_out(force: bool = False) -> dict:
     """The scheduled function's work."""
-    from .config import get_settings
-    from .models import bind_tables
-    from .token_health import fan_out
+    from hubspot_app.config import get_settings
+    from hubspot_app.lifecycle.token_health import fan_out
+    from hubspot_app.models import bind_tables
 
     settings = get_settings()  # no secret needed to fan out
     health = settings.lifecycle
@@ -320,7 +320,7 @@ def emit_dlq_depths(queues: dict[str, str]) -> dict[str, int]:
     """DlqDepth metric per dead-letter queue (visible + in flight), for the DLQ alarm."""
     import boto3
 
-    from .queues import queue_url
+    from hubspot_app.messaging.queues import queue_url
 
     sqs, depths = boto3.client("sqs"), {}
     for label, name in queues.items():
@@ -341,8 +341,8 @@ def emit_dlq_depths(queues: dict[str, str]) -> dict[str, int]:
 def run_worker(records: list[dict], context=None) -> dict:
     """The SQS worker's work: `records` as Lambda delivers them; answers the partial batch
     response (hubspot_app.messaging's consumer: retries, dead letters)."""
-    from .messaging.consumer import Consumer
-    from .token_health import process_batch, queue_spec
+    from hubspot_app.lifecycle.token_health import process_batch, queue_spec
+    from hubspot_app.messaging.consumer import Consumer
 
     rt = runtime()
     uninstaller = rt.uninstaller()
@@ -372,10 +372,10 @@ def webhook_response(method: str, headers: dict, body: bytes,
 def run_webhook(method: str, headers: dict, body: bytes, query_params: dict | None,
                 raw_query: str | None = None) -> tuple[int, dict]:
     """POST /webhooks/hubspot: verify and acknowledge (HubSpot sends no uninstall webhook)."""
-    from .config import get_settings
-    from .models import bind_health_tables
-    from .secrets_store import get_app_credentials
-    from .webhooks import handle_webhook
+    from hubspot_app.config import get_settings
+    from hubspot_app.models import bind_health_tables
+    from hubspot_app.secrets_store import get_app_credentials
+    from hubspot_app.webhooks import handle_webhook
 
     settings = get_settings()
     health = settings.lifecycle

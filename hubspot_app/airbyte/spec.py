@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .config import Settings
-from .errors import Permanent
-from .models import Account
-from .secrets_store import AppCredentials
-from .streams import Selection, StreamRule, StreamRuleError, parse_rule, select, streams_diff
+from hubspot_app.airbyte.streams import Selection, StreamRule, StreamRuleError, parse_rule, select, streams_diff
+from hubspot_app.config import Settings
+from hubspot_app.errors import Permanent
+from hubspot_app.models import Account
+from hubspot_app.secrets_store import AppCredentials
 
 # Airbyte's S3 destination path: namespace (= hub_id) / stream / date_epoch_ files.
 S3_PATH_FORMAT = "${NAMESPACE}/${STREAM_NAME}/${YEAR}_${MONTH}_${DAY}_${EPOCH}_"

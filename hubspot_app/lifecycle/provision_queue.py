@@ -13,15 +13,15 @@ import os
 import time
 import uuid
 
-from . import logs
-from .config import Settings
-from .errors import Permanent, PipelineError, Transient, malformed
-from .hub_ids import parse_hub_id
-from .messaging.consumer import Consumer, QueueSpec, Record
-from .messaging.retry import RetryPolicy
-from .metrics import emit_metric
-from .provisioner import Busy, deprovision, describe_error, is_permanent, provision, record_failure
-from .tracing import subsegment, trace_root
+from hubspot_app import logs
+from hubspot_app.config import Settings
+from hubspot_app.errors import Permanent, PipelineError, Transient, malformed
+from hubspot_app.hub_ids import parse_hub_id
+from hubspot_app.lifecycle.provisioner import Busy, deprovision, describe_error, is_permanent, provision, record_failure
+from hubspot_app.messaging.consumer import Consumer, QueueSpec, Record
+from hubspot_app.messaging.retry import RetryPolicy
+from hubspot_app.metrics import emit_metric
+from hubspot_app.tracing import subsegment, trace_root
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def policy(settings: Settings) -> RetryPolicy:
 
 
 def queue_spec(settings: Settings) -> QueueSpec:
-    from .queues import queue_url
+    from hubspot_app.messaging.queues import queue_url
 
     if not settings.provision_dlq_name:
         raise RuntimeError("PROVISION_DLQ_NAME is not set")

@@ -39,15 +39,15 @@ import boto3
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
-from . import logs
-from .airbyte_client import (
+from hubspot_app import logs
+from hubspot_app.airbyte.client import (
     AirbyteClient,
     AirbyteNotFound,
     AirbytePermanentError,
     AirbyteTransientError,
     client_from_settings,
 )
-from .airbyte_spec import (
+from hubspot_app.airbyte.spec import (
     OAUTH_SOURCE_NAME,
     ProvisionFailed,
     config_hash,
@@ -66,10 +66,10 @@ from .airbyte_spec import (
     workspace_name,
     workspace_oauth_configuration,
 )
-from .config import Settings
-from .errors import UNKNOWN_ACCOUNT, Transient
-from .first_sync import start_first_sync
-from .models import (
+from hubspot_app.config import Settings
+from hubspot_app.errors import UNKNOWN_ACCOUNT, Transient
+from hubspot_app.lifecycle.first_sync import start_first_sync
+from hubspot_app.models import (
     Account,
     AccountStatus,
     ProvisionEvent,
@@ -78,9 +78,9 @@ from .models import (
     bind_tables,
     utcnow,
 )
-from .secrets_store import AppCredentials, SecretConfigError, get_app_credentials
-from .token_crypto import TokenDecryptError, decrypt_token
-from .tracing import subsegment
+from hubspot_app.secrets_store import AppCredentials, SecretConfigError, get_app_credentials
+from hubspot_app.token_crypto import TokenDecryptError, decrypt_token
+from hubspot_app.tracing import subsegment
 
 log = logging.getLogger(__name__)
 
@@ -522,8 +522,8 @@ class _Run:
         self.account.provisioning_history = list(self.account.provisioning_history or []) + [event]
         logs.log_event(log, "duplicate Airbyte resources converged", logging.WARNING, kind=kind,
                        kept=keep[id_key], deleted=deleted)
-        from .alerts import send_alert
-        from .metrics import emit_metric
+        from hubspot_app.alerts import send_alert
+        from hubspot_app.metrics import emit_metric
 
         emit_metric("DuplicatesConverged", len(extra), "Count", Kind=kind, hub_id=self.hub_id)
         send_alert("duplicates_converged", self.hub_id, "warning",

@@ -35,9 +35,9 @@ from collections.abc import Iterator
 
 import requests
 
-from . import logs
-from .errors import NotFound, Permanent, Transient
-from .messaging.retry import AIRBYTE_HTTP
+from hubspot_app import logs
+from hubspot_app.errors import NotFound, Permanent, Transient
+from hubspot_app.messaging.retry import AIRBYTE_HTTP
 
 log = logging.getLogger(__name__)
 
@@ -363,7 +363,7 @@ _CLIENT_CACHE_SECONDS = 300
 
 def client_from_settings(settings) -> AirbyteClient:
     """The stage's client, credentials from Secrets Manager (cached per container for 5 min)."""
-    from .secrets_store import SecretConfigError, get_secret_json
+    from hubspot_app.secrets_store import SecretConfigError, get_secret_json
 
     key = (settings.airbyte_api_url, settings.airbyte_secret_name)
     cached = _clients.get(key)

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from . import logs
-from .metrics import emit_metric
+from hubspot_app import logs
+from hubspot_app.metrics import emit_metric
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,13 @@ class AirbyteGone(Exception):
 
 
 class ClientAirbyteActions:
-    """AirbyteActions over the provisioner's client (hubspot_app.airbyte_client)."""
+    """AirbyteActions over the provisioner's client (hubspot_app.airbyte.client)."""
 
     def __init__(self, client):
         self.client = client
 
     def _ignoring_missing(self, call, *args):
-        from .airbyte_client import AirbyteNotFound
+        from hubspot_app.airbyte.client import AirbyteNotFound
 
         try:
             return call(*args)
@@ -107,7 +107,7 @@ def airbyte_actions_from_settings(settings) -> AirbyteActions | None:
     """The stage's Airbyte actions, or None when this stage has no Airbyte configured."""
     if not getattr(settings, "airbyte_secret_name", ""):
         return None
-    from .airbyte_client import client_from_settings
+    from hubspot_app.airbyte.client import client_from_settings
 
     return ClientAirbyteActions(client_from_settings(settings))
 
@@ -185,7 +185,7 @@ class TokenHealthChecker:
                  limiter: CallLimiter | None = None, kms=None,
                  now: Callable[[], datetime] | None = None, sleep: Callable[[float], None] = time.sleep,
                  alert: Callable[..., object] | None = None, uninstall: Callable[..., object] | None = None):
-        from .alerts import send_alert
+        from hubspot_app.alerts import send_alert
 
         self.settings, self.health, self.oauth, self.airbyte = settings, health, oauth, airbyte
         self.limiter = limiter or process_limiter(health.refresh_per_second)
@@ -200,8 +200,8 @@ class TokenHealthChecker:
     # -- talking to HubSpot ------------------------------------------------------------
     def probe(self, hub_id: int, encrypted: str) -> Verdict:
         """One try: decrypt, refresh, (introspect). Classifies every failure."""
-        from .hubspot_oauth import ClientConfigError, HubSpotOAuthError, HubSpotUnavailable, InvalidGrant
-        from .token_crypto import TokenDecryptError, decrypt_token
+        from hubspot_app.hubspot_oauth import ClientConfigError, HubSpotOAuthError, HubSpotUnavailable, InvalidGrant
+        from hubspot_app.token_crypto import TokenDecryptError, decrypt_token
 
         try:
             refresh_token = decrypt_token(encrypted, hub_id, kms=self.kms)
@@ -238,7 +238,7 @@ class TokenHealthChecker:
     def check(self, hub_id: int, force: bool = False) -> CheckResult:
         from pynamodb.exceptions import DoesNotExist
 
-        from .models import Account, AccountStatus
+        from hubspot_app.models import Account, AccountStatus
 
         with logs.hub_context(hub_id):
             try:
@@ -278,7 +278,7 @@ class TokenHealthChecker:
         """Write, unless a re-install replaced the token since we read it (then skip quietly)."""
         from pynamodb.exceptions import UpdateError
 
-        from .models import Account
+        from hubspot_app.models import Account
 
         try:
             account.update(actions=actions, condition=Account.refresh_token_encrypted == encrypted)
@@ -290,7 +290,7 @@ class TokenHealthChecker:
             raise
 
     def _record_ok(self, account, encrypted, open_alerts: set, result: CheckResult) -> None:
-        from .models import Account, AccountStatus
+        from hubspot_app.models import Account, AccountStatus
 
         now = self.now()
         actions = [Account.token_health.set(OK), Account.token_checked_at.set(now),
@@ -324,7 +324,7 @@ class TokenHealthChecker:
             result.events.append("token_recovered")
 
     def _record_transient(self, account, encrypted, verdict: Verdict) -> None:
-        from .models import Account
+        from hubspot_app.models import Account
 
         now = self.now()
         self._update(account, encrypted, [
@@ -333,7 +333,7 @@ class TokenHealthChecker:
 
     def _record_broken(self, account, encrypted, verdict: Verdict, open_alerts: set,
                        result: CheckResult) -> None:
-        from .models import Account, AccountStatus
+        from hubspot_app.models import Account, AccountStatus
 
         now = self.now()
         first = TOKEN_ALERT not in open_alerts
@@ -397,7 +397,7 @@ class TokenHealthChecker:
 
     # -- sync freshness ------------------------------------------------------------------
     def _check_sync(self, account, result: CheckResult) -> None:
-        from .models import Account, AccountStatus
+        from hubspot_app.models import Account, AccountStatus
 
         if (not self.airbyte or not account.airbyte_connection_id or account.paused_by_health
                 or account.status != AccountStatus.ACTIVE):
@@ -463,7 +463,7 @@ def send_messages(queue_name: str, bodies: list[tuple[dict, int]], sqs=None) -> 
     """Send (body, delay seconds) pairs, ten per call. Returns the number sent; raises if any failed."""
     import boto3
 
-    from .queues import queue_url
+    from hubspot_app.messaging.queues import queue_url
 
     sqs = sqs or boto3.client("sqs")
     url = queue_url(queue_name)
@@ -482,7 +482,7 @@ def send_messages(queue_name: str, bodies: list[tuple[dict, int]], sqs=None) -> 
 
 def fan_out(accounts_table: str, health, sqs=None, force: bool = False) -> dict:
     """The scheduled run: every account that is not uninstalled, in messages of N hub_ids."""
-    from .models import Account, AccountStatus
+    from hubspot_app.models import Account, AccountStatus
 
     started = time.monotonic()
     hub_ids: list[int] = []
@@ -519,9 +519,9 @@ MAX_BODY_BYTES = 64 * 1024  # a check message of 25 hub_ids is ~400 bytes
 
 def queue_spec(health, dlq_url: str | None = None):
     """The lifecycle queue on the shared consumer (hubspot_app.messaging)."""
-    from .messaging.consumer import QueueSpec
-    from .messaging.retry import queue_policy
-    from .queues import queue_url
+    from hubspot_app.messaging.consumer import QueueSpec
+    from hubspot_app.messaging.queues import queue_url
+    from hubspot_app.messaging.retry import queue_policy
 
     if dlq_url is None:
         if not health.dlq_name:
@@ -532,8 +532,8 @@ def queue_spec(health, dlq_url: str | None = None):
 
 def parse_message(record) -> dict:
     """A check (hub_ids) or an uninstall (hub_id); anything else is a malformed message."""
-    from .errors import malformed
-    from .hub_ids import hub_id_or_none
+    from hubspot_app.errors import malformed
+    from hubspot_app.hub_ids import hub_id_or_none
 
     message = record.json()
     if not isinstance(message, dict):
@@ -544,7 +544,7 @@ def parse_message(record) -> dict:
         if hub_id is None:
             raise malformed("an uninstall message needs a valid hub_id")
         record.hub_ids = [hub_id]
-        from .uninstall import SOURCES
+        from hubspot_app.lifecycle.uninstall import SOURCES
 
         if "source" in message and message["source"] not in SOURCES:
             raise malformed(f"source {str(message['source'])[:40]!r} is not one of {SOURCES}")
@@ -587,7 +587,7 @@ def process_batch(event: dict, checker: TokenHealthChecker, health, *, consumer,
                   ) -> tuple[dict, BatchReport]:
     """The SQS worker's work for one batch: (partial batch response, report). Retries are the
     consumer's (ChangeMessageVisibility with the lifecycle retry policy), not copies."""
-    from .errors import UNKNOWN_ACCOUNT, Permanent, Transient, unknown_account
+    from hubspot_app.errors import UNKNOWN_ACCOUNT, Permanent, Transient, unknown_account
 
     send = send or (lambda items: send_messages(health.queue_name, items))
     report, budget = BatchReport(), _Budget(remaining_ms)
@@ -630,7 +630,7 @@ def _check_accounts(record, message: dict, checker, budget: _Budget, report: Bat
                     send) -> tuple[list[int], list[int]]:
     """Checks the record's accounts; returns the ones that failed transiently, and the ones
     that do not exist."""
-    from .errors import Transient
+    from hubspot_app.errors import Transient
 
     force = bool(message.get("force"))
     transient: list[int] = []

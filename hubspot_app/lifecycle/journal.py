@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
-from . import logs
+from hubspot_app import logs
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class JournalClient:
         self.oauth = oauth
 
     def _get(self, path: str) -> dict:
-        from .hubspot_oauth import HubSpotOAuthError
+        from hubspot_app.hubspot_oauth import HubSpotOAuthError
 
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {app_token(self.oauth)}"}
@@ -166,7 +166,7 @@ class JournalClient:
 
 def uninstalls(events: list, app_id: str) -> tuple[list[Uninstall], int]:
     """(uninstall events of our app, count of other events) from one journal entry's file."""
-    from .hub_ids import hub_id_or_none
+    from hubspot_app.hub_ids import hub_id_or_none
 
     found, other = [], 0
     for event in events:
@@ -249,8 +249,8 @@ def poll(client: JournalClient, store: PositionStore, hand_over: Callable[[Unins
     """One run: read after the stored position, hand over uninstalls, save the position after
     each entry. `after_hand_over(offset)` runs between handing over and saving (tests inject a
     crash there)."""
-    from .hubspot_oauth import HubSpotOAuthError
-    from .metrics import emit_metric
+    from hubspot_app.hubspot_oauth import HubSpotOAuthError
+    from hubspot_app.metrics import emit_metric
 
     report = PollReport()
     offset = store.acquire()
@@ -310,12 +310,12 @@ def run_scheduled() -> dict:
     """The scheduled function's work: settings, tables, the app's token, the queue."""
     from pynamodb.exceptions import DoesNotExist
 
-    from .config import get_settings
-    from .hubspot_oauth import HubSpotOAuthClient
-    from .metrics import emit_metric
-    from .models import Account, bind_tables
-    from .secrets_store import get_app_credentials
-    from .token_health import send_messages, uninstall_message
+    from hubspot_app.config import get_settings
+    from hubspot_app.hubspot_oauth import HubSpotOAuthClient
+    from hubspot_app.lifecycle.token_health import send_messages, uninstall_message
+    from hubspot_app.metrics import emit_metric
+    from hubspot_app.models import Account, bind_tables
+    from hubspot_app.secrets_store import get_app_credentials
 
     settings = get_settings()
     health = settings.lifecycle

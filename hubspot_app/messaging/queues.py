@@ -25,7 +25,7 @@ def provision_message(hub_id: int, idempotency_key: str, reason: str) -> dict:
 
 
 def send_provision_message(queue_name: str, hub_id: int, idempotency_key: str, reason: str) -> str:
-    from .tracing import current_trace_header
+    from hubspot_app.tracing import current_trace_header
 
     body = provision_message(hub_id, idempotency_key, reason)
     extra = {}
