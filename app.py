@@ -111,7 +111,7 @@ def reconcile(event):
 # -- Token health and offboarding ---------------------------------------------------------------
 @app.schedule(Rate(6, unit=Rate.HOURS), name="token_health_schedule")
 def token_health_schedule(event):
-    """Fan every account out to the token-health queue, N hub_ids per message."""
+    """Fan every account out to the lifecycle queue, N hub_ids per message."""
     from hubspot_app.lifecycle.uninstall import run_fan_out
 
     return run_fan_out(force=bool((event.to_dict().get("detail") or {}).get("force")))
@@ -129,8 +129,8 @@ def journal_poller(event):
 
 
 @app.on_sqs_message(queue=SOURCES.lifecycle_queue,
-                    batch_size=4, name="token_health_worker", maximum_concurrency=2)
-def token_health_worker(event):
+                    batch_size=4, name="lifecycle_worker", maximum_concurrency=2)
+def lifecycle_worker(event):
     """Check a batch of accounts' tokens (and run queued uninstalls); re-queues its own retries."""
     from hubspot_app.lifecycle.uninstall import run_worker
 

@@ -53,8 +53,8 @@ class Queue:
 
 QUEUES = (
     Queue("Provision", "PROVISION_QUEUE_NAME", "PROVISION_DLQ_NAME", "PROVISION_MAX_RECEIVES"),
-    Queue("TokenHealth", "TOKEN_HEALTH_QUEUE_NAME", "TOKEN_HEALTH_DLQ_NAME",
-          "TOKEN_HEALTH_MAX_RECEIVES"),
+    Queue("TokenHealth", "LIFECYCLE_QUEUE_NAME", "LIFECYCLE_DLQ_NAME",
+          "LIFECYCLE_MAX_RECEIVES"),
     Queue("GlueTrigger", "GLUE_TRIGGER_QUEUE_NAME", "GLUE_TRIGGER_DLQ_NAME",
           "GLUE_TRIGGER_MAX_RECEIVES", from_lake_raw=True,
           url_vars=("GLUE_TRIGGER_QUEUE_URL",), dlq_url_vars=("GLUE_TRIGGER_DLQ_URL",)),

@@ -298,8 +298,8 @@ def _lifecycle() -> LifecycleSettings:
     # Defaults next to the callback, keeping its path prefix (API Gateway's stage, e.g. /api).
     origin = base_url(os.environ.get("HUBSPOT_REDIRECT_URI", ""))
     return LifecycleSettings(
-        queue_name=_env("TOKEN_HEALTH_QUEUE_NAME"),
-        dlq_name=os.environ.get("TOKEN_HEALTH_DLQ_NAME", ""),
+        queue_name=_env("LIFECYCLE_QUEUE_NAME"),
+        dlq_name=os.environ.get("LIFECYCLE_DLQ_NAME", ""),
         audit_table=_env("UNINSTALL_AUDIT_TABLE"),
         webhook_receipts_table=_env("WEBHOOK_RECEIPTS_TABLE"),
         webhook_url=os.environ.get("HUBSPOT_WEBHOOK_URL") or f"{origin}/webhooks/hubspot",
@@ -355,6 +355,6 @@ class EventSources:
 def event_sources() -> EventSources:
     return EventSources(
         provision_queue=os.environ.get("PROVISION_QUEUE_NAME") or "hubspot-pipeline-provision",
-        lifecycle_queue=os.environ.get("TOKEN_HEALTH_QUEUE_NAME") or "hubspot-pipeline-token-health",
+        lifecycle_queue=os.environ.get("LIFECYCLE_QUEUE_NAME") or "hubspot-pipeline-lifecycle",
         glue_trigger_queue=os.environ.get("GLUE_TRIGGER_QUEUE_NAME") or "hubspot-pipeline-glue-trigger",
         glue_trigger_window_seconds=_env_int("GLUE_TRIGGER_WINDOW_SECONDS", "60"))

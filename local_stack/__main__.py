@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         # Lambda's event source mappings: every queue a function consumes is delivered to it.
         dispatcher = BackgroundDispatcher([
             SqsRoute(client, stack.env["PROVISION_QUEUE_NAME"], "provisioner"),
-            SqsRoute(client, stack.env["TOKEN_HEALTH_QUEUE_NAME"], "token_health_worker", 4),
+            SqsRoute(client, stack.env["LIFECYCLE_QUEUE_NAME"], "lifecycle_worker", 4),
             SqsRoute(client, stack.env["GLUE_TRIGGER_QUEUE_NAME"], "glue_trigger", 1000),
         ]).start()
         print(f"AWS (moto):      {stack.aws_url}\n"

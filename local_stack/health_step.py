@@ -67,7 +67,7 @@ def lifecycle(stack: LocalStack, hub_ids: list[int], step: str = "9") -> dict[in
     _heading(f"{step}. Token health and offboarding")
     hubs = sorted(hub_ids)
     client = stack.chalice_client()
-    worker = SqsRoute(client, stack.env["TOKEN_HEALTH_QUEUE_NAME"], "token_health_worker",
+    worker = SqsRoute(client, stack.env["LIFECYCLE_QUEUE_NAME"], "lifecycle_worker",
                       batch_size=4)
     if len(hubs) >= 2:
         from .stack import LOCAL_CLIENT_ID

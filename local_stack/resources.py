@@ -122,8 +122,8 @@ def create_health_resources(env: dict) -> dict:
         _table(env["JOURNAL_POSITION_TABLE"], ("name", "S"))
         bind_journal_table(env["JOURNAL_POSITION_TABLE"], reconnect=True)
     queue_url, dlq_url = _queue_with_dlq(  # visibility 6 x the worker's 300 s timeout
-        env["TOKEN_HEALTH_QUEUE_NAME"], env["TOKEN_HEALTH_DLQ_NAME"],
-        env.get("TOKEN_HEALTH_MAX_RECEIVES", "5"), "1800")
+        env["LIFECYCLE_QUEUE_NAME"], env["LIFECYCLE_DLQ_NAME"],
+        env.get("LIFECYCLE_MAX_RECEIVES", "5"), "1800")
     topic_arn = sns.create_topic(Name=env["ALERTS_TOPIC_ARN"].rsplit(":", 1)[-1])["TopicArn"]
     inbox_url = sqs.create_queue(QueueName=env["ALERTS_INBOX_QUEUE_NAME"])["QueueUrl"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=_queue_arn(sqs, inbox_url),

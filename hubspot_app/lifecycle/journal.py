@@ -20,7 +20,7 @@ Position model: the last entry whose events were handed over is kept in DynamoDB
 (JournalPosition, one item per journal). A run first takes a lease on the item by conditional
 update (two concurrent runs: one proceeds, the other stops), reads the entries after the
 position, hands each uninstall for a known account to the offboarding path (an `uninstall`
-message on the token-health queue, as before), and moves the position by a conditional update
+message on the lifecycle queue, as before), and moves the position by a conditional update
 (`offset` still what this run read, lease still its own). A crash between handing over and
 saving re-reads those entries on the next run: the offboarding is idempotent (an uninstalled
 account with its audit record is "already done"; an event older than the latest install is

@@ -2,7 +2,7 @@
 
 Shape of the work (10,000 accounts or more):
 - `fan_out` (the EventBridge-scheduled function) scans the accounts table for hub_ids only and
-  sends them to the token-health queue, `accounts_per_message` hub_ids per message, ten messages
+  sends them to the lifecycle queue, `accounts_per_message` hub_ids per message, ten messages
   per SendMessageBatch call. 10,000 accounts = 400 messages = 40 calls: seconds, not minutes.
 - `process_batch` (the SQS worker, on hubspot_app.messaging's consumer) checks the hub_ids of a
   batch. A process-wide limiter keeps calls to HubSpot's token endpoint under
@@ -475,7 +475,7 @@ def send_messages(queue_name: str, bodies: list[tuple[dict, int]], sqs=None) -> 
              "DelaySeconds": max(0, min(MAX_SQS_DELAY, int(delay)))}
             for i, (body, delay) in enumerate(chunk)])
         if answer.get("Failed"):
-            raise RuntimeError(f"{len(answer['Failed'])} token-health messages not sent")
+            raise RuntimeError(f"{len(answer['Failed'])} lifecycle messages not sent")
         sent += len(chunk)
     return sent
 
@@ -525,7 +525,7 @@ def queue_spec(health, dlq_url: str | None = None):
 
     if dlq_url is None:
         if not health.dlq_name:
-            raise RuntimeError("TOKEN_HEALTH_DLQ_NAME is not set")
+            raise RuntimeError("LIFECYCLE_DLQ_NAME is not set")
         dlq_url = queue_url(health.dlq_name)
     return QueueSpec("lifecycle", dlq_url, queue_policy("lifecycle"), MAX_BODY_BYTES)
 

@@ -1,7 +1,7 @@
 """Offboarding an account: what happens when it uninstalls the app.
 
 Triggered by an APP_UNINSTALL event in HubSpot's webhooks journal (hubspot_app.lifecycle.journal, through
-the token-health queue), by the health check (refused refresh tokens, after
+the lifecycle queue), by the health check (refused refresh tokens, after
 `TOKEN_BROKEN_UNINSTALL_AFTER_DAYS`), or by an operator
 (`python -m hubspot_app.ops health uninstall <hub_id>`). In order, each step safe to repeat
 (a failed run is retried from the top and skips what is already done):
@@ -310,7 +310,7 @@ def run_fan_out(force: bool = False) -> dict:
     health = settings.lifecycle
     bind_tables(settings.accounts_table, settings.states_table)
     summary = fan_out(settings.accounts_table, health, force=force)
-    summary["dlq_depth"] = emit_dlq_depths({"token_health": health.dlq_name,
+    summary["dlq_depth"] = emit_dlq_depths({"lifecycle": health.dlq_name,
                                             "provision": settings.provision_dlq_name,
                                             "glue_trigger": settings.glue.trigger_dlq_name})
     return summary

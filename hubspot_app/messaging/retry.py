@@ -41,7 +41,7 @@ QUEUE_SETTINGS: dict[str, tuple[str, int, str | None, int, str, int]] = {
     "provision": ("PROVISION_RETRY_BASE_SECONDS", 30, "PROVISION_RETRY_MAX_SECONDS", 900,
                   "PROVISION_MAX_RECEIVES", 5),
     "lifecycle": ("TOKEN_HEALTH_RETRY_BASE_SECONDS", 60, None, 900,
-                  "TOKEN_HEALTH_MAX_RECEIVES", 5),
+                  "LIFECYCLE_MAX_RECEIVES", 5),
     "glue": ("GLUE_TRIGGER_RETRY_BASE_SECONDS", 60, "GLUE_TRIGGER_RETRY_MAX_SECONDS", 900,
              "GLUE_TRIGGER_MAX_RECEIVES", 5),
 }

@@ -27,23 +27,23 @@ def _call(function, *needs):
 
 def test_a_call_without_a_grant_fails_naming_function_action_resource_and_policy(evaluator):
     table = LOCAL.format(svc="dynamodb", res="table/hubspot-pipeline-local-accounts")
-    problems = iam_check.check([_call("token_health_worker", Need("dynamodb:DeleteTable", table))],
+    problems = iam_check.check([_call("lifecycle_worker", Need("dynamodb:DeleteTable", table))],
                                evaluator)
     assert len(problems) == 2      # dev and prod
     dev = next(p for p in problems if "(stage dev)" in p)
-    assert "token_health_worker" in dev and "dynamodb:DeleteTable" in dev
+    assert "lifecycle_worker" in dev and "dynamodb:DeleteTable" in dev
     assert "table/hubspot-pipeline-dev-accounts" in dev        # judged under the dev name
-    assert "ImplicitlyDenied" in dev and ".chalice/policy-dev-token_health_worker.json" in dev
+    assert "ImplicitlyDenied" in dev and ".chalice/policy-dev-lifecycle_worker.json" in dev
 
 
 def test_granted_calls_pass_and_conditions_are_evaluated(evaluator):
     audit = LOCAL.format(svc="dynamodb", res="table/hubspot-pipeline-local-uninstall-audit")
     lake = "arn:aws:s3:::hubspot-pipeline-local-lake"
-    assert iam_check.check([_call("token_health_worker", Need("dynamodb:Query", audit))], evaluator) == []
+    assert iam_check.check([_call("lifecycle_worker", Need("dynamodb:Query", audit))], evaluator) == []
     # The worker may list the lake only under the purge prefixes (a StringLike condition).
-    assert iam_check.check([_call("token_health_worker", Need(
+    assert iam_check.check([_call("lifecycle_worker", Need(
         "s3:ListBucket", lake, (("s3:prefix", "raw/123/"),)))], evaluator) == []
-    refused = iam_check.check([_call("token_health_worker", Need(
+    refused = iam_check.check([_call("lifecycle_worker", Need(
         "s3:ListBucket", lake, (("s3:prefix", "glue-assets/"),)))], evaluator)
     assert refused and all("s3:ListBucket" in p for p in refused)
 
@@ -88,7 +88,7 @@ def test_recorder_attributes_real_botocore_calls_and_maps_them():
         unattributed = rec.unattributed
         s3.create_bucket(Bucket="hubspot-pipeline-local-lake")     # set-up: not a function's
         before = len(rec.calls)
-        with iam_check.acting_as("token_health_worker"):
+        with iam_check.acting_as("lifecycle_worker"):
             s3.list_objects_v2(Bucket="hubspot-pipeline-local-lake", Prefix="raw/7/")
             s3.delete_objects(Bucket="hubspot-pipeline-local-lake",
                               Delete={"Objects": [{"Key": "raw/7/a"}, {"Key": "raw/7/b"}]})
@@ -96,7 +96,7 @@ def test_recorder_attributes_real_botocore_calls_and_maps_them():
         del rec.calls[before:]      # judged here, not by the plugin
         assert rec.unattributed == unattributed + 1          # the create_bucket
         assert [(c.function, c.service, c.operation) for c in mine] == [
-            ("token_health_worker", "s3", "ListObjectsV2"), ("token_health_worker", "s3", "DeleteObjects")]
+            ("lifecycle_worker", "s3", "ListObjectsV2"), ("lifecycle_worker", "s3", "DeleteObjects")]
         assert mine[0].needs == [Need("s3:ListBucket", "arn:aws:s3:::hubspot-pipeline-local-lake",
                                       (("s3:prefix", "raw/7/"),))]
         assert [n.action + " " + n.resource for n in mine[1].needs] == [

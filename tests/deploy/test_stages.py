@@ -200,7 +200,7 @@ def test_one_frozen_settings_object_with_its_sections(monkeypatch):
         with pytest.raises(dataclasses.FrozenInstanceError):
             settings.stage = "prod"  # type: ignore[misc]  # frozen: the assignment must fail
         env = infra.stage_env("local")
-        assert settings.lifecycle.queue_name == env["TOKEN_HEALTH_QUEUE_NAME"]
+        assert settings.lifecycle.queue_name == env["LIFECYCLE_QUEUE_NAME"]
         assert settings.glue.job_name == env["GLUE_JOB_NAME"]
         assert settings.glue.trigger_dlq_name == env["GLUE_TRIGGER_DLQ_NAME"]
         assert settings.alerts.topic_arn == env["ALERTS_TOPIC_ARN"]

@@ -78,7 +78,7 @@ def test_every_resource_is_in_the_template(stage, sam, app_model):
     dlq_logical = queues[env["PROVISION_DLQ_NAME"]][0]
     assert provision["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_logical, "Arn"]},
                                           "maxReceiveCount": int(env["PROVISION_MAX_RECEIVES"])}
-    for var in ("TOKEN_HEALTH_QUEUE_NAME", "GLUE_TRIGGER_QUEUE_NAME"):
+    for var in ("LIFECYCLE_QUEUE_NAME", "GLUE_TRIGGER_QUEUE_NAME"):
         assert infra.name_of(env[var]) in queues, var
     alarmed = {a["Properties"]["Dimensions"][0]["Value"]: a["Properties"]
                for a in _resources(t, "AWS::CloudWatch::Alarm").values()}

@@ -108,7 +108,7 @@ def test_paths_follow_the_redirect_uri(monkeypatch, redirect, prefix):
     monkeypatch.delenv("REINSTALL_URL", raising=False)
     monkeypatch.setenv("COOKIE_SECURE", "true")   # as on every deployed stage
     for name in ("APP_SECRET_NAME", "ACCOUNTS_TABLE", "STATES_TABLE", "KMS_KEY_ID",
-                 "PROVISION_QUEUE_NAME", "TOKEN_HEALTH_QUEUE_NAME", "UNINSTALL_AUDIT_TABLE",
+                 "PROVISION_QUEUE_NAME", "LIFECYCLE_QUEUE_NAME", "UNINSTALL_AUDIT_TABLE",
                  "WEBHOOK_RECEIPTS_TABLE"):
         monkeypatch.setenv(name, "x")
     reset_settings()

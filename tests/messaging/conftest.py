@@ -14,7 +14,7 @@ from local_stack.dispatcher import SqsRoute
 from local_stack.stack import LocalStack, free_port, stage_environment, start_moto
 
 FUNCTIONS = {"provision": ("PROVISION_QUEUE_NAME", "PROVISION_DLQ_NAME", "provisioner"),
-             "lifecycle": ("TOKEN_HEALTH_QUEUE_NAME", "TOKEN_HEALTH_DLQ_NAME", "token_health_worker"),
+             "lifecycle": ("LIFECYCLE_QUEUE_NAME", "LIFECYCLE_DLQ_NAME", "lifecycle_worker"),
              "glue": ("GLUE_TRIGGER_QUEUE_NAME", "GLUE_TRIGGER_DLQ_NAME", "glue_trigger")}
 
 
@@ -79,7 +79,7 @@ def queues():
            "PROVISION_RETRY_BASE_SECONDS": "1", "PROVISION_RETRY_MAX_SECONDS": "2",
            "TOKEN_HEALTH_RETRY_BASE_SECONDS": "1", "GLUE_TRIGGER_RETRY_BASE_SECONDS": "1",
            "GLUE_TRIGGER_RETRY_MAX_SECONDS": "2",
-           "PROVISION_MAX_RECEIVES": "3", "TOKEN_HEALTH_MAX_RECEIVES": "3",
+           "PROVISION_MAX_RECEIVES": "3", "LIFECYCLE_MAX_RECEIVES": "3",
            "GLUE_TRIGGER_MAX_RECEIVES": "3"}
     saved = dict(os.environ)
     os.environ.update(env)

@@ -1,4 +1,4 @@
-"""Issue 15.5 on the lifecycle (token-health) queue: malformed, unknown-account and oversized
+"""Issue 15.5 on the lifecycle queue: malformed, unknown-account and oversized
 messages are in its DLQ exactly once with the reason as attributes (today's worker dropped them,
 or re-sent copies); redriving them unchanged changes nothing; after the fix a redrive does the
 work once."""
@@ -30,7 +30,7 @@ def test_poison_messages_end_in_the_lifecycle_dlq_once(queues):
     assert queues.dlq_depth("lifecycle") == len(POISON)
     by_original = {d["original_message_id"]: d for d in letters}
     assert {m: by_original[m]["error_kind"] for m in sent} == sent
-    assert all(d["source_queue"] == queues.env["TOKEN_HEALTH_QUEUE_NAME"] and
+    assert all(d["source_queue"] == queues.env["LIFECYCLE_QUEUE_NAME"] and
                d["receive_count"] == 1 for d in letters)
     uninstall = next(d for d in letters if d["hub_ids"] == [880_001])
     assert "no account with hub_id 880001" in uninstall["error"]

@@ -151,8 +151,8 @@ def test_health_check_offboarding_during_provisioning_finishes_through_the_queue
         assert outcome["result"].result == "superseded", outcome
         assert harness.account(hub).status == AccountStatus.UNINSTALLED
 
-        worker = SqsRoute(harness.client, harness.env["TOKEN_HEALTH_QUEUE_NAME"],
-                          "token_health_worker")
+        worker = SqsRoute(harness.client, harness.env["LIFECYCLE_QUEUE_NAME"],
+                          "lifecycle_worker")
         worker.run_until_idle(timeout=WAIT)
         account = harness.account(hub)
         assert account.status == AccountStatus.UNINSTALLED

@@ -65,7 +65,7 @@ def test_bad_rules_are_refused_with_the_fix(items, message):
 def test_settings_refuse_a_bad_rule_at_load(monkeypatch):
     for k, v in {"HUBSPOT_REDIRECT_URI": "https://x/cb", "APP_SECRET_NAME": "s",
                  "ACCOUNTS_TABLE": "a", "STATES_TABLE": "s", "KMS_KEY_ID": "k",
-                 "PROVISION_QUEUE_NAME": "q", "TOKEN_HEALTH_QUEUE_NAME": "t",
+                 "PROVISION_QUEUE_NAME": "q", "LIFECYCLE_QUEUE_NAME": "t",
                  "UNINSTALL_AUDIT_TABLE": "u", "WEBHOOK_RECEIPTS_TABLE": "w"}.items():
         monkeypatch.setenv(k, os.environ.get(k) or v)
     monkeypatch.setenv("AIRBYTE_STREAMS", "contacts -deals")

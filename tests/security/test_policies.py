@@ -78,9 +78,9 @@ def test_every_function_of_every_deployed_stage_has_its_policy():
             assert (ROOT / ".chalice" / spec["iam_policy_file"]).exists()
 
 
-def test_token_health_worker_may_delete_only_lake_prefixes():
+def test_lifecycle_worker_may_delete_only_lake_prefixes():
     for stage in ("dev", "prod"):
-        doc = json.loads((ROOT / ".chalice" / f"policy-{stage}-token_health_worker.json").read_text())
+        doc = json.loads((ROOT / ".chalice" / f"policy-{stage}-lifecycle_worker.json").read_text())
         deletes = [s for s in doc["Statement"] if "s3:DeleteObject" in _list(s["Action"])]
         assert deletes and all(
             r.endswith(("/raw/*", "/curated/*")) for s in deletes for r in _list(s["Resource"]))

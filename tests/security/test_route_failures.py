@@ -17,7 +17,7 @@ def client(monkeypatch):
                         "APP_SECRET_NAME": "s", "ACCOUNTS_TABLE": "a", "STATES_TABLE": "b",
                         "KMS_KEY_ID": "k", "PROVISION_QUEUE_NAME": "q",
                         # the lifecycle section's required names (hubspot_app.config)
-                        "TOKEN_HEALTH_QUEUE_NAME": "t", "UNINSTALL_AUDIT_TABLE": "u",
+                        "LIFECYCLE_QUEUE_NAME": "t", "UNINSTALL_AUDIT_TABLE": "u",
                         "WEBHOOK_RECEIPTS_TABLE": "w"}.items():
         monkeypatch.setenv(name, value)
     with Client(chalice_app.app) as c:

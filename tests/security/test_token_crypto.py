@@ -188,7 +188,7 @@ def _kms_call(function, action, context_keys):
 
 @pytest.mark.parametrize("function,action", [("api_handler", "kms:Encrypt"),
                                              ("provisioner", "kms:Decrypt"),
-                                             ("token_health_worker", "kms:Decrypt")])
+                                             ("lifecycle_worker", "kms:Decrypt")])
 def test_policies_require_the_hub_id_context(evaluator, function, action):
     assert iam_check.check([_kms_call(function, action, ("hub_id",))], evaluator) == []
     for keys in (None, ("tenant",), ("hub_id", "tenant")):

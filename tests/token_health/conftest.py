@@ -45,8 +45,8 @@ class Harness:
         self.reset()
         self.client = stack.chalice_client(**self.env)
         self.provision_route = SqsRoute(self.client, self.env["PROVISION_QUEUE_NAME"], "provisioner")
-        self.health_route = SqsRoute(self.client, self.env["TOKEN_HEALTH_QUEUE_NAME"],
-                                     "token_health_worker", batch_size=4)
+        self.health_route = SqsRoute(self.client, self.env["LIFECYCLE_QUEUE_NAME"],
+                                     "lifecycle_worker", batch_size=4)
         self.schedule = Scheduler(self.client, "token_health_schedule")
         self.journal_schedule = Scheduler(self.client, "journal_poller")
         self.sqs = boto3.client("sqs")
@@ -125,7 +125,7 @@ class Harness:
         for account in Account.scan():
             if account.hub_id not in mine:
                 account.delete()
-        for queue in ("TOKEN_HEALTH_QUEUE_NAME", "TOKEN_HEALTH_DLQ_NAME", "PROVISION_QUEUE_NAME",
+        for queue in ("LIFECYCLE_QUEUE_NAME", "LIFECYCLE_DLQ_NAME", "PROVISION_QUEUE_NAME",
                       "ALERTS_INBOX_QUEUE_NAME"):
             url = self.sqs.get_queue_url(QueueName=self.env[queue])["QueueUrl"]
             while True:

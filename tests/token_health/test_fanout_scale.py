@@ -28,8 +28,8 @@ def moto_env():
     # leak into the other suites' stacks.
     env = {**stage_environment("local"), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
            "ACCOUNTS_TABLE": "scale-test-accounts", "STATES_TABLE": "scale-test-states",
-           "TOKEN_HEALTH_QUEUE_NAME": "scale-test-token-health",
-           "TOKEN_HEALTH_DLQ_NAME": "scale-test-token-health-dlq",
+           "LIFECYCLE_QUEUE_NAME": "scale-test-lifecycle",
+           "LIFECYCLE_DLQ_NAME": "scale-test-lifecycle-dlq",
            "UNINSTALL_AUDIT_TABLE": "scale-test-audit", "WEBHOOK_RECEIPTS_TABLE": "scale-test-receipts",
            "ALERTS_INBOX_QUEUE_NAME": "scale-test-alerts-inbox",
            "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:scale-test-alerts"}
@@ -48,7 +48,7 @@ def moto_env():
     for table in ("ACCOUNTS_TABLE", "STATES_TABLE", "UNINSTALL_AUDIT_TABLE", "WEBHOOK_RECEIPTS_TABLE"):
         ddb.delete_table(TableName=env[table])
     sqs = boto3.client("sqs")
-    for queue in ("TOKEN_HEALTH_QUEUE_NAME", "TOKEN_HEALTH_DLQ_NAME", "ALERTS_INBOX_QUEUE_NAME"):
+    for queue in ("LIFECYCLE_QUEUE_NAME", "LIFECYCLE_DLQ_NAME", "ALERTS_INBOX_QUEUE_NAME"):
         sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=env[queue])["QueueUrl"])
     boto3.client("sns").delete_topic(TopicArn=env["ALERTS_TOPIC_ARN"])
     server.stop()
@@ -76,7 +76,7 @@ def test_ten_thousand_accounts_fan_out_once_each(moto_env):
     assert summary["messages"] == -(-expected // 25)
 
     sqs = boto3.client("sqs")
-    url = sqs.get_queue_url(QueueName=moto_env["TOKEN_HEALTH_QUEUE_NAME"])["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=moto_env["LIFECYCLE_QUEUE_NAME"])["QueueUrl"]
     seen: list[int] = []
     largest = 0
     while True:
@@ -95,7 +95,7 @@ def test_ten_thousand_accounts_fan_out_once_each(moto_env):
     # One message is at most 25 accounts x 2 token-endpoint calls at 5/s = 10 s of HubSpot time,
     # a batch of 4 messages 40 s: far inside the worker's 300 s timeout (.chalice/config.json).
     config = json.load(open(os.path.join(os.path.dirname(__file__), "..", "..", ".chalice", "config.json")))
-    worker = {**config.get("lambda_functions", {}).get("token_health_worker", {}),
-              **config["stages"]["prod"]["lambda_functions"]["token_health_worker"]}
+    worker = {**config.get("lambda_functions", {}).get("lifecycle_worker", {}),
+              **config["stages"]["prod"]["lambda_functions"]["lifecycle_worker"]}
     per_call = 1 / float(config["environment_variables"]["TOKEN_REFRESH_PER_SECOND"])
     assert 4 * 25 * 2 * per_call < worker["lambda_timeout"] / 2

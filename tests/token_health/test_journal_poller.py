@@ -31,7 +31,7 @@ def _queue_uninstall(hs):
     from hubspot_app.lifecycle.token_health import send_messages, uninstall_message
 
     def hand_over(item: Uninstall) -> None:
-        send_messages(hs.env["TOKEN_HEALTH_QUEUE_NAME"], [(uninstall_message(
+        send_messages(hs.env["LIFECYCLE_QUEUE_NAME"], [(uninstall_message(
             item.hub_id, "journal", item.event_id, item.occurred_at_ms), 0)])
     return hand_over
 
@@ -192,7 +192,7 @@ def test_hubspot_app_id_is_required_on_deployed_stages(monkeypatch, stage, app_i
     assert required == ("false" if stage == "local" else "true")
     monkeypatch.setenv("HUBSPOT_APP_ID_REQUIRED", required)
     monkeypatch.setenv("HUBSPOT_APP_ID", app_id)
-    for name in ("TOKEN_HEALTH_QUEUE_NAME", "UNINSTALL_AUDIT_TABLE", "WEBHOOK_RECEIPTS_TABLE"):
+    for name in ("LIFECYCLE_QUEUE_NAME", "UNINSTALL_AUDIT_TABLE", "WEBHOOK_RECEIPTS_TABLE"):
         monkeypatch.setenv(name, "x")
     reset_settings()
     try:

@@ -95,7 +95,7 @@ def _event(*bodies, receive_count=1):
     return {"Records": [{
         "messageId": f"m{i}", "receiptHandle": f"r{i}", "body": b if isinstance(b, str) else json.dumps(b),
         "attributes": {"ApproximateReceiveCount": str(receive_count)},
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:token-health"}
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lifecycle"}
         for i, b in enumerate(bodies)]}
 
 
@@ -165,7 +165,7 @@ def test_uninstall_retries_by_visibility_then_dead_letters_once():
     assert json.loads(body) == message                       # the original, unchanged
     assert attrs["error"] == "RuntimeError: Airbyte answered 503"
     assert attrs["error_kind"] == "retries_exhausted" and attrs["hub_id"] == "123"
-    assert attrs["receive_count"] == "4" and attrs["source_queue"] == "token-health"
+    assert attrs["receive_count"] == "4" and attrs["source_queue"] == "lifecycle"
 
 
 def test_bad_messages_are_dead_lettered_at_once_not_retried():
