@@ -95,10 +95,10 @@ def run(stack, args, overrides) -> int:
 
     kms = boto3.client("kms")
     sqs = boto3.client("sqs")
-    url = queue_url(settings.provision_queue_name)
+    url = queue_url(settings.provisioning.queue_name)
     dupes = set(random.Random(1).sample(hubs, int(len(hubs) * args.duplicates)))
     client = stack.chalice_client(**overrides)
-    routes = [SqsRoute(client, settings.provision_queue_name, "provisioner")
+    routes = [SqsRoute(client, settings.provisioning.queue_name, "provisioner")
               for _ in range(args.consumers)]
     emu = stack.airbyte
     before = dict(emu.store.requests)
@@ -198,7 +198,7 @@ def provisioning_outcome(stack, settings) -> dict:
                 connections.get(f"{prefix}{account.hub_id}-to-s3", 0) != 1:
             lost.append(account)
     dlq = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url(settings.provision_dlq_name),
+        QueueUrl=queue_url(settings.provisioning.dlq_name),
         AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
     return {"state": state, "statuses": statuses, "losses": len(lost), "dlq": int(dlq),
             "lost": [(a.hub_id, [(e.event, e.detail) for e in a.provisioning_history[-3:]])

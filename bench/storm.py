@@ -84,7 +84,7 @@ def run(stack, args, overrides) -> int:
     rng = random.Random(args.seed)
     settings = get_settings()
     kms, sqs = boto3.client("kms"), boto3.client("sqs")
-    url = queue_url(settings.provision_queue_name)
+    url = queue_url(settings.provisioning.queue_name)
     hubs = [20_000_000 + i for i in range(args.installs)]
     for hub in hubs:   # what the callback stores; the messages are sent below, stormed
         info = TokenInfo(hub_id=hub, user=f"owner@{hub}.example", user_id=1,
@@ -113,7 +113,7 @@ def run(stack, args, overrides) -> int:
             emu.faults.add(dict(FAULTS[n % len(FAULTS)]))
 
     client = stack.chalice_client(**overrides)
-    routes = [SqsRoute(client, settings.provision_queue_name, "provisioner")
+    routes = [SqsRoute(client, settings.provisioning.queue_name, "provisioner")
               for _ in range(args.consumers)]
     totals = {"received": 0, "retried": 0}
     lock = threading.Lock()

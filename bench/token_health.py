@@ -43,13 +43,13 @@ def main() -> None:
     from hubspot_app import metrics
     from hubspot_app.config import reset_settings
     from hubspot_app.lifecycle.token_health import (
-        CallLimiter,
         TokenHealthChecker,
         check_message,
         process_batch,
         queue_spec,
     )
     from hubspot_app.messaging.consumer import Consumer
+    from hubspot_app.messaging.rate_limit import RateLimiter
     from hubspot_app.models import Account
     from hubspot_app.token_crypto import decrypt_token
     from local_stack.airbyte_emulator.sync import SyncResult
@@ -79,7 +79,7 @@ def main() -> None:
             rt.oauth.introspect(rt.oauth.refresh(token).access_token)
         baseline = len(tokens) / (time.perf_counter() - start)
 
-        def run(limiter: CallLimiter) -> tuple[float, dict]:
+        def run(limiter: RateLimiter) -> tuple[float, dict]:
             checker = TokenHealthChecker(rt.settings, rt.health, rt.oauth, None, limiter=limiter,
                                          alert=lambda *a, **k: None)
             bodies = [json.dumps(check_message(hub_ids[i:i + 25], force=True))
@@ -94,8 +94,8 @@ def main() -> None:
                                       send=lambda items: len(items))
             return len(hub_ids) / (time.perf_counter() - began), report.checked
 
-        unthrottled, checked_u = run(CallLimiter(0))
-        limiter = CallLimiter(args.rate, burst=1)
+        unthrottled, checked_u = run(RateLimiter(0))
+        limiter = RateLimiter(args.rate, burst=1)
         throttled, checked_t = run(limiter)
         transient = sum(1 for line in metric_lines if '"Result":"transient"' in line)
     budget_accounts = args.rate / 2  # refresh + introspect per account

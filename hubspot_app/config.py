@@ -164,118 +164,165 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
-class Settings:
-    stage: str
-    # HubSpot app
-    hubspot_authorize_url: str
-    hubspot_api_url: str
-    hubspot_token_api: str          # "2026-03" (default) or "v1"
-    hubspot_v1_fallback: bool       # retry on v1 when the 2026-03 endpoint is missing
-    hubspot_scopes: tuple[str, ...]
-    hubspot_optional_scopes: tuple[str, ...]
+class HubSpotSettings:
+    """The HubSpot app: OAuth, scopes and the install routes (install, hubspot_oauth)."""
+    authorize_url: str
+    api_url: str
+    token_api: str                  # "2026-03" (default) or "v1"
+    v1_fallback: bool               # retry on v1 when the 2026-03 endpoint is missing
+    scopes: tuple[str, ...]
+    optional_scopes: tuple[str, ...]
     redirect_uri: str
     app_secret_name: str            # Secrets Manager id of {"client_id", "client_secret"}
-    # AWS resources
-    accounts_table: str
-    states_table: str
-    kms_key_id: str
-    provision_queue_name: str
-    # Behaviour
     state_ttl_seconds: int = 600
     cookie_secure: bool = True
     http_timeout_seconds: float = 10.0
-    # Provisioning (Airbyte): see README, "Operating it"
-    provision_dlq_name: str = ""
-    provision_max_receives: int = 5
-    provision_retry_base_seconds: int = 30      # first retry delay; doubles per receive
-    provision_retry_max_seconds: int = 900
-    provision_lease_seconds: int = 90           # > the provisioner's Lambda timeout
-    airbyte_api_url: str = "https://api.airbyte.com/v1"
-    airbyte_secret_name: str = ""   # Secrets Manager id of {"client_id","client_secret"} or {"api_token"}
-    airbyte_workspace_id: str = ""  # empty: find or create the workspace named below
-    airbyte_workspace_name: str = ""
-    airbyte_workspace_per_account: bool = False
-    airbyte_timeout_seconds: float = 20.0
-    airbyte_create_settle_seconds: float = 20.0  # after an ambiguous create, look this long
-    airbyte_discover_timeout_seconds: float = 45.0  # GET /streams may run the connector's discover
-    airbyte_max_requests_per_second: float = 0.0  # per process; 0 = no client-side limit
-    airbyte_streams: tuple[str, ...] = ()       # stream rule (hubspot_app.airbyte.streams): empty = all
-    airbyte_schedule_cron: str = ""             # Quartz cron, e.g. "0 0 */6 * * ?"; empty = manual
-    airbyte_source_start_date: str = "2024-01-01T00:00:00Z"
-    airbyte_source_options: str = "{}"          # JSON merged into the HubSpot source configuration
-    airbyte_s3_role_arn: str = ""               # role Airbyte assumes to write the bucket
-    airbyte_destination_id: str = ""            # empty: find or create the shared S3 destination
-    airbyte_resources_table: str = ""           # DynamoDB table of shared Airbyte resource ids
-    reconcile_uninstalled_action: str = "delete"  # "delete" or "pause"
-    reconcile_stuck_after_seconds: int = 900
-    # The lake
-    lake_bucket: str = ""
-    lake_raw_prefix: str = "raw"
-    lake_curated_prefix: str = "curated"
-    lake_region: str = "us-east-1"
-    # Sections
-    lifecycle: LifecycleSettings = field(default_factory=lambda: LifecycleSettings("", "", "", "", ""))
-    glue: GlueSettings = field(default_factory=lambda: GlueSettings())
-    alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
 
     @property
     def base_path(self) -> str:
         return base_path(self.redirect_uri)
 
 
+RECONCILE_ACTIONS = ("delete", "pause")
+
+
+@dataclass(frozen=True)
+class ProvisioningSettings:
+    """The provision queue, its retries and the account lease (lifecycle.provision_queue,
+    lifecycle.provisioner) and the hourly drift repair (lifecycle.reconcile); README,
+    "Operating it"."""
+    queue_name: str
+    dlq_name: str = ""
+    max_receives: int = 5
+    retry_base_seconds: int = 30      # first retry delay; doubles per receive
+    retry_max_seconds: int = 900
+    lease_seconds: int = 90           # > the provisioner's Lambda timeout
+    reconcile_uninstalled_action: str = "delete"  # one of RECONCILE_ACTIONS
+    reconcile_stuck_after_seconds: int = 900
+
+
+@dataclass(frozen=True)
+class AirbyteSettings:
+    """Airbyte's API and what each account's resources look like (airbyte.client, airbyte.spec,
+    airbyte.streams)."""
+    api_url: str = "https://api.airbyte.com/v1"
+    secret_name: str = ""   # Secrets Manager id of {"client_id","client_secret"} or {"api_token"}
+    workspace_id: str = ""  # empty: find or create the workspace named below
+    workspace_name: str = ""
+    workspace_per_account: bool = False
+    timeout_seconds: float = 20.0
+    create_settle_seconds: float = 20.0     # after an ambiguous create, look this long
+    discover_timeout_seconds: float = 45.0  # GET /streams may run the connector's discover
+    max_requests_per_second: float = 0.0    # per process; 0 = no client-side limit
+    streams: tuple[str, ...] = ()           # stream rule (hubspot_app.airbyte.streams): empty = all
+    schedule_cron: str = ""                 # Quartz cron, e.g. "0 0 */6 * * ?"; empty = manual
+    source_start_date: str = "2024-01-01T00:00:00Z"
+    source_options: str = "{}"              # JSON merged into the HubSpot source configuration
+    s3_role_arn: str = ""                   # role Airbyte assumes to write the bucket
+    destination_id: str = ""                # empty: find or create the shared S3 destination
+    resources_table: str = ""               # DynamoDB table of shared Airbyte resource ids
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    """Where raw and curated data live (the S3 destination's path, the purge)."""
+    bucket: str = ""
+    raw_prefix: str = "raw"
+    curated_prefix: str = "curated"
+    region: str = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a function is configured with, by concern. Top level: what every concern
+    shares (the stage, the accounts and OAuth-state tables, the refresh tokens' KMS key)."""
+    stage: str
+    accounts_table: str
+    states_table: str
+    kms_key_id: str
+    hubspot: HubSpotSettings
+    provisioning: ProvisioningSettings
+    airbyte: AirbyteSettings = field(default_factory=lambda: AirbyteSettings())
+    lake: LakeSettings = field(default_factory=lambda: LakeSettings())
+    lifecycle: LifecycleSettings = field(default_factory=lambda: LifecycleSettings("", "", "", "", ""))
+    glue: GlueSettings = field(default_factory=lambda: GlueSettings())
+    alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings(
         stage=_env("STAGE", "local"),
-        hubspot_authorize_url=_env("HUBSPOT_AUTHORIZE_URL", "https://app.hubspot.com/oauth/authorize"),
-        hubspot_api_url=_env("HUBSPOT_API_URL", "https://api.hubapi.com").rstrip("/"),
-        hubspot_token_api=_env("HUBSPOT_TOKEN_API", "2026-03"),
-        hubspot_v1_fallback=_env_bool("HUBSPOT_V1_FALLBACK", True),
-        hubspot_scopes=_env_list("HUBSPOT_SCOPES", "oauth crm.objects.contacts.read"),
-        hubspot_optional_scopes=_env_list("HUBSPOT_OPTIONAL_SCOPES", ""),
-        redirect_uri=_env("HUBSPOT_REDIRECT_URI"),
-        app_secret_name=_env("APP_SECRET_NAME"),
         accounts_table=_env("ACCOUNTS_TABLE"),
         states_table=_env("STATES_TABLE"),
         kms_key_id=_env("KMS_KEY_ID"),
-        provision_queue_name=_env("PROVISION_QUEUE_NAME"),
+        hubspot=_hubspot(), provisioning=_provisioning(), airbyte=_airbyte(), lake=_lake(),
+        lifecycle=_lifecycle(), glue=_glue(), alerts=_alerts(),
+    )
+
+
+def _hubspot() -> HubSpotSettings:
+    return HubSpotSettings(
+        authorize_url=_env("HUBSPOT_AUTHORIZE_URL", "https://app.hubspot.com/oauth/authorize"),
+        api_url=_env("HUBSPOT_API_URL", "https://api.hubapi.com").rstrip("/"),
+        token_api=_env("HUBSPOT_TOKEN_API", "2026-03"),
+        v1_fallback=_env_bool("HUBSPOT_V1_FALLBACK", True),
+        scopes=_env_list("HUBSPOT_SCOPES", "oauth crm.objects.contacts.read"),
+        optional_scopes=_env_list("HUBSPOT_OPTIONAL_SCOPES", ""),
+        redirect_uri=_env("HUBSPOT_REDIRECT_URI"),
+        app_secret_name=_env("APP_SECRET_NAME"),
         state_ttl_seconds=_env_int("OAUTH_STATE_TTL_SECONDS", "600"),
         cookie_secure=_env_bool("COOKIE_SECURE", True),
         http_timeout_seconds=_env_float("HTTP_TIMEOUT_SECONDS", "10"),
-        provision_dlq_name=os.environ.get("PROVISION_DLQ_NAME", ""),
-        provision_max_receives=_env_int("PROVISION_MAX_RECEIVES", "5"),
-        provision_retry_base_seconds=_env_int("PROVISION_RETRY_BASE_SECONDS", "30"),
-        provision_retry_max_seconds=_env_int("PROVISION_RETRY_MAX_SECONDS", "900"),
-        provision_lease_seconds=_env_int("PROVISION_LEASE_SECONDS", "90"),
-        airbyte_api_url=_env("AIRBYTE_API_URL", "https://api.airbyte.com/v1").rstrip("/"),
-        airbyte_secret_name=os.environ.get("AIRBYTE_SECRET_NAME", ""),
-        airbyte_workspace_id=os.environ.get("AIRBYTE_WORKSPACE_ID", ""),
-        airbyte_workspace_name=os.environ.get("AIRBYTE_WORKSPACE_NAME", ""),
-        airbyte_workspace_per_account=_env_bool("AIRBYTE_WORKSPACE_PER_ACCOUNT", False),
-        airbyte_timeout_seconds=_env_float("AIRBYTE_TIMEOUT_SECONDS", "20"),
-        airbyte_create_settle_seconds=_env_float("AIRBYTE_CREATE_SETTLE_SECONDS", "20"),
-        airbyte_discover_timeout_seconds=_env_float("AIRBYTE_DISCOVER_TIMEOUT_SECONDS", "45"),
-        airbyte_max_requests_per_second=_env_float("AIRBYTE_MAX_REQUESTS_PER_SECOND", "0"),
-        airbyte_streams=_env_streams("AIRBYTE_STREAMS"),
-        airbyte_schedule_cron=os.environ.get("AIRBYTE_SCHEDULE_CRON", ""),
-        airbyte_source_start_date=_env("AIRBYTE_SOURCE_START_DATE", "2024-01-01T00:00:00Z"),
-        airbyte_source_options=_env("AIRBYTE_SOURCE_OPTIONS", "{}"),
-        airbyte_s3_role_arn=os.environ.get("AIRBYTE_S3_ROLE_ARN", ""),
-        airbyte_destination_id=os.environ.get("AIRBYTE_DESTINATION_ID", ""),
-        airbyte_resources_table=os.environ.get("AIRBYTE_RESOURCES_TABLE", ""),
-        lake_bucket=os.environ.get("LAKE_BUCKET", ""),
-        lake_raw_prefix=_env("LAKE_RAW_PREFIX", "raw").strip("/"),
+    )
+
+
+def _provisioning() -> ProvisioningSettings:
+    return ProvisioningSettings(
+        queue_name=_env("PROVISION_QUEUE_NAME"),
+        dlq_name=os.environ.get("PROVISION_DLQ_NAME", ""),
+        max_receives=_env_int("PROVISION_MAX_RECEIVES", "5"),
+        retry_base_seconds=_env_int("PROVISION_RETRY_BASE_SECONDS", "30"),
+        retry_max_seconds=_env_int("PROVISION_RETRY_MAX_SECONDS", "900"),
+        lease_seconds=_env_int("PROVISION_LEASE_SECONDS", "90"),
+        reconcile_uninstalled_action=_env_choice("RECONCILE_UNINSTALLED_ACTION", "delete",
+                                                 RECONCILE_ACTIONS),
+        reconcile_stuck_after_seconds=_env_int("RECONCILE_STUCK_AFTER_SECONDS", "900"),
+    )
+
+
+def _airbyte() -> AirbyteSettings:
+    return AirbyteSettings(
+        api_url=_env("AIRBYTE_API_URL", "https://api.airbyte.com/v1").rstrip("/"),
+        secret_name=os.environ.get("AIRBYTE_SECRET_NAME", ""),
+        workspace_id=os.environ.get("AIRBYTE_WORKSPACE_ID", ""),
+        workspace_name=os.environ.get("AIRBYTE_WORKSPACE_NAME", ""),
+        workspace_per_account=_env_bool("AIRBYTE_WORKSPACE_PER_ACCOUNT", False),
+        timeout_seconds=_env_float("AIRBYTE_TIMEOUT_SECONDS", "20"),
+        create_settle_seconds=_env_float("AIRBYTE_CREATE_SETTLE_SECONDS", "20"),
+        discover_timeout_seconds=_env_float("AIRBYTE_DISCOVER_TIMEOUT_SECONDS", "45"),
+        max_requests_per_second=_env_float("AIRBYTE_MAX_REQUESTS_PER_SECOND", "0"),
+        streams=_env_streams("AIRBYTE_STREAMS"),
+        schedule_cron=os.environ.get("AIRBYTE_SCHEDULE_CRON", ""),
+        source_start_date=_env("AIRBYTE_SOURCE_START_DATE", "2024-01-01T00:00:00Z"),
+        source_options=_env("AIRBYTE_SOURCE_OPTIONS", "{}"),
+        s3_role_arn=os.environ.get("AIRBYTE_S3_ROLE_ARN", ""),
+        destination_id=os.environ.get("AIRBYTE_DESTINATION_ID", ""),
+        resources_table=os.environ.get("AIRBYTE_RESOURCES_TABLE", ""),
+    )
+
+
+def _lake() -> LakeSettings:
+    return LakeSettings(
+        bucket=os.environ.get("LAKE_BUCKET", ""),
+        raw_prefix=_env("LAKE_RAW_PREFIX", "raw").strip("/"),
+        curated_prefix=_env("LAKE_CURATED_PREFIX", "curated").strip("/"),
         # Empty: the function's own region. Lambda sets AWS_REGION in every runtime (AWS Lambda
         # Developer Guide, "Defined runtime environment variables",
         # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime);
         # the packaged template fills LAKE_REGION with the stack's region anyway.
-        lake_region=(os.environ.get("LAKE_REGION") or os.environ.get("AWS_REGION")
-                     or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"),
-        reconcile_uninstalled_action=_env_choice("RECONCILE_UNINSTALLED_ACTION", "delete",
-                                                 ("delete", "pause")),
-        reconcile_stuck_after_seconds=_env_int("RECONCILE_STUCK_AFTER_SECONDS", "900"),
-        lake_curated_prefix=_env("LAKE_CURATED_PREFIX", "curated").strip("/"),
-        lifecycle=_lifecycle(), glue=_glue(), alerts=_alerts(),
+        region=(os.environ.get("LAKE_REGION") or os.environ.get("AWS_REGION")
+                or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"),
     )
 
 

@@ -89,12 +89,12 @@ def purge_on_uninstall() -> bool:
 
 
 def facts(settings: Settings, journal_poll_minutes: int) -> Facts:
-    return Facts(settings.hubspot_scopes, settings.hubspot_optional_scopes,
-                 schedule_text(settings.airbyte_schedule_cron), trigger_window_seconds(),
+    return Facts(settings.hubspot.scopes, settings.hubspot.optional_scopes,
+                 schedule_text(settings.airbyte.schedule_cron), trigger_window_seconds(),
                  journal_poll_minutes, purge_on_uninstall(), retention_hours(),
                  *maintenance_text(os.environ.get("LAKE_MAINTENANCE_SCHEDULE", "")),
-                 settings.lake_region,
-                 os.environ.get("GLUE_DATABASE", ""), settings.base_path)
+                 settings.lake.region,
+                 os.environ.get("GLUE_DATABASE", ""), settings.hubspot.base_path)
 
 
 def trigger_window_seconds() -> int:
@@ -186,7 +186,7 @@ def data_page(f: Facts) -> Page:
 
 
 def success_arrival(settings: Settings) -> str:
-    return arrival_html(schedule_text(settings.airbyte_schedule_cron), trigger_window_seconds())
+    return arrival_html(schedule_text(settings.airbyte.schedule_cron), trigger_window_seconds())
 
 
 __all__ = ["DATA_ROUTE", "Facts", "arrival_html", "data_page", "facts", "schedule_text",

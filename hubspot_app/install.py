@@ -70,11 +70,11 @@ def cookie_path(settings: Settings) -> str:
     """The redirect URI's own path, so the browser sends the cookie to the callback wherever it
     is served: `/api/oauth/callback` behind API Gateway's `api` stage, `/oauth/callback` on a
     custom domain's root. A constant path would never reach a prefixed callback."""
-    return urlsplit(settings.redirect_uri).path or "/"
+    return urlsplit(settings.hubspot.redirect_uri).path or "/"
 
 
 def _cookie_header(value: str, settings: Settings, max_age: int) -> str:
-    flags = "; Secure" if settings.cookie_secure else ""
+    flags = "; Secure" if settings.hubspot.cookie_secure else ""
     # Lax so it is sent on HubSpot's top-level redirect back; HttpOnly: no page script reads it.
     return (f"{COOKIE_NAME}={value}; Max-Age={max_age}; Path={cookie_path(settings)}; HttpOnly; "
             f"SameSite=Lax{flags}")
@@ -93,7 +93,7 @@ def read_cookie(cookie_header: str | None) -> str | None:
 
 
 def _state_key(settings: Settings) -> bytes:
-    return signing_key(get_app_credentials(settings.app_secret_name).client_secret)
+    return signing_key(get_app_credentials(settings.hubspot.app_secret_name).client_secret)
 
 
 # -- GET /install -------------------------------------------------------------------------
@@ -102,19 +102,19 @@ def start_install(settings: Settings) -> Page:
 
     Nothing is stored: the request costs one (cached) secret read and two HMACs, so a flood of
     it fills no table (the state is marked used only at the callback)."""
-    creds = get_app_credentials(settings.app_secret_name)
+    creds = get_app_credentials(settings.hubspot.app_secret_name)
     key = signing_key(creds.client_secret)
-    state, cookie = new_state(key, settings.state_ttl_seconds, _now())
-    location = authorize_url(settings.hubspot_authorize_url, creds.client_id, settings.redirect_uri,
-                             settings.hubspot_scopes, settings.hubspot_optional_scopes, state.state,
+    state, cookie = new_state(key, settings.hubspot.state_ttl_seconds, _now())
+    location = authorize_url(settings.hubspot.authorize_url, creds.client_id, settings.hubspot.redirect_uri,
+                             settings.hubspot.scopes, settings.hubspot.optional_scopes, state.state,
                              code_challenge(code_verifier(key, state.state)))
     logs.log_event(log, "install started")
     # Browsers follow the redirect; the body is for clients that do not (and links the data page).
     body = document("Continue to HubSpot", f"<p>Continue to <a id=\"consent\" "
                     f"href=\"{escape(location)}\">HubSpot's consent page</a>.</p>",
-                    settings.base_path)
+                    settings.hubspot.base_path)
     return Page(302, body, {"Location": location,
-                          "Set-Cookie": _cookie_header(cookie, settings, settings.state_ttl_seconds)})
+                          "Set-Cookie": _cookie_header(cookie, settings, settings.hubspot.state_ttl_seconds)})
 
 
 # -- GET /oauth/callback ------------------------------------------------------------------
@@ -139,7 +139,7 @@ def consume_state(settings: Settings, state: str | None, cookie_value: str | Non
         item = read_state(cookie_value, state, _state_key(settings), _now())
     except StateRefused as exc:
         if exc.reason == "expired_state":
-            minutes = max(1, settings.state_ttl_seconds // 60)
+            minutes = max(1, settings.hubspot.state_ttl_seconds // 60)
             raise InstallError(400, exc.reason, "This install link has expired",
                                f"Install links are valid for {minutes} minutes. {_RESTART}") from None
         raise InstallError(400, exc.reason, *_REFUSALS[exc.reason]) from None
@@ -168,7 +168,7 @@ def complete_install(settings: Settings, params: dict, cookie_header: str | None
 
 def _complete(settings: Settings, params: dict, cookie_header: str | None,
               oauth: HubSpotOAuthClient | None, spent: list[InstallState]) -> Page:
-    install_path = f"{settings.base_path}/install"
+    install_path = f"{settings.hubspot.base_path}/install"
     try:
         state = consume_state(settings, params.get("state"), read_cookie(cookie_header))
         spent.append(state)
@@ -181,8 +181,8 @@ def _complete(settings: Settings, params: dict, cookie_header: str | None,
             raise InstallError(400, "missing_code", "This link is incomplete",
                                f"HubSpot's answer has no authorization code. {_RESTART}")
         oauth = oauth or HubSpotOAuthClient(
-            settings.hubspot_api_url, get_app_credentials(settings.app_secret_name),
-            settings.hubspot_token_api, settings.hubspot_v1_fallback, settings.http_timeout_seconds)
+            settings.hubspot.api_url, get_app_credentials(settings.hubspot.app_secret_name),
+            settings.hubspot.token_api, settings.hubspot.v1_fallback, settings.hubspot.http_timeout_seconds)
         account = _store_install(settings, oauth, params["code"],
                                  code_verifier(_state_key(settings), state.state))
     except InstallError as exc:
@@ -219,12 +219,12 @@ def _complete(settings: Settings, params: dict, cookie_header: str | None,
     from hubspot_app.data_page import success_arrival
 
     return success_page(int(account.hub_id), account.hub_domain, account.user,
-                        success_arrival(settings), settings.base_path)
+                        success_arrival(settings), settings.hubspot.base_path)
 
 
 def _store_install(settings: Settings, oauth: HubSpotOAuthClient, code: str, verifier: str) -> Account:
     with subsegment("hubspot.exchange_code"):
-        tokens = oauth.exchange_code(code, settings.redirect_uri, verifier)
+        tokens = oauth.exchange_code(code, settings.hubspot.redirect_uri, verifier)
     logs.register_secret(tokens.access_token)
     logs.register_secret(tokens.refresh_token)
     with subsegment("hubspot.introspect"):
@@ -269,7 +269,7 @@ def request_provisioning(settings: Settings, account: Account, reason: str) -> N
     key = f"{account.hub_id}:{account.install_count}"
     try:
         with subsegment("sqs.provision"):
-            message_id = queues.send_provision_message(settings.provision_queue_name,
+            message_id = queues.send_provision_message(settings.provisioning.queue_name,
                                                        int(account.hub_id), key, reason)
         logs.log_event(log, "provisioning queued", message_id=message_id, idempotency_key=key)
     except Exception as exc:  # noqa: BLE001 - the customer's install must not fail for this

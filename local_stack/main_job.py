@@ -58,7 +58,7 @@ def show_accounts() -> None:
 def show_provision_queue() -> None:
     _heading("3. Provision messages queued")
     sqs = boto3.client("sqs")
-    url = sqs.get_queue_url(QueueName=get_settings().provision_queue_name)["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=get_settings().provisioning.queue_name)["QueueUrl"]
     seen = []
     while True:
         batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,
@@ -71,7 +71,7 @@ def show_provision_queue() -> None:
                                       VisibilityTimeout=0)
     for msg in sorted(seen, key=lambda m: json.loads(m["Body"])["hub_id"]):
         print(f"  {msg['Body']}")
-    print(f"  {len(seen)} message(s) on {get_settings().provision_queue_name}")
+    print(f"  {len(seen)} message(s) on {get_settings().provisioning.queue_name}")
 
 
 def run(accounts: int = 3, seed: int = 7, streams: str = "") -> int:

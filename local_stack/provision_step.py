@@ -25,7 +25,7 @@ def provision_all(stack: LocalStack, hub_ids: list[int]) -> list[Account]:
     _heading("4. Provisioning through the queue (provisioner function -> Airbyte API)")
     settings = get_settings()
     bind_tables(settings.accounts_table, settings.states_table)
-    route = SqsRoute(stack.chalice_client(), settings.provision_queue_name, "provisioner")
+    route = SqsRoute(stack.chalice_client(), settings.provisioning.queue_name, "provisioner")
     report = route.run_until_idle(timeout=300)
     print(f"  delivery: {describe(report)}")
     accounts = [Account.get(h, consistent_read=True) for h in sorted(hub_ids)]
@@ -44,7 +44,7 @@ def provision_all(stack: LocalStack, hub_ids: list[int]) -> list[Account]:
               f"\n  {'':>14}  streams: {streams}")
     dests = {a.airbyte_destination_id for a in accounts if a.airbyte_destination_id}
     print(f"  shared S3 destination(s): {', '.join(sorted(dests))} "
-          f"(s3://{settings.lake_bucket}/{settings.lake_raw_prefix}/<hub_id>/<stream>/)")
+          f"(s3://{settings.lake.bucket}/{settings.lake.raw_prefix}/<hub_id>/<stream>/)")
     return accounts
 
 
@@ -99,16 +99,16 @@ def show_files(accounts: list[Account], step: str) -> None:
     settings = get_settings()
     s3 = boto3.client("s3")
     for a in accounts:
-        prefix = f"{settings.lake_raw_prefix}/{a.hub_id}/"
+        prefix = f"{settings.lake.raw_prefix}/{a.hub_id}/"
         by_stream: dict[str, list] = defaultdict(list)
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.lake_bucket,
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.lake.bucket,
                                                                  Prefix=prefix):
             for obj in page.get("Contents", []):
                 stream = obj["Key"][len(prefix):].split("/", 1)[0]
                 by_stream[stream].append(obj)
         print(f"  hub {a.hub_id:>10}  connection {a.airbyte_connection_id}: "
               f"{sum(len(v) for v in by_stream.values())} file(s) under "
-              f"s3://{settings.lake_bucket}/{prefix}")
+              f"s3://{settings.lake.bucket}/{prefix}")
         for stream, objs in sorted(by_stream.items()):
             size = sum(o["Size"] for o in objs)
             print(f"  {'':>14}  {stream:<24} {len(objs):>3} file(s) {size:>10} bytes  "

@@ -37,6 +37,7 @@ import requests
 
 from hubspot_app import logs
 from hubspot_app.errors import NotFound, Permanent, Transient
+from hubspot_app.messaging.rate_limit import RateLimiter
 from hubspot_app.messaging.retry import AIRBYTE_HTTP
 
 log = logging.getLogger(__name__)
@@ -62,30 +63,6 @@ class AirbytePermanentError(AirbyteError, Permanent):
 
 class AirbyteNotFound(AirbytePermanentError, NotFound):
     pass
-
-
-class _RateLimiter:
-    """Client-side token bucket (per process) so a burst does not run into the server's 429s."""
-
-    def __init__(self, per_s: float):
-        self.per_s = per_s
-        self._tokens = max(1.0, per_s)
-        self._at = time.monotonic()
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if self.per_s <= 0:
-            return
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._tokens = min(max(1.0, self.per_s), self._tokens + (now - self._at) * self.per_s)
-                self._at = now
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
-                    return
-                delay = (1.0 - self._tokens) / self.per_s
-            time.sleep(delay)
 
 
 def _problem_text(resp: requests.Response) -> tuple[str | None, str]:
@@ -141,7 +118,7 @@ class AirbyteClient:
         self._access_token: str | None = None
         self._access_expires = 0.0
         self._token_lock = threading.Lock()
-        self._limiter = _RateLimiter(max_requests_per_second)
+        self._limiter = RateLimiter(max_requests_per_second)
         self.calls = 0  # requests sent (for tests and the benchmark)
 
     # -- auth ------------------------------------------------------------------------------
@@ -179,7 +156,7 @@ class AirbyteClient:
     # -- transport -------------------------------------------------------------------------
     def _send(self, method: str, path: str, *, auth: bool = True, json_body=None, params=None,
               bearer: str | None = None, timeout: float | None = None) -> requests.Response:
-        self._limiter.wait()
+        self._limiter.acquire()
         headers = {"Accept": "application/json", "User-Agent": "hubspot-pipeline-provisioner"}
         if auth:
             headers["Authorization"] = f"Bearer {bearer}"
@@ -365,21 +342,21 @@ def client_from_settings(settings) -> AirbyteClient:
     """The stage's client, credentials from Secrets Manager (cached per container for 5 min)."""
     from hubspot_app.secrets_store import SecretConfigError, get_secret_json
 
-    key = (settings.airbyte_api_url, settings.airbyte_secret_name)
+    key = (settings.airbyte.api_url, settings.airbyte.secret_name)
     cached = _clients.get(key)
     if cached and time.monotonic() - cached[0] < _CLIENT_CACHE_SECONDS:
         return cached[1]
-    if not settings.airbyte_secret_name:
+    if not settings.airbyte.secret_name:
         raise SecretConfigError("AIRBYTE_SECRET_NAME is not set for this stage")
-    data = get_secret_json(settings.airbyte_secret_name, secret_keys=("client_secret", "api_token"))
+    data = get_secret_json(settings.airbyte.secret_name, secret_keys=("client_secret", "api_token"))
     if not (data.get("api_token") or (data.get("client_id") and data.get("client_secret"))):
         raise SecretConfigError(
-            f"Secret {settings.airbyte_secret_name} must be JSON with 'client_id' and "
+            f"Secret {settings.airbyte.secret_name} must be JSON with 'client_id' and "
             f"'client_secret' (an Airbyte application) or 'api_token'")
-    client = AirbyteClient(settings.airbyte_api_url, api_token=data.get("api_token"),
+    client = AirbyteClient(settings.airbyte.api_url, api_token=data.get("api_token"),
                            client_id=data.get("client_id"), client_secret=data.get("client_secret"),
-                           timeout=settings.airbyte_timeout_seconds,
-                           max_requests_per_second=settings.airbyte_max_requests_per_second)
+                           timeout=settings.airbyte.timeout_seconds,
+                           max_requests_per_second=settings.airbyte.max_requests_per_second)
     _clients[key] = (time.monotonic(), client)
     return client
 

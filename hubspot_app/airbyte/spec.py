@@ -40,13 +40,13 @@ def destination_name(settings: Settings) -> str:
 
 
 def workspace_name(settings: Settings, hub_id: int | None = None) -> str:
-    base = settings.airbyte_workspace_name or prefix(settings)
-    return f"{base}-hub-{hub_id}" if settings.airbyte_workspace_per_account else base
+    base = settings.airbyte.workspace_name or prefix(settings)
+    return f"{base}-hub-{hub_id}" if settings.airbyte.workspace_per_account else base
 
 
 def stream_rule(settings: Settings) -> StreamRule:
     try:
-        return parse_rule(settings.airbyte_streams)
+        return parse_rule(settings.airbyte.streams)
     except StreamRuleError as exc:  # checked at load; kept for settings built in code
         raise ProvisionFailed(str(exc)) from None
 
@@ -66,13 +66,13 @@ def desired_streams(settings: Settings, properties: list[dict]) -> Selection:
 
 
 def schedule(settings: Settings) -> dict:
-    cron = settings.airbyte_schedule_cron.strip()
+    cron = settings.airbyte.schedule_cron.strip()
     return {"scheduleType": "cron", "cronExpression": cron} if cron else {"scheduleType": "manual"}
 
 
 def source_options(settings: Settings) -> dict:
     try:
-        options = json.loads(settings.airbyte_source_options or "{}")
+        options = json.loads(settings.airbyte.source_options or "{}")
     except ValueError:
         raise ProvisionFailed("AIRBYTE_SOURCE_OPTIONS is not valid JSON") from None
     if not isinstance(options, dict):
@@ -83,7 +83,7 @@ def source_options(settings: Settings) -> dict:
 
 def source_public_config(settings: Settings, creds: AppCredentials) -> dict:
     """The source configuration without its secrets (what Airbyte shows back, and what is hashed)."""
-    return {"start_date": settings.airbyte_source_start_date, **source_options(settings),
+    return {"start_date": settings.airbyte.source_start_date, **source_options(settings),
             "credentials": {"credentials_title": "OAuth Credentials", "client_id": creds.client_id}}
 
 
@@ -95,14 +95,14 @@ def source_configuration(settings: Settings, creds: AppCredentials, refresh_toke
 
 
 def destination_configuration(settings: Settings) -> dict:
-    if not settings.lake_bucket:
+    if not settings.lake.bucket:
         raise ProvisionFailed("LAKE_BUCKET is not set for this stage")
-    cfg = {"destinationType": "s3", "s3_bucket_name": settings.lake_bucket,
-           "s3_bucket_path": settings.lake_raw_prefix, "s3_bucket_region": settings.lake_region,
+    cfg = {"destinationType": "s3", "s3_bucket_name": settings.lake.bucket,
+           "s3_bucket_path": settings.lake.raw_prefix, "s3_bucket_region": settings.lake.region,
            "s3_path_format": S3_PATH_FORMAT,
            "format": {"format_type": "Parquet", "compression_codec": "UNCOMPRESSED"}}
-    if settings.airbyte_s3_role_arn:
-        cfg["role_arn"] = settings.airbyte_s3_role_arn
+    if settings.airbyte.s3_role_arn:
+        cfg["role_arn"] = settings.airbyte.s3_role_arn
     return cfg
 
 

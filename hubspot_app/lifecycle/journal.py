@@ -321,9 +321,9 @@ def run_scheduled() -> dict:
     health = settings.lifecycle
     bind_tables(settings.accounts_table, settings.states_table)
     bind_journal_table(health.journal_position_table)
-    oauth = HubSpotOAuthClient(settings.hubspot_api_url, get_app_credentials(settings.app_secret_name),
-                               settings.hubspot_token_api, settings.hubspot_v1_fallback,
-                               settings.http_timeout_seconds)
+    oauth = HubSpotOAuthClient(settings.hubspot.api_url, get_app_credentials(settings.hubspot.app_secret_name),
+                               settings.hubspot.token_api, settings.hubspot.v1_fallback,
+                               settings.hubspot.http_timeout_seconds)
 
     def known(hub_id: int) -> bool:
         try:

@@ -30,16 +30,16 @@ MAX_BODY_BYTES = 8 * 1024  # a provision message is ~200 bytes: anything near th
 
 
 def policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(settings.provision_retry_base_seconds, settings.provision_retry_max_seconds,
-                       max(1, settings.provision_max_receives))
+    return RetryPolicy(settings.provisioning.retry_base_seconds, settings.provisioning.retry_max_seconds,
+                       max(1, settings.provisioning.max_receives))
 
 
 def queue_spec(settings: Settings) -> QueueSpec:
     from hubspot_app.messaging.queues import queue_url
 
-    if not settings.provision_dlq_name:
+    if not settings.provisioning.dlq_name:
         raise RuntimeError("PROVISION_DLQ_NAME is not set")
-    return QueueSpec("provision", queue_url(settings.provision_dlq_name), policy(settings),
+    return QueueSpec("provision", queue_url(settings.provisioning.dlq_name), policy(settings),
                      MAX_BODY_BYTES)
 
 
@@ -149,11 +149,11 @@ def handle_batch(settings: Settings, event: dict, context=None, sqs=None) -> dic
         if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else None
 
     def has_time() -> bool:
-        return not callable(remaining) or remaining() >= 3000 * settings.airbyte_timeout_seconds / 2
+        return not callable(remaining) or remaining() >= 3000 * settings.airbyte.timeout_seconds / 2
 
     def handle(record: Record) -> None:
         # Settle windows end early enough to save the outcome before Lambda's timeout.
-        deadline = (time.monotonic() + remaining() / 1000 - settings.airbyte_timeout_seconds
+        deadline = (time.monotonic() + remaining() / 1000 - settings.airbyte.timeout_seconds
                     ) if callable(remaining) else None
         handle_record(settings, record, deadline)
 

@@ -130,13 +130,13 @@ def is_permanent(exc: BaseException) -> bool:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _event(name: str, detail: str | None = None, message_id: str | None = None,
-           receive_count: int | None = None) -> ProvisionEvent:
+def history_event(name: str, detail: str | None = None, message_id: str | None = None,
+                  receive_count: int | None = None) -> ProvisionEvent:
     return ProvisionEvent(at=utcnow(), event=name, detail=(detail or "")[:500] or None,
                           message_id=message_id, receive_count=receive_count)
 
 
-def _history_action(account: Account, event: ProvisionEvent):
+def history_action(account: Account, event: ProvisionEvent):
     """Append to the history, trimming it when it grew past HISTORY_KEEP (under the lease)."""
     history = list(account.provisioning_history or [])
     if len(history) >= HISTORY_KEEP:
@@ -181,7 +181,7 @@ def ensure_shared(settings: Settings, key: str, owner: str, find, create, verify
     cached = _shared_cache.get(key)
     if cached and time.monotonic() - cached[0] < _SHARED_CACHE_SECONDS:
         return cached[1]
-    bind_shared_table(settings.airbyte_resources_table)
+    bind_shared_table(settings.airbyte.resources_table)
     try:
         item = SharedResource.get(key, consistent_read=True)
     except DoesNotExist:
@@ -255,8 +255,8 @@ def ensure_shared(settings: Settings, key: str, owner: str, find, create, verify
 
 
 def ensure_workspace(settings: Settings, client: AirbyteClient, owner: str, hub_id: int) -> str:
-    if settings.airbyte_workspace_id and not settings.airbyte_workspace_per_account:
-        return settings.airbyte_workspace_id
+    if settings.airbyte.workspace_id and not settings.airbyte.workspace_per_account:
+        return settings.airbyte.workspace_id
     name = workspace_name(settings, hub_id)
 
     def exists(workspace_id: str) -> bool:
@@ -274,8 +274,8 @@ def ensure_workspace(settings: Settings, client: AirbyteClient, owner: str, hub_
 
 def ensure_destination(settings: Settings, client: AirbyteClient, owner: str,
                        workspace_id: str) -> str:
-    if settings.airbyte_destination_id and not settings.airbyte_workspace_per_account:
-        return settings.airbyte_destination_id
+    if settings.airbyte.destination_id and not settings.airbyte.workspace_per_account:
+        return settings.airbyte.destination_id
     name = destination_name(settings)
 
     def exists(destination_id: str) -> bool:
@@ -311,7 +311,7 @@ def ensure_workspace_oauth(settings: Settings, client: AirbyteClient, workspace_
     cached = _shared_cache.get(key)
     if cached and cached[1] == fingerprint and time.monotonic() - cached[0] < _SHARED_CACHE_SECONDS:
         return
-    bind_shared_table(settings.airbyte_resources_table)
+    bind_shared_table(settings.airbyte.resources_table)
     try:
         item = SharedResource.get(key, consistent_read=True)
     except DoesNotExist:
@@ -349,7 +349,7 @@ def settle(settings: Settings, find, since: datetime | None, deadline: float | N
     Airbyte may complete a create after the client gave up, and its lists may show a new
     resource only a while after the create returned; a create repeated at once would make a
     second one. The wait between looks grows from 0.5 s to 4 s."""
-    window = settings.airbyte_create_settle_seconds if since is not None else 0
+    window = settings.airbyte.create_settle_seconds if since is not None else 0
     until = time.monotonic() + ((since or utcnow()) + timedelta(seconds=window)
                                 - utcnow()).total_seconds()
     if deadline is not None:
@@ -490,7 +490,7 @@ class _Run:
     def _still_ambiguous(self, kind: str, exc: AirbyteTransientError) -> AirbyteTransientError:
         return AirbyteTransientError(
             f"{exc}; no {kind} named for this account showed up within "
-            f"{self.settings.airbyte_create_settle_seconds:g}s of the create: the next try looks "
+            f"{self.settings.airbyte.create_settle_seconds:g}s of the create: the next try looks "
             f"again before creating", exc.status, exc.title, ambiguous=True)
 
     def _converge(self, kind: str, items: list[dict], recorded: str | None,
@@ -517,8 +517,8 @@ class _Run:
         detail = (f"{len(items)} {kind}s with this account's name in Airbyte: kept "
                   f"{keep[id_key]} ({why}); deleted {', '.join(deleted)}")
         self.changes.append(f"duplicate {kind}s converged")
-        event = _event("duplicates-converged", detail)
-        self._save(_history_action(self.account, event))
+        event = history_event("duplicates-converged", detail)
+        self._save(history_action(self.account, event))
         self.account.provisioning_history = list(self.account.provisioning_history or []) + [event]
         logs.log_event(log, "duplicate Airbyte resources converged", logging.WARNING, kind=kind,
                        kept=keep[id_key], deleted=deleted)
@@ -606,7 +606,7 @@ class _Run:
         (with the destination, so the sync modes are ones both ends support)."""
         with subsegment("airbyte.get_stream_properties", hub_id=self.hub_id):
             properties = self.client.get_stream_properties(
-                source_id, destination_id, timeout=self.settings.airbyte_discover_timeout_seconds)
+                source_id, destination_id, timeout=self.settings.airbyte.discover_timeout_seconds)
         chosen = desired_streams(self.settings, properties)
         self.streams = chosen.streams
         if chosen.not_discovered:
@@ -626,7 +626,7 @@ def _acquire_lease(settings: Settings, account: Account, owner: str) -> None:
     now = utcnow()
     actions: list[Action] = [
                Account.provision_lease_owner.set(owner),
-               Account.provision_lease_until.set(now + timedelta(seconds=settings.provision_lease_seconds)),
+               Account.provision_lease_until.set(now + timedelta(seconds=settings.provisioning.lease_seconds)),
                Account.provision_attempts.add(1)]
     if account.status in (AccountStatus.INSTALLED, AccountStatus.PROVISIONING_FAILED):
         actions.append(Account.status.set(AccountStatus.PROVISIONING))
@@ -649,7 +649,7 @@ def _acquire_lease(settings: Settings, account: Account, owner: str) -> None:
         wait = int((until - now).total_seconds()) + 1
         raise Busy(f"account is being provisioned by another worker (status {current.status})",
                    retry_after=max(2, min(wait, 60)),
-                   lease_started_at=until - timedelta(seconds=settings.provision_lease_seconds),
+                   lease_started_at=until - timedelta(seconds=settings.provisioning.lease_seconds),
                    holder=current.provision_lease_owner) from None
 
 
@@ -675,7 +675,7 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
     if account.status in (AccountStatus.UNINSTALLED, AccountStatus.NEEDS_REAUTH):
         logs.log_event(log, "provisioning skipped", status=account.status)
         return Outcome(int(hub_id), "skipped", [f"status {account.status}"])
-    creds = get_app_credentials(settings.app_secret_name)
+    creds = get_app_credentials(settings.hubspot.app_secret_name)
     wanted_hash = config_hash(settings, creds, int(hub_id))
     fingerprint = token_fingerprint(account, creds)
     if (not verify and account.status == AccountStatus.ACTIVE and account.airbyte_connection_id
@@ -712,7 +712,7 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
                 # A new (or replaced) connection syncs now, not at its next cron time; still
                 # under the lease, so a failure here retries the message (first_sync.py).
                 last_try = receive_count is not None and \
-                    receive_count >= settings.provision_max_receives
+                    receive_count >= settings.provisioning.max_receives
                 run.changes.append(start_first_sync(client, connection_id, int(hub_id),
                                                     last_try=last_try))
     except Busy:
@@ -737,13 +737,13 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
                   Account.airbyte_streams.set(record_streams(run.streams or [])),
                   Account.provision_error.remove(),
                   Account.provisioned_at.set(account.provisioned_at or now),
-                  _history_action(account, _event(result, "; ".join(run.changes) or None,
+                  history_action(account, history_event(result, "; ".join(run.changes) or None,
                                                   message_id, receive_count)),
                   status=account.status)
     except StatusChanged as exc:
         # Still ours: record what exists in Airbyte (the offboarding waiting on this lease
         # deletes it) and let go, status untouched.
-        run._save(*ids, _history_action(account, _event(
+        run._save(*ids, history_action(account, history_event(
             "superseded", f"status became {exc.status} during the run; "
             + ("; ".join(run.changes) or "nothing changed"), message_id, receive_count)))
         logs.log_event(log, "provisioning superseded: the account changed during the run",
@@ -769,7 +769,7 @@ def deprovision(settings: Settings, hub_id: int, *, action: str | None = None,
     Busy (come back when it ends). That run cannot write `active` over the uninstall (its last
     write requires the status it leased), but it records the ids of what it created, which
     this then deletes: offboarding never leaves an account or an Airbyte resource behind."""
-    action = action or settings.reconcile_uninstalled_action
+    action = action or settings.provisioning.reconcile_uninstalled_action
     if action not in DEPROVISION_ACTIONS:
         raise ValueError(f"deprovision action {action!r} is not one of {DEPROVISION_ACTIONS}")
     owner = owner or f"run-{uuid.uuid4().hex[:12]}"
@@ -816,7 +816,7 @@ def deprovision(settings: Settings, hub_id: int, *, action: str | None = None,
     run._save(*actions, Account.airbyte_config_hash.remove(),
               Account.provision_lease_owner.remove(), Account.provision_lease_until.remove(),
               Account.updated_at.set(utcnow()),
-              _history_action(account, _event(result, "; ".join(changes), message_id,
+              history_action(account, history_event(result, "; ".join(changes), message_id,
                                               receive_count)))
     logs.log_event(log, f"account {result}", changes=changes)
     return Outcome(int(hub_id), result, changes)
@@ -843,12 +843,12 @@ def record_failure(settings: Settings, hub_id: int, owner: str, exc: BaseExcepti
     except DoesNotExist:
         return
     if final:
-        event = _event("dead-lettered" if not is_permanent(exc) else "failed", reason,
+        event = history_event("dead-lettered" if not is_permanent(exc) else "failed", reason,
                        message_id, receive_count)
     else:
-        event = _event("retrying", f"{reason} (next try in {retry_in}s)", message_id, receive_count)
+        event = history_event("retrying", f"{reason} (next try in {retry_in}s)", message_id, receive_count)
     actions = [Account.provision_error.set(reason[:1000]), Account.updated_at.set(now),
-               _history_action(account, event)]
+               history_action(account, event)]
     if final and account.status in (AccountStatus.INSTALLED, AccountStatus.PROVISIONING):
         actions.append(Account.status.set(AccountStatus.PROVISIONING_FAILED))
     if account.provision_lease_owner == owner:

@@ -80,15 +80,15 @@ def _live(items) -> dict:
 def plan(settings: Settings, client: AirbyteClient | None = None) -> Report:
     bind_tables(settings.accounts_table, settings.states_table)
     client = client or client_from_settings(settings)
-    creds = get_app_credentials(settings.app_secret_name)
+    creds = get_app_credentials(settings.hubspot.app_secret_name)
     accounts = list(Account.scan())
     report = Report(accounts=len(accounts))
     for a in accounts:
         report.by_status[a.status] = report.by_status.get(a.status, 0) + 1
     # Airbyte's side, listed once per workspace the accounts use.
     workspaces = {a.airbyte_workspace_id for a in accounts if a.airbyte_workspace_id}
-    if settings.airbyte_workspace_id:
-        workspaces.add(settings.airbyte_workspace_id)
+    if settings.airbyte.workspace_id:
+        workspaces.add(settings.airbyte.workspace_id)
     sources, connections = {}, {}
     for ws in sorted(workspaces):
         sources.update(_live(client.list_sources(ws)))
@@ -97,7 +97,7 @@ def plan(settings: Settings, client: AirbyteClient | None = None) -> Report:
     named_connections = Counter(c.get("name") for c in connections.values())
     duplicated: set[str] = set()  # names reported as duplicates (not orphans)
     now = utcnow()
-    stuck_before = now - timedelta(seconds=settings.reconcile_stuck_after_seconds)
+    stuck_before = now - timedelta(seconds=settings.provisioning.reconcile_stuck_after_seconds)
     public = source_public_config(settings, creds)
     referenced_sources, referenced_connections = set(), set()
     for a in accounts:
@@ -110,7 +110,7 @@ def plan(settings: Settings, client: AirbyteClient | None = None) -> Report:
         def add(problem, action, detail="", hub_id=hub_id):
             report.findings.append(Finding(hub_id, problem, action, detail))
         if a.status == AccountStatus.UNINSTALLED:
-            pause = settings.reconcile_uninstalled_action == "pause"
+            pause = settings.provisioning.reconcile_uninstalled_action == "pause"
             if conn is not None and (not pause or conn.get("status") == "active"):
                 add("uninstalled account still has a connection", "deprovision",
                     a.airbyte_connection_id)
@@ -181,7 +181,7 @@ def _hub_of(name: str, ours: str) -> int | None:
 def queue_repairs(settings: Settings, report: Report) -> int:
     """Send one message per actionable finding (batches of 10)."""
     sqs = boto3.client("sqs")
-    url = queue_url(settings.provision_queue_name)
+    url = queue_url(settings.provisioning.queue_name)
     day = utcnow().strftime("%Y%m%dT%H")
     entries: list[dict] = []
     for f in report.findings:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from hubspot_app import logs
+from hubspot_app.messaging.rate_limit import RateLimiter
 from hubspot_app.metrics import emit_metric
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class ClientAirbyteActions:
 
 def airbyte_actions_from_settings(settings) -> AirbyteActions | None:
     """The stage's Airbyte actions, or None when this stage has no Airbyte configured."""
-    if not getattr(settings, "airbyte_secret_name", ""):
+    if not settings.airbyte.secret_name:
         return None
     from hubspot_app.airbyte.client import client_from_settings
 
@@ -113,54 +113,13 @@ def airbyte_actions_from_settings(settings) -> AirbyteActions | None:
 
 
 # -- the token endpoint's limit ---------------------------------------------------------------
-class CallLimiter:
-    """Token bucket for HubSpot's OAuth endpoints, shared by every check in the process.
-
-    `per_second` calls on average, bursts of at most `burst`; after a 429 nobody calls for
-    `cooldown` seconds (HubSpot's rolling window is 10 s)."""
-
-    def __init__(self, per_second: float, burst: float | None = None,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        self.per_second = per_second
-        self.burst = burst if burst is not None else max(1.0, per_second)
-        self._tokens = self.burst
-        self._clock, self._sleep = clock, sleep
-        self._at = clock()
-        self._blocked_until = 0.0
-        self._lock = threading.Lock()
-        self.calls = 0
-        self.waited = 0.0
-
-    def acquire(self) -> None:
-        if self.per_second <= 0:
-            self.calls += 1
-            return
-        while True:
-            with self._lock:
-                now = self._clock()
-                self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_second)
-                self._at = now
-                if now >= self._blocked_until and self._tokens >= 1.0 - 1e-9:
-                    self._tokens = max(0.0, self._tokens - 1.0)
-                    self.calls += 1
-                    return
-                delay = max(self._blocked_until - now, (1.0 - self._tokens) / self.per_second, 1e-4)
-            self.waited += delay
-            self._sleep(delay)
-
-    def cool_down(self, seconds: float) -> None:
-        with self._lock:
-            self._blocked_until = max(self._blocked_until, self._clock() + seconds)
-            self._tokens = 0.0
+_limiter: RateLimiter | None = None
 
 
-_limiter: CallLimiter | None = None
-
-
-def process_limiter(per_second: float) -> CallLimiter:
+def process_limiter(per_second: float) -> RateLimiter:
     global _limiter
     if _limiter is None or _limiter.per_second != per_second:
-        _limiter = CallLimiter(per_second)
+        _limiter = RateLimiter(per_second)
     return _limiter
 
 
@@ -182,7 +141,7 @@ class CheckResult:
 
 class TokenHealthChecker:
     def __init__(self, settings, health, oauth, airbyte: AirbyteActions | None = None,
-                 limiter: CallLimiter | None = None, kms=None,
+                 limiter: RateLimiter | None = None, kms=None,
                  now: Callable[[], datetime] | None = None, sleep: Callable[[float], None] = time.sleep,
                  alert: Callable[..., object] | None = None, uninstall: Callable[..., object] | None = None):
         from hubspot_app.alerts import send_alert
@@ -194,7 +153,7 @@ class TokenHealthChecker:
         self.sleep = sleep
         self._alert = alert or send_alert
         self._uninstall = uninstall
-        self.required_scopes = set(settings.hubspot_scopes)
+        self.required_scopes = set(settings.hubspot.scopes)
         self.config_alerted = False
 
     # -- talking to HubSpot ------------------------------------------------------------

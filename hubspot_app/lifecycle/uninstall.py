@@ -238,12 +238,12 @@ class Uninstaller:
     def _purge(self, hub_id: int) -> int:
         import boto3
 
-        lake = self.settings
-        if not lake.lake_bucket:
+        lake = self.settings.lake
+        if not lake.bucket:
             raise RuntimeError("UNINSTALL_PURGE_S3 is on but LAKE_BUCKET is not set")
         s3 = self.s3 or boto3.client("s3")
-        n = purge_lake(s3, lake.lake_bucket, hub_id, lake.lake_raw_prefix, lake.lake_curated_prefix)
-        job = lake.glue.job_name
+        n = purge_lake(s3, lake.bucket, hub_id, lake.raw_prefix, lake.curated_prefix)
+        job = self.settings.glue.job_name
         if job:  # queued behind a running curate run (JobRunQueuingEnabled in the template)
             glue = getattr(self, "glue", None) or boto3.client("glue")
             run = glue.start_job_run(JobName=job, Arguments={"--purge_hub_ids": str(hub_id)})
@@ -292,9 +292,9 @@ def runtime(airbyte: AirbyteActions | None = None) -> Runtime:
     health = settings.lifecycle
     bind_tables(settings.accounts_table, settings.states_table)
     bind_health_tables(health.audit_table, health.webhook_receipts_table)
-    oauth = HubSpotOAuthClient(settings.hubspot_api_url, get_app_credentials(settings.app_secret_name),
-                               settings.hubspot_token_api, settings.hubspot_v1_fallback,
-                               settings.http_timeout_seconds)
+    oauth = HubSpotOAuthClient(settings.hubspot.api_url, get_app_credentials(settings.hubspot.app_secret_name),
+                               settings.hubspot.token_api, settings.hubspot.v1_fallback,
+                               settings.hubspot.http_timeout_seconds)
     if airbyte is None:
         airbyte = airbyte_actions_from_settings(settings)
     return Runtime(settings, health, oauth, airbyte, getattr(airbyte, "client", None))
@@ -311,7 +311,7 @@ def run_fan_out(force: bool = False) -> dict:
     bind_tables(settings.accounts_table, settings.states_table)
     summary = fan_out(settings.accounts_table, health, force=force)
     summary["dlq_depth"] = emit_dlq_depths({"lifecycle": health.dlq_name,
-                                            "provision": settings.provision_dlq_name,
+                                            "provision": settings.provisioning.dlq_name,
                                             "glue_trigger": settings.glue.trigger_dlq_name})
     return summary
 
@@ -380,6 +380,6 @@ def run_webhook(method: str, headers: dict, body: bytes, query_params: dict | No
     settings = get_settings()
     health = settings.lifecycle
     bind_health_tables(health.audit_table, health.webhook_receipts_table)
-    creds = get_app_credentials(settings.app_secret_name)
+    creds = get_app_credentials(settings.hubspot.app_secret_name)
     return handle_webhook(method, headers, body, query_params, creds.client_secret,
                           health.webhook_url, health.hubspot_app_id, raw_query=raw_query)

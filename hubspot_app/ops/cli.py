@@ -74,8 +74,8 @@ def _settings():
     except RuntimeError as exc:
         raise CliError(f"{exc} (or pass --stage)", USAGE) from None
     bind_tables(settings.accounts_table, settings.states_table)
-    if settings.airbyte_resources_table:
-        bind_shared_table(settings.airbyte_resources_table)
+    if settings.airbyte.resources_table:
+        bind_shared_table(settings.airbyte.resources_table)
     return settings
 
 
@@ -101,7 +101,7 @@ def _note(hub_id, event: str, detail: str, message_id: str | None = None) -> Non
     """Add an operator action to the account's provisioning history (best effort)."""
     from pynamodb.exceptions import DoesNotExist
 
-    from hubspot_app.lifecycle.provisioner import _event, _history_action
+    from hubspot_app.lifecycle.provisioner import history_action, history_event
     from hubspot_app.models import Account, utcnow
 
     if hub_id is None:
@@ -110,7 +110,7 @@ def _note(hub_id, event: str, detail: str, message_id: str | None = None) -> Non
         account = Account.get(int(hub_id), consistent_read=True)
     except DoesNotExist:
         return
-    account.update(actions=[_history_action(account, _event(event, detail, message_id)),
+    account.update(actions=[history_action(account, history_event(event, detail, message_id)),
                             Account.updated_at.set(utcnow())])
 
 

@@ -35,7 +35,7 @@ def route(name: str) -> Route:
 
     s = get_settings()
     if name == "provision":
-        return Route(name, url(s.provision_dlq_name), url(s.provision_queue_name))
+        return Route(name, url(s.provisioning.dlq_name), url(s.provisioning.queue_name))
     if name == "lifecycle":
         return Route(name, url(s.lifecycle.dlq_name), url(s.lifecycle.queue_name))
     if name == "glue":

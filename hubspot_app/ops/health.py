@@ -124,7 +124,7 @@ def _offboard(rt, hub_id: int, reason: str, purge: bool | None):
     from hubspot_app.lifecycle.provisioner import Busy
 
     uninstaller = rt.uninstaller()
-    give_up = time.monotonic() + rt.settings.provision_lease_seconds + 5
+    give_up = time.monotonic() + rt.settings.provisioning.lease_seconds + 5
     while True:
         try:
             return uninstaller.uninstall(hub_id, source="operator", reason=reason, purge=purge)

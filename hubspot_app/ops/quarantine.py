@@ -26,10 +26,10 @@ def _lake() -> tuple[str, str]:
     from hubspot_app.config import get_settings
 
     settings = get_settings()
-    if not settings.lake_bucket:
+    if not settings.lake.bucket:
         raise _cli().CliError("LAKE_BUCKET is not set (use --stage or the environment)",
                               _cli().USAGE)
-    return settings.lake_bucket, f"{settings.lake_curated_prefix}/_state/quarantine/"
+    return settings.lake.bucket, f"{settings.lake.curated_prefix}/_state/quarantine/"
 
 
 def records(s3, bucket: str, prefix: str, hub: int | None = None) -> dict[str, dict]:

@@ -204,7 +204,7 @@ def test_one_frozen_settings_object_with_its_sections(monkeypatch):
         assert settings.glue.job_name == env["GLUE_JOB_NAME"]
         assert settings.glue.trigger_dlq_name == env["GLUE_TRIGGER_DLQ_NAME"]
         assert settings.alerts.topic_arn == env["ALERTS_TOPIC_ARN"]
-        assert settings.lake_curated_prefix == env["LAKE_CURATED_PREFIX"]
+        assert settings.lake.curated_prefix == env["LAKE_CURATED_PREFIX"]
     finally:
         monkeypatch.undo()
         config.reset_settings()
@@ -222,10 +222,10 @@ def test_an_empty_lake_region_is_the_functions_region(monkeypatch):
     config.reset_settings()
     try:
         assert infra.stage_env("dev")["LAKE_REGION"] == ""
-        assert config.get_settings().lake_region == "eu-west-1"
+        assert config.get_settings().lake.region == "eu-west-1"
         monkeypatch.setenv("LAKE_REGION", "eu-central-1")   # set: it wins
         config.reset_settings()
-        assert config.get_settings().lake_region == "eu-central-1"
+        assert config.get_settings().lake.region == "eu-central-1"
     finally:
         monkeypatch.undo()
         config.reset_settings()

@@ -89,7 +89,7 @@ def test_bad_state_is_refused_and_stores_nothing(stack, case, monkeypatch):
         params["state"] = "forged-" + params["state"][7:]
         response = browser.get(f"{stack.app_url}/oauth/callback", params=params)
     elif case == "expired":
-        ttl = get_settings().state_ttl_seconds
+        ttl = get_settings().hubspot.state_ttl_seconds
         monkeypatch.setattr(install, "_now", lambda: time.time() + ttl + 1)
         response = finish(callback, browser)
     elif case == "reused":

@@ -36,7 +36,7 @@ def stack():
 
 def test_install_flow_under_the_api_stage_prefix(stack, sandbox_accounts):
     assert urlparse(stack.app_url).path == "/api"
-    assert get_settings().redirect_uri == f"{stack.app_url}/oauth/callback"
+    assert get_settings().hubspot.redirect_uri == f"{stack.app_url}/oauth/callback"
     target = sandbox_accounts[0]
     browser = requests.Session()
     start = browser.get(f"{stack.app_url}/install", allow_redirects=False, timeout=10)

@@ -128,7 +128,7 @@ def test_cookie_from_another_browser_is_refused(stack):
 
 def test_expired_state_is_refused(stack, monkeypatch):
     browser, callback, _ = _started(stack)
-    ttl = get_settings().state_ttl_seconds
+    ttl = get_settings().hubspot.state_ttl_seconds
     monkeypatch.setattr(install, "_now", lambda: time.time() + ttl + 1)
     accounts, marks = account_count(), state_items()
     answer = finish(callback, browser)

@@ -188,7 +188,7 @@ def test_an_account_changed_between_read_and_lease_is_read_again_not_retried(que
     def load_then_the_original_finishes(settings, hub_id):
         stale = real_load(settings, hub_id)
         if not reads:   # the other message's run makes it active right after this read
-            creds = get_app_credentials(settings.app_secret_name)
+            creds = get_app_credentials(settings.hubspot.app_secret_name)
             Account(hub_id=hub).update(actions=[
                 Account.status.set(AccountStatus.ACTIVE),
                 Account.airbyte_source_id.set("s-1"), Account.airbyte_connection_id.set("c-1"),
@@ -207,7 +207,7 @@ def test_an_account_changed_between_read_and_lease_is_read_again_not_retried(que
             return lambda **kw: self.calls.append(name) or {"MessageId": "dlq-1"}
 
     sqs = Sqs()
-    last = settings.provision_max_receives
+    last = settings.provisioning.max_receives
     event = {"Records": [{
         "messageId": "m-555004", "receiptHandle": "r", "eventSourceARN": "arn:aws:sqs:x:1:q",
         "body": json.dumps({"type": "provision", "hub_id": hub, "reason": "duplicate"}),

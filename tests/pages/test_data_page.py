@@ -163,7 +163,7 @@ def test_install_pages_link_the_data_page_under_the_stage_prefix(stack, browser)
     # The success page says when the data arrives: first sync at the end of provisioning, the
     # curated tables after the trigger's window, then the connection's schedule.
     arrival = page.inner_text("#arrival")
-    schedule = data_page.schedule_text(settings.airbyte_schedule_cron)
+    schedule = data_page.schedule_text(settings.airbyte.schedule_cron)
     assert "first sync starts" in arrival and f"{data_page.trigger_window_seconds()} seconds" in arrival
     assert schedule.split(",")[0] in arrival
     page.screenshot(path=str(ARTIFACTS / "installed-with-arrival.png"), full_page=True)
@@ -174,11 +174,11 @@ def test_install_pages_link_the_data_page_under_the_stage_prefix(stack, browser)
     page.screenshot(path=str(ARTIFACTS / "data-page.png"), full_page=True)
     facts = _data_page_facts(page)
     # The page's scope list is exactly what the app requests at install, in the same roles.
-    assert facts["scopes"] == list(settings.hubspot_scopes) + list(settings.hubspot_optional_scopes)
-    assert facts["required"] == (["required"] * len(settings.hubspot_scopes)
-                                 + ["optional"] * len(settings.hubspot_optional_scopes))
+    assert facts["scopes"] == list(settings.hubspot.scopes) + list(settings.hubspot.optional_scopes)
+    assert facts["required"] == (["required"] * len(settings.hubspot.scopes)
+                                 + ["optional"] * len(settings.hubspot.optional_scopes))
     # Rows are the catalog's for those scopes.
-    for row in data_catalog.rows(settings.hubspot_scopes, settings.hubspot_optional_scopes):
+    for row in data_catalog.rows(settings.hubspot.scopes, settings.hubspot.optional_scopes):
         cell = page.inner_text(f"#scopes tr[data-scope='{row.scope}'] td:nth-child(3)")
         assert all(s in cell for s in row.streams)
     assert schedule.replace("<code>", "").replace("</code>", "") in facts["schedule"]

@@ -64,7 +64,7 @@ class Harness:
         from hubspot_app.messaging.queues import provision_message, queue_url
 
         body = {**provision_message(hub_id, f"test:{hub_id}:{time.time_ns()}", "test"), **extra}
-        self.sqs.send_message(QueueUrl=queue_url(self.settings.provision_queue_name),
+        self.sqs.send_message(QueueUrl=queue_url(self.settings.provisioning.queue_name),
                               MessageBody=json.dumps(body))
 
     def deliver(self, timeout: float = 300):

@@ -162,7 +162,7 @@ def test_without_a_recorded_id_the_oldest_duplicate_is_kept(harness):
     harness.install(hub, send=False)
     settings = harness.settings
     client = client_from_settings(settings)
-    config = source_configuration(settings, get_app_credentials(settings.app_secret_name), "rt")
+    config = source_configuration(settings, get_app_credentials(settings.hubspot.app_secret_name), "rt")
     name = f"hubspot-pipeline-local-hub-{hub}"
     workspace = ensure_workspace(settings, client, "test", hub)
     first = client.create_source(workspace, name, config)["sourceId"]

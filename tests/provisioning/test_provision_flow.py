@@ -26,17 +26,17 @@ def test_install_provisions_source_and_connection(harness):
             for n, info in harness.emu.catalog.items()}
     assert {(s["name"], s["syncMode"]) for s in conn["streams"]} == want
     assert conn["schedule"] == {"scheduleType": "cron",
-                                "cronExpression": settings.airbyte_schedule_cron}
+                                "cronExpression": settings.airbyte.schedule_cron}
     assert conn["destinationId"] == account.airbyte_destination_id
     # The source: the app's client id/secret from the secret store, the account's own token.
     creds = source["configuration"]["credentials"]
     assert creds["client_id"] == "local-hubspot-app"
     assert creds["client_secret"] == harness.stack.client_secret
     assert creds["refresh_token"].startswith("refresh-1001-")
-    assert source["configuration"]["start_date"] == settings.airbyte_source_start_date
+    assert source["configuration"]["start_date"] == settings.airbyte.source_start_date
     # The shared destination: S3, Parquet, the lake bucket's raw prefix, namespace in the path.
     dest = harness.emu.store.destinations[account.airbyte_destination_id]["configuration"]
-    assert dest["s3_bucket_name"] == settings.lake_bucket and dest["s3_bucket_path"] == "raw"
+    assert dest["s3_bucket_name"] == settings.lake.bucket and dest["s3_bucket_path"] == "raw"
     assert dest["format"]["format_type"] == "Parquet"
     assert dest["s3_path_format"].startswith("${NAMESPACE}/${STREAM_NAME}/")
     assert [e.event for e in account.provisioning_history][-1] == "provisioned"

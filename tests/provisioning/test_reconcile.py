@@ -83,7 +83,7 @@ def test_reconcile_repairs_drift_through_the_queue(harness):
     assert len(harness.live("connections", 5101)) == 1
     assert harness.account(5101).airbyte_connection_id != deleted.airbyte_connection_id
     [conn] = harness.live("connections", 5102)
-    assert conn["schedule"]["cronExpression"] == settings.airbyte_schedule_cron
+    assert conn["schedule"]["cronExpression"] == settings.airbyte.schedule_cron
     assert {s["name"] for s in conn["streams"]} == set(harness.emu.catalog)  # all discovered
     assert _stored_token(harness, 5103) == "refresh-5103-rotated"
     assert harness.live("connections", 5104) == [] and harness.live("sources", 5104) == []
@@ -112,7 +112,7 @@ def test_reconcile_can_pause_instead_of_delete(harness, configured):
 
 def test_no_token_or_secret_in_any_log_line(harness, captured_logs):
     secret = json.loads(boto3.client("secretsmanager").get_secret_value(
-        SecretId=harness.settings.airbyte_secret_name)["SecretString"])["client_secret"]
+        SecretId=harness.settings.airbyte.secret_name)["SecretString"])["client_secret"]
     harness.install(5301, refresh_token="refresh-5301-very-secret")
     harness.fault(mode="5xx", status=500, path_prefix="/v1/connections", count=1)
     harness.deliver()

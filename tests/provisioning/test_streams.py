@@ -75,7 +75,7 @@ def test_settings_refuse_a_bad_rule_at_load(monkeypatch):
             get_settings()
         monkeypatch.setenv("AIRBYTE_STREAMS", "-email_events, -subscription_changes")
         reset_settings()
-        assert get_settings().airbyte_streams == ("-email_events", "-subscription_changes")
+        assert get_settings().airbyte.streams == ("-email_events", "-subscription_changes")
         # Everything but exclusions: Airbyte may add streams it discovers later by itself.
         assert connection_settings(get_settings(), 1)["nonBreakingSchemaUpdatesBehavior"] \
             == "propagate_fully"

@@ -38,7 +38,7 @@ def test_override_set_once_then_again_after_rotation_and_no_drift(harness):
 
     # The app secret rotates: the next provisioning sets the override again.
     sm = boto3.client("secretsmanager")
-    name = harness.settings.app_secret_name
+    name = harness.settings.hubspot.app_secret_name
     old = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
     sm.put_secret_value(SecretId=name, SecretString=json.dumps({**old,
                                                                 "client_secret": "rotated-secret"}))

@@ -55,7 +55,7 @@ def test_bad_state_is_refused_and_stores_nothing(hs, case, monkeypatch):
         elif case == "missing":
             params.pop("state")
         elif case == "expired":  # the state's signed expiry has passed
-            ttl = get_settings().state_ttl_seconds
+            ttl = get_settings().hubspot.state_ttl_seconds
             monkeypatch.setattr(install, "_now", lambda: time.time() + ttl + 1)
         elif case == "reused":
             assert browser.get(f"{base}?{urlencode(params)}", timeout=30).status_code == 200
@@ -86,7 +86,7 @@ def test_tampered_redirect_uri_never_reaches_a_foreign_host(hs):
     browser = requests.Session()
     authorize = flow.begin(hs.stack.app_url, browser)
     query = parse_qs(urlparse(authorize).query)
-    assert query["redirect_uri"] == [get_settings().redirect_uri]
+    assert query["redirect_uri"] == [get_settings().hubspot.redirect_uri]
     # HubSpot (the sandbox) refuses an authorize request whose redirect_uri was swapped ...
     tampered = authorize.replace(urlencode({"redirect_uri": query["redirect_uri"][0]}),
                                  urlencode({"redirect_uri": EVIL}))
@@ -95,7 +95,7 @@ def test_tampered_redirect_uri_never_reaches_a_foreign_host(hs):
     # ... and our /install ignores any redirect_uri a link tries to pass in.
     location = requests.get(f"{hs.stack.app_url}/install?redirect_uri={EVIL}",
                             allow_redirects=False, timeout=10).headers["Location"]
-    assert parse_qs(urlparse(location).query)["redirect_uri"] == [get_settings().redirect_uri]
+    assert parse_qs(urlparse(location).query)["redirect_uri"] == [get_settings().hubspot.redirect_uri]
 
 
 def test_no_open_redirect_through_next_style_parameters(hs):
@@ -104,7 +104,7 @@ def test_no_open_redirect_through_next_style_parameters(hs):
                            timeout=10)
     assert install.status_code == 302
     target = urlparse(install.headers["Location"])
-    authorize = urlparse(get_settings().hubspot_authorize_url)
+    authorize = urlparse(get_settings().hubspot.authorize_url)
     assert (target.scheme, target.netloc, target.path) == (authorize.scheme, authorize.netloc, authorize.path)
     assert "evil.example" not in install.headers["Location"]
     # The callback answers pages, never redirects, and its links stay on this site.
@@ -133,7 +133,7 @@ def test_security_headers_and_cookie_flags(hs, monkeypatch):
     # Everywhere else the cookie is Secure: by default, and in every deployed stage.
     monkeypatch.delenv("COOKIE_SECURE", raising=False)
     reset_settings()
-    assert get_settings().cookie_secure is True
+    assert get_settings().hubspot.cookie_secure is True
     reset_settings()
     with_secure = hs.stack.chalice_client(**{**hs.env, "COOKIE_SECURE": "true"})
     reset_settings()

@@ -141,7 +141,8 @@ def test_missing_scope_is_broken(hs):
 
     hub_id = hs.hub_ids()[3]
     rt = runtime()
-    settings = replace(rt.settings, hubspot_scopes=rt.settings.hubspot_scopes + ("crm.objects.quotes.write",))
+    hubspot = replace(rt.settings.hubspot, scopes=rt.settings.hubspot.scopes + ("crm.objects.quotes.write",))
+    settings = replace(rt.settings, hubspot=hubspot)
     sent = []
     checker = TokenHealthChecker(settings, rt.health, rt.oauth, rt.airbyte, sleep=lambda s: None,
                                  alert=lambda *a, **k: sent.append((a, k)))

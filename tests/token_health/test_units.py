@@ -3,7 +3,7 @@ time budget, classification, EMF lines, alert scrubbing."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -22,11 +22,11 @@ from hubspot_app.lifecycle.token_health import (
     CONFIG,
     OK,
     TRANSIENT,
-    CallLimiter,
     CheckResult,
     check_message,
     uninstall_message,
 )
+from hubspot_app.messaging.rate_limit import RateLimiter
 
 
 class FakeClock:
@@ -42,7 +42,7 @@ class FakeClock:
 
 def test_limiter_holds_the_rate_and_stops_after_a_429():
     clock = FakeClock()
-    limiter = CallLimiter(5.0, burst=5, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(5.0, burst=5, clock=clock, sleep=clock.sleep)
     for _ in range(55):
         limiter.acquire()
     # 5 at once, then 50 more at 5 per second.
@@ -198,13 +198,18 @@ class FakeOAuth:
 
 
 @dataclass
+class HubSpot:
+    scopes: tuple = ("oauth", "crm.objects.contacts.read")
+
+
+@dataclass
 class Settings:
-    hubspot_scopes: tuple = ("oauth", "crm.objects.contacts.read")
+    hubspot: HubSpot = field(default_factory=HubSpot)
 
 
 def make_checker(oauth, monkeypatch):
     monkeypatch.setattr("hubspot_app.token_crypto.decrypt_token", lambda enc, hub, kms=None: "rt-" + enc)
-    limiter = CallLimiter(0)
+    limiter = RateLimiter(0)
     return token_health.TokenHealthChecker(Settings(), Health(), oauth, limiter=limiter,
                                            sleep=lambda s: None, alert=lambda *a, **k: None)
 
