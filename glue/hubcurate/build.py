@@ -21,11 +21,12 @@ def _deleted():
             | F.col("archived_at").isNotNull())
 
 
-def typed_rows(inter: DataFrame, table: str, kind: str) -> DataFrame:
-    """Intermediate rows -> the table's fixed schema (same for every account)."""
+def typed_rows(inter: DataFrame, table: str, kind: str, extra=()) -> DataFrame:
+    """Intermediate rows -> the table's fixed schema (same for every account), plus ``extra``
+    columns of ``inter`` (checked_rows' checks)."""
     common = [F.col("hub_id"), F.col("id"), F.col("created_at"), F.col("updated_at"),
               F.col("archived_at"), _deleted().alias("is_deleted")]
-    meta = [F.col(c) for c in META]
+    meta = [F.col(c) for c in META] + list(extra)
     if kind == "crm":
         spec = catalog.TYPED.get(table, {})
         known = F.array(*[F.lit(k) for k in spec]) if spec else F.array().cast("array<string>")
@@ -53,36 +54,83 @@ def typed_rows(inter: DataFrame, table: str, kind: str) -> DataFrame:
     return inter.select(*common, F.col("record_json"), *meta)
 
 
-def typing_failures(inter: DataFrame, table: str) -> list:
-    """Per account, stream and typed column: values that were present but did not type (e.g.
-    "abc" as a number)."""
-    spec = catalog.TYPED.get(table, {})
-    if not spec:
-        return []
-    rows = inter.groupBy("hub_id", "_source_stream").agg(
-        *[F.sum(coerce.failed(F.col("props")[k], t).cast("int")).alias(k)
-          for k, t in spec.items()]).collect()
-    return [{"table": table, "hub_id": r.hub_id, "stream": r._source_stream, "column": k,
-             "failed": r[k]} for r in sorted(rows, key=lambda r: (r.hub_id, r._source_stream))
-            for k in spec if r[k]]
+# What a run reports about its input rides along with the typed rows in the one cached pass
+# (hubcurate/checks.py aggregates it), so typing runs once and the raw files are read once.
+CHECK = "_chk_"
+CHECKED = ["_file", "_changes"]
 
 
-def merge(new: DataFrame, current: DataFrame | None) -> DataFrame:
-    """Latest version per (hub_id, id) among the current rows and the new ones."""
+def checked_rows(inter: DataFrame, table: str, kind: str) -> DataFrame:
+    """typed_rows plus, per row: its file, Airbyte's changes, whether it is no Airbyte record
+    (``_chk_foreign``), its property names (``_chk_props``) and, per typed column, whether a
+    present value failed to type (``_chk_failed_<column>``; Spark evaluates the typing once
+    for the column and its check: common subexpressions of a projection)."""
+    spec = catalog.TYPED.get(table, {}) if kind == "crm" else {}
+    extra = [F.col("_file"), F.col("_changes"),
+             (F.col("_raw_id").isNull() | F.col("_extracted_at").isNull()).alias(
+                 CHECK + "foreign"),
+             F.map_keys("props").alias(CHECK + "props"),
+             *[coerce.failed(F.col("props")[k], t).alias(f"{CHECK}failed_{k}")
+               for k, t in spec.items()]]
+    return typed_rows(inter, table, kind, extra)
+
+
+def rows_of(checked: DataFrame) -> DataFrame:
+    """checked_rows without its checks: the table's rows."""
+    return checked.drop(*CHECKED, *[c for c in checked.columns if c.startswith(CHECK)])
+
+
+def merge(new: DataFrame | None, current: DataFrame | None,
+          stale: dict | None = None) -> DataFrame:
+    """Latest version per (hub_id, id) among the current rows and the new ones. ``stale``:
+    {(hub_id, stream): newest generation} where older generations are present (a full
+    refresh bumped the stream's generation: the older generations' rows are gone)."""
     # a column the table gained or lost (catalog.TYPED changed) is null on the other side
-    rows = new if current is None else current.unionByName(new, allowMissingColumns=True)
-    # A full refresh bumps the stream's generation: older generations' rows are gone.
-    g = Window.partitionBy("hub_id", "_source_stream")
-    rows = rows.withColumn("_g", F.max("_generation_id").over(g)) \
-        .where(F.col("_generation_id") == F.col("_g")).drop("_g")
+    rows = new if current is None else current if new is None else \
+        current.unionByName(new, allowMissingColumns=True)
+    assert rows is not None
+    # rows without a generation never equal the newest one: dropped, as they always were
+    rows = rows.where(F.col("_generation_id").isNotNull())
+    if stale:  # a tiny broadcast table, instead of a window (a shuffle) over every row
+        g = rows.sparkSession.createDataFrame(
+            [(h, s, int(v)) for (h, s), v in sorted(stale.items())],
+            "_gh string, _gs string, _gmax bigint")
+        rows = rows.join(F.broadcast(g), (rows.hub_id == g._gh)
+                         & (rows._source_stream == g._gs), "left") \
+            .where(F.col("_gmax").isNull() | (F.col("_generation_id") >= F.col("_gmax"))) \
+            .select(*rows.columns)
+    # One shuffle, by account: the window's (hub_id, id) clustering and the Iceberg write's
+    # per-account files both reuse it (hubcurate/iceberg.py writes with distribution "none").
     w = Window.partitionBy("hub_id", "id").orderBy(
         F.col("updated_at").desc_nulls_last(), F.col("_extracted_at").desc(),
         F.col("is_deleted").desc(), F.col("_raw_id").desc())
-    return rows.withColumn("_n", F.row_number().over(w)).where("_n = 1").drop("_n")
+    return rows.repartition("hub_id").withColumn("_n", F.row_number().over(w)) \
+        .where("_n = 1").drop("_n")
+
+
+def generations(df: DataFrame) -> dict:
+    """{(hub_id, stream): (oldest, newest generation)} of some rows (a small aggregation)."""
+    return {(r.hub_id, r._source_stream): (r.g0, r.g1) for r in df.groupBy(
+        "hub_id", "_source_stream").agg(F.min("_generation_id").alias("g0"),
+                                        F.max("_generation_id").alias("g1")).collect()}
+
+
+def stale_generations(*spans: dict) -> dict:
+    """{(hub_id, stream): newest generation} where the spans (generations()) hold older ones."""
+    out: dict = {}
+    for span in spans:
+        for k, (lo, hi) in span.items():
+            if lo is None:
+                continue
+            a, b = out.get(k, (lo, hi))
+            out[k] = (min(a, lo), max(b, hi))
+    return {k: hi for k, (lo, hi) in out.items() if lo < hi}
 
 
 def join_deals(deals: DataFrame, pipelines: DataFrame | None, owners: DataFrame | None):
-    """Deals with what an analyst expects next to them: pipeline/stage labels, owner name."""
+    """Deals with what an analyst expects next to them: pipeline/stage labels, owner name.
+    Both sides are an account's few owners and stages: broadcast, so the deals keep merge()'s
+    partitioning by account (a sort-merge join would shuffle them again)."""
     deals = deals.drop(*catalog.DEAL_LABELS)
     if pipelines is not None:
         p = pipelines.where(~F.col("is_deleted"))
@@ -92,12 +140,14 @@ def join_deals(deals: DataFrame, pipelines: DataFrame | None, owners: DataFrame 
             F.col("s.label").alias("dealstage_label"),
             F.col("s.probability").alias("dealstage_probability"),
             F.col("s.is_closed").alias("dealstage_is_closed"))
+        stages = F.broadcast(stages)
         deals = deals.join(stages, (deals.hub_id == stages.hub_id) & (deals.pipeline == stages._p)
                            & (deals.dealstage == stages._s), "left") \
             .drop(stages.hub_id).drop("_p", "_s")
     if owners is not None:
         o = owners.select("hub_id", F.col("id").alias("_o"), F.col("full_name").alias("owner_name"),
                           F.col("email").alias("owner_email"))
+        o = F.broadcast(o)
         deals = deals.join(o, (deals.hub_id == o.hub_id) & (deals.hubspot_owner_id == o._o),
                            "left").drop(o.hub_id).drop("_o")
     for c in catalog.DEAL_LABELS:

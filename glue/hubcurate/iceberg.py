@@ -33,6 +33,12 @@ TABLE_PROPERTIES = {
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "20",
 }
+# Rows reach a write already clustered by account (build.merge shuffles them by hub_id once,
+# for its window): Iceberg's default "hash" distribution would shuffle them all again. With
+# "none" each task writes its accounts' files as they come (Iceberg still sorts a task's rows
+# by partition, a sort the window's already satisfies); a write option, so existing tables
+# need no ALTER (Iceberg's Spark write options, "distribution-mode").
+WRITE_OPTIONS = {"distribution-mode": "none"}
 
 
 def local_catalog(spark, lake_root: str) -> str:
@@ -62,6 +68,7 @@ class Tables:
                                "--datalake-formats iceberg and the --conf deploy/infra.py sets "
                                "when the stage has GLUE_DATABASE")
         self.catalog = catalog or local_catalog(spark, lake_root)
+        self._exists: set[str] = set()  # tables are never dropped: once there, always there
 
     def name(self, table: str) -> str:
         return f"{self.catalog}.{self.database}.{table}"
@@ -71,7 +78,9 @@ class Tables:
         return Tables(self.spark, self.lake_root, self.database + OPS_SUFFIX, self.catalog)
 
     def exists(self, table: str) -> bool:
-        return bool(self.spark.catalog.tableExists(self.name(table)))
+        if table not in self._exists and self.spark.catalog.tableExists(self.name(table)):
+            self._exists.add(table)
+        return table in self._exists
 
     def hubs(self, table: str) -> set[str]:
         """Accounts with rows in the table (from Iceberg's partitions metadata table)."""
@@ -102,10 +111,11 @@ class Tables:
             w = df.writeTo(name).using("iceberg").partitionedBy(F.col("hub_id"))
             for k, v in TABLE_PROPERTIES.items():
                 w = w.tableProperty(k, v)
-            w.option(f"snapshot-property.{RUN_PROPERTY}", run_id).create()
+            w.options(**WRITE_OPTIONS).option(f"snapshot-property.{RUN_PROPERTY}", run_id) \
+                .create()
         else:
             self._align(df, table).writeTo(name).option("mergeSchema", "true") \
-                .option(f"snapshot-property.{RUN_PROPERTY}", run_id) \
+                .options(**WRITE_OPTIONS).option(f"snapshot-property.{RUN_PROPERTY}", run_id) \
                 .overwrite(F.col("hub_id").isin(hubs))
         return self.stats(table, hubs)
 

@@ -9,7 +9,7 @@ import uuid
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from . import bookkeeping, build, catalog, iceberg, ingest, quarantine
+from . import bookkeeping, build, catalog, checks, iceberg, ingest, quarantine
 from .store import open_store
 
 log = logging.getLogger("hubcurate")
@@ -91,11 +91,11 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
         size, etag = new[hub].pop(key)
         held.setdefault(hub, {})[key] = {"etag": etag, "size": size, "reason": reason}
 
-    for h in list(new):  # files that cannot be Parquet, from their size and ends alone
-        for k, (size, _) in sorted(new[h].items()):
-            why = quarantine.structural_problem(store, k, size)
-            if why:
-                hold(h, k, why)
+    # files that cannot be Parquet, from their size and ends alone
+    hub_of = {k: h for h, files in new.items() for k in files}
+    for k, why in quarantine.structural_problems(
+            store, {k: size for files in new.values() for k, (size, _) in files.items()}).items():
+        hold(hub_of[k], k, why)
     by_stream: dict[str, dict[str, list[str]]] = {}
     key_of: dict[str, tuple[str, str]] = {}
     for h, files in new.items():
@@ -107,16 +107,15 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
                                  if st not in catalog.KNOWN_STREAMS]
     while True:  # read; a file that fails only when its pages are read is set aside, then again
         drift: list = []
-        inter, kinds, touched, cached = _read_all(spark, by_stream, drift,
-                                                  lambda path, why: hold(*key_of[path], why))
-        try:
-            for t, df in zip(list(inter), cached, strict=True):
-                inter[t] = _drop_foreign_files(df, key_of, hold)  # the first full read
+        checked, kinds, touched = _read_all(spark, by_stream, drift,
+                                            lambda path, why: hold(*key_of[path], why))
+        try:  # the first full read (it fills the cache)
+            files = {t: checks.by_file(df) for t, df in checked.items()}
             break
         except Exception as e:
             if not ingest.is_unreadable(e):
                 raise
-            for df in cached:
+            for df in checked.values():
                 df.unpersist()
             bad = ingest.find_unreadable(spark, by_stream)
             if not bad:
@@ -127,18 +126,23 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
                     for paths in by_hub.values():
                         if path in paths:
                             paths.remove(path)
+    cached = list(checked.values())
+    for t in list(checked):
+        checked[t], files[t] = _drop_foreign_files(checked[t], files[t], key_of, hold)
     report["drift"] += drift
     if held:  # before anything is published: a crash after this only redoes the good files
         quarantine.add(store, held, run_id)
     report["quarantined"] = quarantine.report(held, run_id, alerts_topic_arn, sns)
     _report_unfit(report)
-    if not inter:
+    if not checked:
         log.info(json.dumps({"msg": "nothing new", **report}, default=str)[:4000])
         if held:
             bookkeeping.write_report(spark, ops, bookkeeping.report_rows(report, {}, held, {}),
                                      run_id)
         return report
-    per_file = _report_inputs(inter, known, key_of, report)
+    report["airbyte_changes"] += checks.airbyte_changes(list(checked.values()))
+    per_file = checks.inputs(files, {t: checks.typed_checks(df) for t, df in checked.items()},
+                             known, report, lambda f: _key_of_file(f, key_of))
     # Deals carry owner and stage labels: new owners/pipelines rebuild the account's deals.
     label_hubs = touched.get("owners", set()) | touched.get("deal_pipelines", set())
     deal_hubs = tables.hubs("deals") & label_hubs
@@ -147,13 +151,17 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
         kinds.setdefault("deals", "crm")
     for table in catalog.build_order(touched):
         hubs = touched[table]
-        rows = build.typed_rows(inter[table], table, kinds[table]) if table in inter else None
+        rows = build.rows_of(checked[table]) if table in checked else None
         current = tables.read(table, hubs)
         if table == "deals" and current is not None:
             current = current.drop(*catalog.DEAL_LABELS)
-        merged = build.merge(rows, current) if rows is not None else current
-        if merged is None:
+        if rows is None and current is None:
             continue
+        # a full refresh's older generations (new ones: from by_file; current ones: a small
+        # aggregation); a table rebuilt for its labels only has nothing new to compare
+        stale = {} if rows is None else build.stale_generations(
+            checks.spans(files[table]), {} if current is None else build.generations(current))
+        merged = build.merge(rows, current, stale)
         if table == "deals":
             merged = build.join_deals(merged, tables.read("deal_pipelines", hubs),
                                       tables.read("owners", hubs))
@@ -181,7 +189,9 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
 
 
 def _read_all(spark, by_stream, drift, unreadable):
-    """Every stream's new files -> ({table: rows}, {table: kind}, {table: hubs}, cached)."""
+    """Every stream's new files -> ({table: checked rows, cached}, {table: kind},
+    {table: hubs}). Cached once, typed with their checks (build.checked_rows): the report's
+    aggregations and the table's merge read the same pass."""
     inter, kinds, touched = {}, {}, {}
     for stream, paths in sorted(by_stream.items()):
         paths = {h: ps for h, ps in paths.items() if ps}
@@ -194,8 +204,9 @@ def _read_all(spark, by_stream, drift, unreadable):
         inter[t] = df if t not in inter else inter[t].unionByName(df)
         kinds[t] = catalog.kind_of(t, has_props or kinds.get(t) == "crm")
         touched.setdefault(t, set()).update(paths)
-    cached = [df.persist(StorageLevel.MEMORY_AND_DISK) for df in inter.values()]
-    return inter, kinds, touched, cached
+    checked = {t: build.checked_rows(df, t, kinds[t]).persist(StorageLevel.MEMORY_AND_DISK)
+               for t, df in inter.items()}
+    return checked, kinds, touched
 
 
 def _key_of_file(f: str, key_of: dict):
@@ -205,16 +216,18 @@ def _key_of_file(f: str, key_of: dict):
     return next((v for p, v in key_of.items() if f.endswith(p.split("://", 1)[-1])), None)
 
 
-def _drop_foreign_files(df, key_of, hold):
+def _drop_foreign_files(df, files, key_of, hold):
     """Rows of files whose schema is not an Airbyte record's (no _airbyte_raw_id or
-    _airbyte_extracted_at: the file matches no stream) are quarantined, not curated."""
-    bad = [r._file for r in df.where(F.col("_raw_id").isNull() | F.col("_extracted_at").isNull())
-           .select("_file").distinct().collect()]
+    _airbyte_extracted_at: the file matches no stream) are quarantined, not curated.
+    ``files``: checks.by_file's rows of ``df``. -> (df, files) without them."""
+    bad = [r._file for r in files if r.foreign]
     for f in bad:
         found = _key_of_file(f, key_of)
         if found is not None:
             hold(*found, "schema matches no stream (no _airbyte_raw_id/_extracted_at)")
-    return df.where(~F.col("_file").isin(bad)) if bad else df
+    if not bad:
+        return df, files
+    return df.where(~F.col("_file").isin(bad)), [r for r in files if not r.foreign]
 
 
 def _report_unfit(report: dict) -> None:
@@ -231,40 +244,6 @@ def _report_unfit(report: dict) -> None:
 def _hook(fail_at, point):
     if fail_at == point:
         raise Killed(point)
-
-
-def _report_inputs(inter, known, key_of, report) -> dict:
-    """Airbyte's nulled/truncated values, typing failures and new properties (drift: names an
-    account's table had not shown before, from processed_files). Returns {key: {records,
-    generation, properties_added}} per raw file for the bookkeeping."""
-    per_file: dict[str, dict] = {}
-    for t, df in inter.items():
-        ch = df.select("hub_id", "_source_stream", F.explode("_changes").alias("c")) \
-            .groupBy("hub_id", "_source_stream", "c.field", "c.change", "c.reason").count()
-        report["airbyte_changes"] += [r.asDict() for r in ch.collect()]
-        report["typing_failures"] += build.typing_failures(df, t)
-        files = df.groupBy("_file").agg(
-            F.count("*").alias("n"), F.max("_generation_id").alias("g"),
-            F.array_distinct(F.flatten(F.collect_set(F.map_keys("props")))).alias("ps")).collect()
-        seen: dict[str, set] = {}  # this run's names so far, per account
-        added: dict[str, set] = {}  # reported: names new to an account that had this table
-        for r in sorted(files, key=lambda r: r._file):
-            found = _key_of_file(r._file, key_of)
-            if found is None:
-                continue
-            hub, key = found
-            before = known.get(hub, {}).get(t)
-            fresh = set(r.ps or []) - (before or set()) - seen.get(hub, set())
-            seen.setdefault(hub, set()).update(fresh)
-            if before is not None:
-                added.setdefault(hub, set()).update(fresh)
-            per_file[key] = {"records": r.n, "generation": r.g, "properties_added": sorted(fresh)}
-        for hub, names in sorted(added.items()):
-            if names:
-                report["drift"].append({"event": "properties_added", "table": t,
-                                        "hub_id": hub, "properties": sorted(names)})
-        report.setdefault("records_read", {})[t] = sum(r.n for r in files)
-    return per_file
 
 
 def purge(spark, lake_root: str, hub_ids: str, retention_hours: float = 0, database: str = "",
