@@ -8,8 +8,11 @@ database of the Iceberg tables, in catalog ``glue_catalog`` set up by the job's 
 the namespace in a Hadoop catalog on <lake_root>curated/), --purge_hub_ids 123,456 (an uninstall:
 delete these accounts' rows from every table and expire the snapshots older than
 --purge_retention_hours, default 0, that still hold them; no curating), --mode maintenance (the
-scheduled table maintenance: compaction, snapshots older than --snapshot_retention_hours expired,
-orphan files older than --orphan_older_than_hours removed; no curating), --fail_at (tests only).
+scheduled table maintenance: processed_files rows of raw file versions gone longer than
+--raw_restorable_days (default 30, the lake bucket's NoncurrentDays in deploy/infra.py: how long
+a deleted or replaced raw version can be restored) forgotten, compaction, snapshots older than
+--snapshot_retention_hours expired, orphan files older than --orphan_older_than_hours removed;
+no curating), --fail_at (tests only).
 The library ``hubcurate`` comes with --extra-py-files on Glue and from this directory locally."""
 import json
 import os
@@ -24,7 +27,7 @@ REQUIRED = ["lake_root"]
 OPTIONAL = {"hub_ids": "ALL", "run_id": "", "fail_at": "", "alerts_topic_arn": "",
             "glue_database": iceberg.DEFAULT_DATABASE, "purge_hub_ids": "",
             "purge_retention_hours": "0", "mode": "curate", "snapshot_retention_hours": "168",
-            "orphan_older_than_hours": "72",
+            "orphan_older_than_hours": "72", "raw_restorable_days": "30",
             "JOB_NAME": "hubspot-curate"}
 
 
@@ -37,7 +40,9 @@ def main(argv=None, spark=None) -> dict:
         report = job.maintain(g.spark, g.args["lake_root"],
                               float(g.args["snapshot_retention_hours"]),
                               float(g.args["orphan_older_than_hours"]),
-                              g.args["glue_database"], catalog)
+                              g.args["glue_database"], catalog,
+                              float(g.args["raw_restorable_days"]),
+                              g.args["run_id"] or g.args.get("JOB_RUN_ID") or None)
         g.commit()
         return report
     if g.args["purge_hub_ids"]:  # an uninstall: these accounts' curated rows, then nothing else

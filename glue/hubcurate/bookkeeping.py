@@ -14,7 +14,10 @@ Commit order (each table commits once per run): the data tables, then ``run_repo
 ``processed_files``. A crash before the last commit leaves the files unrecorded, so the next run
 reads them again; that is idempotent (the latest version per (hub_id, id) wins, the same
 records merge to the same rows), so nothing is lost and nothing doubles. A crash after the
-reports only repeats a report row under another run id."""
+reports only repeats a report row under another run id.
+
+Bounded: the scheduled maintenance forgets a processed file once its raw object version can
+never be listed again (``forget_gone``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -25,6 +28,7 @@ from pyspark.sql import functions as F
 from . import catalog, ingest
 
 PROCESSED, REPORTS = "processed_files", "run_reports"
+MISSING = "missing_since"  # processed_files: when maintenance first found the version gone
 PROCESSED_SCHEMA = ("hub_id string, stream string, key string, etag string, size bigint, "
                     "records bigint, generation bigint, properties_added array<string>, "
                     "run_id string, committed_at timestamp")
@@ -132,3 +136,50 @@ def write_report(spark, ops, rows: list[tuple], run_id: str) -> None:
     if rows:
         ops.append(spark.createDataFrame(rows, REPORT_SCHEMA), REPORTS, run_id,
                    F.days("reported_at"))
+
+
+def forget_gone(spark, ops, listing: dict[str, tuple[int, str]], restorable_hours: float,
+                run_id: str) -> dict:
+    """Keep processed_files bounded (the scheduled maintenance). Raw files never expire (the
+    bucket's only lifecycle rule expires replaced or deleted versions, ``NoncurrentDays`` in
+    deploy/infra.py), and versioning keeps a deleted or overwritten object restorable until
+    then, under the same key and ETag: while it is, its row must stay, or a restore would be
+    read again as new. So a row whose (key, ETag) is not in ``listing`` (the raw objects now)
+    gets ``missing_since`` (the first maintenance that saw it gone), is forgotten once that is
+    ``restorable_hours`` ago, and is cleared if the version came back. A row that introduced
+    property names stays: drift is measured against those names (at most one row per name per
+    account and table, so still bounded). One commit, rewriting only the accounts that
+    changed. Returns {"missing": rows gone from the listing, "forgotten": rows deleted}."""
+    df = ops.read(PROCESSED)
+    if df is None:
+        return {"missing": 0, "forgotten": 0}
+    if MISSING not in df.columns:  # added by the first maintenance (schema evolution)
+        df = df.withColumn(MISSING, F.lit(None).cast("timestamp"))
+    live = spark.createDataFrame([(k, e) for k, (_, e) in sorted(listing.items())],
+                                 "_k string, _e string").withColumn("_live", F.lit(True))
+    j = df.join(live, (df.key == live._k) & (df.etag == live._e), "left")
+    present, since = F.col("_live").isNotNull(), F.col(MISSING)
+    baseline = F.size(F.coalesce("properties_added", F.array().cast("array<string>"))) > 0
+    j = j.select(*df.columns, present.alias("_present"),
+                 F.coalesce(~present & ~baseline & (since <= _ts(restorable_hours)),
+                            F.lit(False)).alias("_forget"),
+                 F.when(present, F.lit(None).cast("timestamp"))
+                 .otherwise(F.coalesce(since, _ts(0))).alias("_since"))
+    changed = F.col("_forget") | (F.col("_present") == since.isNotNull())
+    counts = j.groupBy("hub_id").agg(F.max(changed.cast("int")).alias("changed"),
+                                     F.sum((~F.col("_present")).cast("int")).alias("missing"),
+                                     F.sum(F.col("_forget").cast("int")).alias("forgotten")
+                                     ).collect()
+    hubs = sorted(r.hub_id for r in counts if r.changed)
+    if hubs:
+        ops.replace(j.where(F.col("hub_id").isin(hubs) & ~F.col("_forget"))
+                    .withColumn(MISSING, F.col("_since")).select(*df.columns),
+                    PROCESSED, hubs, run_id)
+    return {"missing": sum(r.missing for r in counts),
+            "forgotten": sum(r.forgotten for r in counts)}
+
+
+def _ts(hours_ago: float):
+    """A timestamp ``hours_ago`` in UTC as a Spark literal (the session's time zone is UTC)."""
+    t = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
+    return F.lit(f"{t:%Y-%m-%d %H:%M:%S.%f}").cast("timestamp")

@@ -268,8 +268,11 @@ def purge(spark, lake_root: str, hub_ids: str, retention_hours: float = 0, datab
 
 
 def maintain(spark, lake_root: str, retention_hours: float, orphan_older_than_hours: float,
-             database: str = "", iceberg_catalog: str = "") -> dict:
-    """Scheduled table maintenance (``--mode maintenance``), every table of both namespaces:
+             database: str = "", iceberg_catalog: str = "", raw_restorable_days: float = 30,
+             run_id: str | None = None) -> dict:
+    """Scheduled table maintenance (``--mode maintenance``): first processed_files forgets the
+    raw file versions that can never be listed again (older than ``raw_restorable_days`` since
+    they left the listing; bookkeeping.forget_gone), then, every table of both namespaces:
     rewrite small data files, expire snapshots older than ``retention_hours`` (so a purged
     account's rows leave the snapshots the purge kept within retention), then delete orphan
     files older than ``orphan_older_than_hours`` (a killed run's data files). Each step is a
@@ -278,6 +281,9 @@ def maintain(spark, lake_root: str, retention_hours: float, orphan_older_than_ho
         raise ValueError("orphan files younger than 24 hours may belong to a write not yet "
                          f"committed: --orphan_older_than_hours {orphan_older_than_hours} < 24")
     tables = iceberg.Tables(spark, lake_root, database, iceberg_catalog)
+    run_id = run_id or f"maintenance-{dt.datetime.utcnow():%Y%m%dT%H%M%S}"
+    forgotten = bookkeeping.forget_gone(spark, tables.ops(), open_store(lake_root).listing("raw/"),
+                                        raw_restorable_days * 24, run_id)
     out = {}
     for ns in (tables, tables.ops()):
         for t in ns.tables():
@@ -285,5 +291,6 @@ def maintain(spark, lake_root: str, retention_hours: float, orphan_older_than_ho
                 "compacted": ns.compact(t),
                 "expired_data_files": ns.expire(t, retention_hours),
                 "orphans_removed": ns.remove_orphans(t, orphan_older_than_hours)}
-    log.info(json.dumps({"msg": "curate maintenance done", "tables": out}))
-    return {"maintained": out}
+    log.info(json.dumps({"msg": "curate maintenance done", "tables": out,
+                         "processed_files": forgotten}))
+    return {"maintained": out, "processed_files": forgotten}

@@ -163,3 +163,56 @@ def test_maintenance_compacts_expires_and_removes_orphans_so_a_purged_account_is
     # the tables read on, with every row of account 2
     assert lake_query.summary(root)["contacts"] == {"2": {"rows": 8, "live": 8, "deleted": 0}}
     assert job.run(spark, root, "ALL")["new_files"] > 0  # the killed run's files, read again
+
+
+@pytest.mark.slow
+def test_maintenance_forgets_a_processed_file_only_once_its_raw_version_cannot_return(spark, lake):
+    d, b, root = lake
+    r.write_account(d, b, 1, {"contacts": 6}, T0, files_per_stream=3)
+    job.run(spark, root, "ALL")
+    rows = {x["key"]: x for x in _ops(root, "processed_files")}
+    contacts = sorted(k for k in rows if "/contacts/" in k)
+    first, gone, back = contacts  # the first file introduced the account's property names
+    assert rows[first]["properties_added"] and not rows[gone]["properties_added"]
+    kept = {p: ((d / b / p).read_bytes(), (d / b / p).stat().st_mtime_ns) for p in (first, back)}
+    for k in (first, gone, back):  # deleted (Airbyte's overwrite refresh, an operator)
+        (d / b / k).unlink()
+    # a version just gone may still be restored (the bucket keeps replaced and deleted
+    # versions NoncurrentDays): marked, not forgotten
+    rep = job.maintain(spark, root, 168, 72, raw_restorable_days=30)
+    assert rep["processed_files"] == {"missing": 3, "forgotten": 0}
+    marked = {x["key"]: x["missing_since"] for x in _ops(root, "processed_files")}
+    assert {k for k, v in marked.items() if v} == {first, gone, back}
+    # one comes back under its key and ETag (a restore): it is no longer missing
+    data, mtime = kept[back]
+    (d / b / back).write_bytes(data)
+    os.utime(d / b / back, ns=(mtime, mtime))
+    rep = job.maintain(spark, root, 168, 72, raw_restorable_days=0)  # past the restore window
+    assert rep["processed_files"] == {"missing": 2, "forgotten": 1}
+    after = {x["key"]: x for x in _ops(root, "processed_files")}
+    assert gone not in after and after[back]["missing_since"] is None
+    assert after[first]["missing_since"] is not None  # kept: drift is measured against its names
+    assert set(after) == set(rows) - {gone}
+    # the restored file is not read again, and a file with the same names is no drift
+    r.write_airbyte_parquet(d, b, 1, "contacts", [r.crm_record(50, r._props("contacts", 50, 1, T0,
+                                                                            {}), r._iso(T0 + DAY))],
+                            T0 + DAY, 0, 2, r.account_schema("contacts", {}))
+    again = job.run(spark, root, "ALL")
+    assert again["new_files"] == 1 and not [e for e in again["drift"]
+                                            if e["event"] == "properties_added"]
+    assert job.maintain(spark, root, 168, 72)["processed_files"] == {"missing": 1, "forgotten": 0}
+
+
+def test_processed_files_are_kept_as_long_as_the_bucket_keeps_a_raw_version_restorable():
+    import json
+    from pathlib import Path
+
+    import curate_job
+    root = Path(__file__).resolve().parents[2]
+    for stage in ("dev", "prod"):
+        tpl = json.loads((root / f".chalice/merge-template-{stage}.json").read_text())
+        rules = tpl["Resources"]["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        assert not [x for x in rules if "Expiration" in x]  # raw files themselves never expire
+        days = max(x["NoncurrentVersionExpiration"]["NoncurrentDays"] for x in rules
+                   if "NoncurrentVersionExpiration" in x)
+        assert float(curate_job.OPTIONAL["raw_restorable_days"]) >= days
