@@ -31,6 +31,16 @@ def _page(page) -> Response:
     return Response(body=page.body, status_code=page.status, headers=page.all_headers())
 
 
+@app.middleware("all")
+def invocation_fields(event, get_response):
+    """Every function's log lines carry the invocation's request id, cold start and X-Ray trace
+    id (hubspot_app.logs.invocation). Routes' events hold the Lambda context as
+    `lambda_context`, the other events as `context`."""
+    context = getattr(event, "lambda_context", None) or getattr(event, "context", None)
+    with logs.invocation(context):
+        return get_response(event)
+
+
 @app.middleware("http")
 def project_errors(event, get_response):
     """Chalice answers an exception in a route with its generic JSON 500 (after logging it):

@@ -139,10 +139,9 @@ def load_config() -> dict:
 
 def stage_env(stage: str, config: dict | None = None) -> dict[str, str]:
     """The environment variables Chalice gives the functions of `stage` (top level + stage)."""
-    config = config or load_config()
-    env = dict(config.get("environment_variables", {}))
-    env.update(config["stages"][stage].get("environment_variables", {}))
-    return env
+    from hubspot_app.config import stage_environment
+
+    return stage_environment(stage, config or load_config())
 
 
 def name_of(value: str) -> str:

@@ -389,6 +389,19 @@ def _alerts() -> AlertSettings:
                          webhook_secret_name=os.environ.get("ALERT_WEBHOOK_SECRET_NAME", ""))
 
 
+def stage_environment(stage: str, config: dict) -> dict[str, str]:
+    """The environment variables Chalice gives the functions of `stage`, from the parsed
+    .chalice/config.json: the top-level `environment_variables`, then the stage's (Chalice's
+    precedence; its function-level overrides are not used here). The one reader of that rule
+    for the deploy tooling, the local stack and `ops --stage`."""
+    stages = config.get("stages", {})
+    if stage not in stages:
+        raise KeyError(f"stage {stage!r} is not in .chalice/config.json (stages: {', '.join(sorted(stages))})")
+    env = dict(config.get("environment_variables", {}))
+    env.update(stages[stage].get("environment_variables", {}))
+    return env
+
+
 @dataclass(frozen=True)
 class EventSources:
     """What app.py's decorators read when Chalice loads the app (before any handler runs;

@@ -38,7 +38,7 @@ from hubspot_app.install_state import (
 )
 from hubspot_app.messaging import queues
 from hubspot_app.metrics import emit_metric
-from hubspot_app.models import Account, AccountStatus, OAuthState, bind_tables, utcnow
+from hubspot_app.models import Account, AccountStatus, OAuthState, bind_tables, condition_failed, utcnow
 from hubspot_app.pages import Page, document, error_page, success_page
 from hubspot_app.secrets_store import get_app_credentials
 from hubspot_app.token_crypto import encrypt_token
@@ -148,7 +148,7 @@ def consume_state(settings: Settings, state: str | None, cookie_value: str | Non
     try:
         mark.save(condition=OAuthState.state.does_not_exist())
     except PutError as exc:
-        if getattr(exc, "cause_response_code", "") != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         raise InstallError(400, "reused_state", "This install link was already used",
                            f"Each install link works once. {_RESTART}") from None

@@ -48,7 +48,7 @@ def mask_token(token: str | None) -> str:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
@@ -58,6 +58,7 @@ class JsonFormatter(logging.Formatter):
         hub_id = getattr(record, "hub_id", None) or _hub_id.get()
         if hub_id:
             entry["hub_id"] = str(hub_id)
+        entry.update(_invocation)
         fields = getattr(record, "fields", None)
         if fields:
             entry.update(fields)
@@ -73,6 +74,40 @@ def get_logger(name: str) -> logging.Logger:
 def log_event(logger: logging.Logger, message: str, level: int = logging.INFO, /, **fields: object) -> None:
     """Log `message` with extra structured fields (never pass a token here)."""
     logger.log(level, message, extra={"fields": fields})
+
+
+# The invocation's fields, on every line logged while it runs (any thread: Lambda runs one
+# invocation per process at a time, so a process-wide value is the invocation's).
+_invocation: dict[str, object] = {}
+_cold_start = True
+
+
+@contextmanager
+def invocation(context: object) -> Iterator[None]:
+    """Every line logged inside the block carries the invocation's Lambda fields, under the
+    names Powertools' Logger uses (so Logs Insights queries carry over): `function_request_id`
+    (the context's aws_request_id), `function_name`, `cold_start` (the container's first
+    invocation) and `xray_trace_id` (the Root of `_X_AMZN_TRACE_ID`, which Lambda sets per
+    invocation: AWS Lambda Developer Guide, "Defined runtime environment variables")."""
+    import os
+
+    global _cold_start
+    fields: dict[str, object] = {"cold_start": _cold_start}
+    _cold_start = False
+    for key, attr in (("function_request_id", "aws_request_id"), ("function_name", "function_name")):
+        value = getattr(context, attr, None)
+        if isinstance(value, str) and value:
+            fields[key] = value
+    trace = dict(part.split("=", 1) for part in os.environ.get("_X_AMZN_TRACE_ID", "").split(";")
+                 if "=" in part)
+    if trace.get("Root"):
+        fields["xray_trace_id"] = trace["Root"]
+    _invocation.clear()
+    _invocation.update(fields)
+    try:
+        yield
+    finally:
+        _invocation.clear()
 
 
 @contextmanager

@@ -106,6 +106,18 @@ class OAuthState(Model):
     created_at = UTCDateTimeAttribute(default=utcnow)
 
 
+def condition_failed(exc: Exception) -> bool:
+    """A conditional write was refused because its condition did not hold (someone else won)."""
+    return getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException"
+
+
+def lease_is_free(owner_attr, until_attr, owner: str, now: datetime):
+    """The one lease rule for items guarded by an owner and an expiry (the account's
+    provisioning lease, the journal position's): nobody holds it, the holder's time ran out,
+    or we hold it already. Use it as the condition of the write that takes the lease."""
+    return owner_attr.does_not_exist() | (until_attr < now) | (owner_attr == owner)
+
+
 def bind_tables(accounts_table: str, states_table: str, reconnect: bool = False) -> None:
     """Point the models at the stage's tables (`reconnect` after the endpoint changed)."""
     for model, name in ((Account, accounts_table), (OAuthState, states_table)):

@@ -81,14 +81,14 @@ class DynamoReplayStore:
 
         from pynamodb.exceptions import PutError
 
-        from hubspot_app.models import WebhookReceipt, utcnow
+        from hubspot_app.models import WebhookReceipt, condition_failed, utcnow
 
         try:
             WebhookReceipt(key=key, expires_at=utcnow() + timedelta(seconds=ttl_seconds)).save(
                 condition=WebhookReceipt.key.does_not_exist())
             return True
         except PutError as exc:
-            if getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
 

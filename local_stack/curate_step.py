@@ -50,9 +50,13 @@ def curate_all(stack: LocalStack, hub_ids: list[int], timeout_s: float = 900,
               + (f" error: {run.get('ErrorMessage')}" if run.get("ErrorMessage") else ""))
         unfit = {k: len(run.get("report", {}).get(k) or [])
                  for k in ("quarantined", "unrecognised", "unknown_streams")}
-        if any(unfit.values()):  # the run's report says what it set aside or did not recognise
-            print("    " + ", ".join(f"{k}: {n}" for k, n in unfit.items() if n)
+        if unfit["quarantined"] or unfit["unrecognised"]:  # files the run set aside
+            print("    " + ", ".join(f"{k}: {n}" for k, n in unfit.items() if n and k != "unknown_streams")
                   + " (python -m hubspot_app.ops quarantine list)")
+        if unfit["unknown_streams"]:  # curated all the same: custom objects, new connector streams
+            names = sorted(u["stream"] for u in run["report"]["unknown_streams"])
+            print(f"    curated streams the job has no model for (custom objects or streams new to "
+                  f"the connector; tables made from their records as they are): {', '.join(names)}")
     print(f"  {len(runs)} run(s) for {report.received} event message(s) in "
           f"{time.monotonic() - started:.0f} s")
     return show_curated(stack, hub_ids, table_step)

@@ -65,10 +65,9 @@ def _serialize_dynamodb_writes() -> None:
 
 def stage_environment(stage: str = "local") -> dict[str, str]:
     """The environment variables Chalice gives the functions of `stage`."""
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    env = dict(config.get("environment_variables", {}))
-    env.update(config["stages"][stage].get("environment_variables", {}))
-    return env
+    from hubspot_app.config import stage_environment as chalice_stage_environment
+
+    return chalice_stage_environment(stage, json.loads((ROOT / ".chalice" / "config.json").read_text()))
 
 
 @dataclass

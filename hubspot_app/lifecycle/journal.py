@@ -40,6 +40,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAt
 from pynamodb.models import Model
 
 from hubspot_app import logs
+from hubspot_app.models import condition_failed, lease_is_free
 
 log = logging.getLogger(__name__)
 
@@ -205,10 +206,10 @@ class PositionStore:
         try:
             item.update(actions=[JournalPosition.lease_owner.set(self.owner),
                                  JournalPosition.lease_until.set(now + timedelta(seconds=self.lease_seconds))],
-                        condition=JournalPosition.lease_until.does_not_exist() |
-                        (JournalPosition.lease_until < now) | (JournalPosition.lease_owner == self.owner))
+                        condition=lease_is_free(JournalPosition.lease_owner, JournalPosition.lease_until,
+                                                self.owner, now))
         except UpdateError as exc:
-            if getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return item.offset
@@ -227,7 +228,7 @@ class PositionStore:
                          JournalPosition.lease_until.set(now + timedelta(seconds=self.lease_seconds))],
                 condition=expected & (JournalPosition.lease_owner == self.owner))
         except UpdateError as exc:
-            if getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True

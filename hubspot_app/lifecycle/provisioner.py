@@ -76,6 +76,8 @@ from hubspot_app.models import (
     SharedResource,
     bind_shared_table,
     bind_tables,
+    condition_failed,
+    lease_is_free,
     utcnow,
 )
 from hubspot_app.secrets_store import AppCredentials, SecretConfigError, get_app_credentials
@@ -144,10 +146,6 @@ def history_action(account: Account, event: ProvisionEvent):
     return Account.provisioning_history.set((Account.provisioning_history | []).append([event]))
 
 
-def _condition_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException"
-
-
 def keeper(items: list[dict], id_key: str, recorded: str | None) -> dict:
     """Which of several same-named resources to keep: the one the account records, else the
     oldest (createdAt, then id: every worker picks the same one)."""
@@ -196,7 +194,7 @@ def ensure_shared(settings: Settings, key: str, owner: str, find, create, verify
             item.update(actions=[SharedResource.resource_id.remove()],
                         condition=SharedResource.resource_id == item.resource_id)
         except UpdateError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
         return ensure_shared(settings, key, owner, find, create, verify)
     had_intent = item is not None and item.intent_at is not None
@@ -210,7 +208,7 @@ def ensure_shared(settings: Settings, key: str, owner: str, find, create, verify
                 SharedResource.lease_owner.does_not_exist() | (SharedResource.lease_until < now)
                 | (SharedResource.lease_owner == owner)))
     except UpdateError as exc:
-        if not _condition_failed(exc):
+        if not condition_failed(exc):
             raise
         item = SharedResource.get(key, consistent_read=True)
         if item.resource_id:
@@ -399,7 +397,7 @@ class _Run:
         try:
             Account(hub_id=self.hub_id).update(actions=list(actions), condition=condition)
         except UpdateError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
             if status is not None:
                 current = Account.get(self.hub_id, consistent_read=True)
@@ -631,15 +629,14 @@ def _acquire_lease(settings: Settings, account: Account, owner: str) -> None:
     if account.status in (AccountStatus.INSTALLED, AccountStatus.PROVISIONING_FAILED):
         actions.append(Account.status.set(AccountStatus.PROVISIONING))
     # The status must still be the one read (an uninstall in between wins).
-    condition = (Account.hub_id.exists() & (Account.status == account.status) & (
-        Account.provision_lease_owner.does_not_exist() | (Account.provision_lease_until < now)
-        | (Account.provision_lease_owner == owner)))
+    condition = (Account.hub_id.exists() & (Account.status == account.status)
+                 & lease_is_free(Account.provision_lease_owner, Account.provision_lease_until, owner, now))
     try:
         # Updates `account` in place (ALL_NEW): the run works from the item as of its lease, so
         # any message sent before the lease began is covered by this run.
         account.update(actions=actions, condition=condition)
     except UpdateError as exc:
-        if not _condition_failed(exc):
+        if not condition_failed(exc):
             raise
         current = Account.get(account.hub_id, consistent_read=True)
         until = current.provision_lease_until
@@ -828,7 +825,7 @@ def release_lease(hub_id: int, owner: str) -> None:
             actions=[Account.provision_lease_owner.remove(), Account.provision_lease_until.remove()],
             condition=Account.provision_lease_owner == owner)
     except UpdateError as exc:
-        if not _condition_failed(exc):
+        if not condition_failed(exc):
             raise
 
 
@@ -858,7 +855,7 @@ def record_failure(settings: Settings, hub_id: int, owner: str, exc: BaseExcepti
             Account.provision_lease_owner.does_not_exist() | (Account.provision_lease_owner == owner)
             | (Account.provision_lease_until < now)))
     except UpdateError as exc2:
-        if not _condition_failed(exc2):
+        if not condition_failed(exc2):
             raise
 
 

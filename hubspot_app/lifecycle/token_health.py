@@ -237,13 +237,13 @@ class TokenHealthChecker:
         """Write, unless a re-install replaced the token since we read it (then skip quietly)."""
         from pynamodb.exceptions import UpdateError
 
-        from hubspot_app.models import Account
+        from hubspot_app.models import Account, condition_failed
 
         try:
             account.update(actions=actions, condition=Account.refresh_token_encrypted == encrypted)
             return True
         except UpdateError as exc:
-            if getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 logs.log_event(log, "account changed during the check; result not recorded")
                 return False
             raise

@@ -26,6 +26,7 @@ import os
 import sys
 from pathlib import Path
 
+from hubspot_app.config import stage_environment
 from hubspot_app.hub_ids import hub_id_arg as _hub_id
 
 OK, FAILED, USAGE, NOT_FOUND = 0, 1, 2, 3
@@ -41,11 +42,10 @@ def _stage_env(stage: str) -> dict:
     for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
         path = base / ".chalice" / "config.json"
         if path.exists():
-            config = json.loads(path.read_text())
-            if stage not in config.get("stages", {}):
-                raise CliError(f"stage {stage!r} is not in {path}", USAGE)
-            env = dict(config.get("environment_variables", {}))
-            env.update(config["stages"][stage].get("environment_variables", {}))
+            try:
+                env = stage_environment(stage, json.loads(path.read_text()))
+            except KeyError as exc:
+                raise CliError(f"{exc.args[0]} ({path})", USAGE) from None
             if env.get("LAKE_BUCKET") and \
                     env.get("LAKE_BUCKET_ACCOUNT_REGION_SUFFIX", "").lower() == "true":
                 env["LAKE_BUCKET"] = _deployed_bucket_name(env["LAKE_BUCKET"])

@@ -37,7 +37,7 @@ def migrate(key_id: str, kms=None, dry_run: bool = False) -> dict:
     import boto3
     from pynamodb.exceptions import UpdateError
 
-    from hubspot_app.models import Account
+    from hubspot_app.models import Account, condition_failed
     from hubspot_app.token_crypto import TokenDecryptError, decrypt_token, encrypt_token, token_format
 
     kms = kms or boto3.client("kms")
@@ -66,7 +66,7 @@ def migrate(key_id: str, kms=None, dry_run: bool = False) -> dict:
             account.update(actions=[Account.refresh_token_encrypted.set(new)],
                            condition=Account.refresh_token_encrypted == old)
         except UpdateError as exc:
-            if getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 report["changed_meanwhile"] += 1
                 continue
             raise

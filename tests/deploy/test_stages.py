@@ -138,7 +138,7 @@ def test_settings_are_read_in_one_place():
     what Lambda's runtime or a library sets, and what is read before settings can load."""
     allowed = {
         "hubspot_app/config.py": "the settings",
-        "hubspot_app/logs.py": "LOG_LEVEL, before anything else can log",
+        "hubspot_app/logs.py": "LOG_LEVEL, before anything else can log; the runtime's _X_AMZN_TRACE_ID",
         "hubspot_app/tracing.py": "the runtime's X-Ray switches",
         "hubspot_app/metrics.py": "namespace and stage of every metric line, settings or not",
         "hubspot_app/alerts.py": "an alert is sent from any code path, settings or not",
