@@ -4,7 +4,7 @@ tables) in glue/sql/models/, the example questions in glue/sql/examples/.
 Written once, in Athena engine v3's dialect (Trino), since that is what runs them on AWS: the
 template carries each as an Athena named query (deploy/infra.py), and `python -m deploy
 athena-views` creates the views. Locally `./dev query` runs the same text on DuckDB after
-sqlglot translates it (``to_duckdb``); tests/glue/test_models.py parses every file as Trino SQL
+sqlglot translates it (``to_duckdb``); tests/unit/glue/test_models.py parses every file as Trino SQL
 and checks each model's rows on DuckDB against known input.
 
 A file starts with ``--`` header lines, ``key: value`` (a value may go on over further ``--``

@@ -12,7 +12,7 @@ Three parts, used by the test suite (`deploy/iam_pytest.py`, a pytest plugin):
   Calls outside both (test set-up, the local stack, operators' CLI) are not a Lambda's and are
   not checked.
 - **The policies as deployed.** A function's policy is `.chalice/<iam_policy_file>` of the stage,
-  the very JSON `chalice package` embeds in the function's role (`tests/deploy/test_iam_calls.py`
+  the very JSON `chalice package` embeds in the function's role (`tests/integration/deploy/test_iam_calls.py`
   compares it with the packaged template); the Glue job's is `GlueJobRole` of the merge template;
   KMS calls also need the key policy, also from the merge template. Tests run on the `local`
   stage's names: a resource named by a setting is renamed to the same setting's value in the

@@ -1,7 +1,7 @@
 """SQL over the local lake's curated Iceberg tables without Spark: pyiceberg reads each table's
 current snapshot (``StaticTable`` on the metadata file the Hadoop catalog's
 ``metadata/version-hint.text`` names) into Arrow, DuckDB runs the SQL over it. This is also the
-independent reader the tests compare the Spark job's counts with (tests/glue/test_iceberg.py).
+independent reader the tests compare the Spark job's counts with (tests/integration/glue/test_iceberg.py).
 
 DuckDB's own ``iceberg`` extension is not used: DuckDB downloads extensions from
 extensions.duckdb.org at ``INSTALL``, which is not reachable here (and not a package registry).

@@ -136,7 +136,7 @@ def create_health_resources(env: dict) -> dict:
 
 def create_lake_events(env: dict) -> dict:
     """The Glue trigger's queue (+ DLQ) and the lake's raw/ object-created notifications to it,
-    as the deploy template declares them (tests/deploy/test_rehearsal.py compares the two)."""
+    as the deploy template declares them (tests/integration/deploy/test_rehearsal.py compares the two)."""
     if not env.get("GLUE_TRIGGER_QUEUE_NAME"):
         return {}
     sqs, s3 = boto3.client("sqs"), boto3.client("s3")

@@ -1,0 +1,204 @@
+"""The installers' data page (issue 12 §4): generated from the code's scope table and the
+settings the functions run with, linked from every install page, working under API Gateway's
+stage prefix; in headless Chromium (Debian's) on the local stack."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from hubspot_app import data_catalog, data_page
+from hubspot_app.config import get_settings
+from hubspot_app.models import bind_tables
+from local_stack.stack import LocalStack
+
+from .conftest import ARTIFACTS
+
+ROOT = Path(__file__).resolve().parents[3]
+CONNECTOR_PY = ROOT / ".venv-connector" / "bin" / "python"
+sys.path.insert(0, str(ROOT / "glue"))
+
+
+# -- the catalog is the connector's truth -------------------------------------------------------
+def test_stream_scopes_are_the_installed_connectors():
+    if not CONNECTOR_PY.exists():
+        pytest.skip("the connector's venv is not installed (./dev setup)")
+    code = ("import json, source_hubspot.source as s; print(json.dumps({'scopes': "
+            "{k: sorted(v) for k, v in s.scopes.items()}, 'properties': {k: sorted(v) for k, v "
+            "in s.properties_scopes.items()}}))")
+    out = subprocess.run([str(CONNECTOR_PY), "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    truth = json.loads(out.strip().splitlines()[-1])
+    assert {k: sorted(v) for k, v in data_catalog.STREAM_SCOPES.items()} == truth["scopes"]
+    assert {k: [v] for k, v in data_catalog.PROPERTY_SCOPES.items()} == truth["properties"]
+
+
+def test_catalog_streams_and_tables_are_the_curate_jobs():
+    from hubcurate import catalog
+
+    assert set(data_catalog.STREAM_SCOPES) == set(catalog.KNOWN_STREAMS)
+    for stream in data_catalog.STREAM_SCOPES:
+        assert data_catalog.table_of(stream) == catalog.table_of(stream)
+
+
+def test_every_requested_scope_has_a_row_and_reads_something_or_says_why():
+    env = _stage_env("prod")
+    required, optional = env["HUBSPOT_SCOPES"].split(), env["HUBSPOT_OPTIONAL_SCOPES"].split()
+    rows = data_catalog.rows(required, optional)
+    assert [r.scope for r in rows] == required + optional
+    assert all(r.required for r in rows[:len(required)]) and not any(r.required for r in rows[len(required):])
+    for r in rows:
+        assert r.streams or r.note, f"{r.scope} reads nothing and the page does not say why"
+    # The required scopes alone give the core CRM streams (what an install without any
+    # optional scope syncs).
+    core = data_catalog.streams_for(required)
+    assert {"contacts", "companies", "deals", "deals_archived", "owners", "engagements"} <= core
+    assert "tickets" not in core and "tickets" in data_catalog.streams_for(required + ["tickets"])
+
+
+def _stage_env(stage):
+    from deploy import infra
+
+    return infra.stage_env(stage)
+
+
+# -- the facts the page states are the running code's --------------------------------------------
+@pytest.mark.parametrize("cron, text", [
+    ("0 0 */6 * * ?", "every 6 hours, at 00:00, 06:00, 12:00, 18:00 UTC"),
+    ("0 30 2 * * ?", "once a day, at 02:30 UTC"),
+    ("0 15 * * * ?", "every hour at minute 15"),
+    ("0 0 8,20 * * ?", "2 times a day, at 08:00, 20:00 UTC"),
+    ("0 0 12 ? * MON-FRI", "on the schedule <code>0 0 12 ? * MON-FRI</code> (Quartz cron, UTC)"),
+    ("", "only when an operator starts a sync (the connections have no schedule)"),
+])
+def test_schedule_in_words(cron, text):
+    assert data_page.schedule_text(cron) == text
+
+
+def test_trigger_window_and_purge_retention_are_the_ones_in_force():
+    import curate_job
+
+    import app as chalice_app
+    from deploy import infra
+
+    assert data_page.trigger_window_seconds() == chalice_app.GLUE_TRIGGER_WINDOW_SECONDS
+    # The purge run's retention is the template's --purge_retention_hours (from
+    # LAKE_SNAPSHOT_RETENTION_HOURS), else the job's default; the uninstall passes none.
+    import hubspot_app.lifecycle.uninstall as uninstall
+    assert "purge_retention" not in Path(uninstall.__file__).read_text()
+    assert float(curate_job.OPTIONAL["purge_retention_hours"]) == data_page.JOB_DEFAULT_RETENTION_HOURS
+    for stage in infra.STAGES:
+        env = infra.stage_env(stage)
+        jobs = [r["Properties"]["DefaultArguments"] for r in
+                json.loads(infra.merge_template_path(stage).read_text())["Resources"].values()
+                if r.get("Type") == "AWS::Glue::Job"]
+        for args in jobs:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("LAKE_SNAPSHOT_RETENTION_HOURS", env.get("LAKE_SNAPSHOT_RETENTION_HOURS", ""))
+                assert data_page.retention_hours() == float(args.get(
+                    "--purge_retention_hours", curate_job.OPTIONAL["purge_retention_hours"]))
+
+
+@pytest.mark.parametrize("expr, text, hours", [
+    ("cron(30 3 * * ? *)", "the daily maintenance run (03:30 UTC)", 24.0),
+    ("cron(0 */6 * * ? *)", "the maintenance run (<code>cron(0 */6 * * ? *)</code>, UTC)", None),
+    ("", "no scheduled maintenance run", None),
+])
+def test_maintenance_in_words(expr, text, hours):
+    assert data_page.maintenance_text(expr) == (text, hours)
+
+
+def test_the_page_says_data_stays_when_the_stage_does_not_purge(monkeypatch):
+    monkeypatch.setenv("UNINSTALL_PURGE_S3", "false")
+    assert data_page.purge_on_uninstall() is False
+    monkeypatch.setenv("UNINSTALL_PURGE_S3", "true")
+    assert data_page.purge_on_uninstall() is True
+    base = dict(required=("oauth",), optional=(), schedule="every hour at minute 0",
+                trigger_window_seconds=60, journal_poll_minutes=5, region="eu-west-1",
+                database="db", base="/api", maintenance="the daily maintenance run (03:30 UTC)",
+                maintenance_interval_hours=24.0)
+    off = data_page.data_page(data_page.Facts(purge=False, retention_hours=72, **base)).body
+    on = data_page.data_page(data_page.Facts(purge=True, retention_hours=72, **base)).body
+    now = data_page.data_page(data_page.Facts(purge=True, retention_hours=0, **base)).body
+    assert 'data-purge="off"' in off and "<strong>not</strong> deleted" in off
+    assert 'data-purge="on"' in on and 'data-retention-hours="72"' in on and "not</strong>" not in on
+    assert "kept 72 hours" in on and "within 96 hours" in on
+    assert 'data-retention-hours="0"' in now and "removed at once" in now
+
+
+# -- in the browser, under the /api stage prefix ---------------------------------------------------
+@pytest.fixture(scope="module")
+def stack():
+    with LocalStack(accounts=2, seed=31, path_prefix="/api") as running:
+        bind_tables(get_settings().accounts_table, get_settings().states_table)
+        yield running
+
+
+def _data_page_facts(page):
+    return {"scopes": page.locator("#scopes tr[data-scope]").evaluate_all(
+                "els => els.map(e => e.dataset.scope)"),
+            "required": page.locator("#scopes tr[data-scope] td:nth-child(2)").all_inner_texts(),
+            "schedule": page.inner_text("#schedule"),
+            "purge": page.get_attribute("#removal", "data-purge")}
+
+
+@pytest.mark.slow
+def test_install_pages_link_the_data_page_under_the_stage_prefix(stack, browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    settings = get_settings()
+    assert stack.app_url.endswith("/api")
+    # /install: the redirect's body links it too (for clients that do not follow redirects).
+    start = requests.get(f"{stack.app_url}/install", allow_redirects=False, timeout=10)
+    assert start.status_code == 302 and 'href="/api/data"' in start.text
+
+    page = browser.new_page()
+    page.goto(f"{stack.app_url}/install")
+    page.click("button[name=decision][value=approve]")
+    page.wait_for_selector("#result")
+    assert page.inner_text("#result") == "HubSpot connected"
+    # The success page says when the data arrives: first sync at the end of provisioning, the
+    # curated tables after the trigger's window, then the connection's schedule.
+    arrival = page.inner_text("#arrival")
+    schedule = data_page.schedule_text(settings.airbyte.schedule_cron)
+    assert "first sync starts" in arrival and f"{data_page.trigger_window_seconds()} seconds" in arrival
+    assert schedule.split(",")[0] in arrival
+    page.screenshot(path=str(ARTIFACTS / "installed-with-arrival.png"), full_page=True)
+    assert page.get_attribute("#data-link", "href") == "/api/data"
+    page.click("#data-link")
+    page.wait_for_selector("#title")
+    assert page.url == f"{stack.app_url}/data"
+    page.screenshot(path=str(ARTIFACTS / "data-page.png"), full_page=True)
+    facts = _data_page_facts(page)
+    # The page's scope list is exactly what the app requests at install, in the same roles.
+    assert facts["scopes"] == list(settings.hubspot.scopes) + list(settings.hubspot.optional_scopes)
+    assert facts["required"] == (["required"] * len(settings.hubspot.scopes)
+                                 + ["optional"] * len(settings.hubspot.optional_scopes))
+    # Rows are the catalog's for those scopes.
+    for row in data_catalog.rows(settings.hubspot.scopes, settings.hubspot.optional_scopes):
+        cell = page.inner_text(f"#scopes tr[data-scope='{row.scope}'] td:nth-child(3)")
+        assert all(s in cell for s in row.streams)
+    assert schedule.replace("<code>", "").replace("</code>", "") in facts["schedule"]
+    assert facts["purge"] == ("on" if data_page.purge_on_uninstall() else "off")
+    if facts["purge"] == "on":
+        assert page.get_attribute("#removal", "data-retention-hours") == \
+            f"{data_page.retention_hours():g}"
+    # Its own install button keeps the prefix too.
+    assert page.get_attribute("a.button", "href") == "/api/install"
+    page.close()
+
+
+@pytest.mark.slow
+def test_a_refusal_page_links_the_data_page(stack, browser):
+    page = browser.new_page()
+    page.goto(f"{stack.app_url}/install")
+    page.click("button[name=decision][value=deny]")
+    page.wait_for_selector("#result")
+    assert page.get_attribute("#result", "data-error") == "400"
+    page.click("#data-link")
+    page.wait_for_selector("#title")
+    assert page.inner_text("#title") == "What data the app takes"
+    page.close()

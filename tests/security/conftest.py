@@ -1,4 +1,0 @@
-"""The security suite runs against the same local stack as the token-health suite: moto, the
-HubSpot sandbox (behind a fault proxy), the Airbyte emulator and the Chalice app, with every
-sandbox account installed and provisioned."""
-from tests.token_health.conftest import _clean, hs  # noqa: F401  (pytest fixtures)
