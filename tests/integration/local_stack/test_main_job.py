@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[3]
 # The test syncs a cross-section of the streams (each kind: CRM objects, a custom object,
 # archived records, property history, pipelines, owners, engagements, marketing) so the suite
 # stays well under 15 minutes on CI's 2 cores; `./dev main` syncs every discovered stream, and
-# the emulator/sandbox tests cover every stream's records (tests/integration/sandbox, tests/integration/airbyte_emulator).
+# the emulator/sandbox tests cover every stream's records (tests/integration/sandbox,
+# tests/integration/airbyte_emulator).
 STREAMS = ("contacts", "companies", "deals", "deals_archived", "deals_property_history",
            "deal_pipelines", "owners", "owners_archived", "engagements", "campaigns", "pets")
 
