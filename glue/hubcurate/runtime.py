@@ -6,7 +6,7 @@ Glue 4.0 = Spark 3.3.0 / Python 3.10; 5.0 = Spark 3.5.4 / Python 3.11 / Java 17 
 5.1 = Spark 3.5.6 / Python 3.11 / Java 17 / Iceberg 1.10.0. The job uses PySpark 3.5 APIs
 (F.timestamp_millis), so it declares 5.1 (glue/job.json). Locally pyspark 3.5.9 (PyPI) is the
 same 3.5 minor line: patch releases of one Spark minor keep the API, so tests on 3.5.9 hold
-for 3.5.6; tests/glue/test_runtime.py fails when the declared version and the local minor lines
+for 3.5.6; tests/unit/glue/test_runtime.py fails when the declared version and the local minor lines
 disagree."""
 GLUE_VERSIONS = {
     "4.0": {"spark": "3.3.0", "python": "3.10", "java": "8", "iceberg": "1.0.0"},
