@@ -1,6 +1,8 @@
-"""Chalice entry points: thin adapters from HTTP and AWS events to hubspot_app functions.
+"""Chalice entry points, the app's table of contents: each handler's body is one call into its
+adapter in hubspot_app.handlers, which builds the domain objects from this container's Services
+(hubspot_app.runtime).
 
-Handlers import what only they need inside their bodies, so each function's cold start pays
+Handlers import their adapter inside their bodies, so each function's cold start pays
 only for its own work (tests/deploy/test_lazy_imports.py checks it). Queue names are read when
 Chalice loads the app: `chalice package/deploy --stage S` sets the stage's environment first;
 the defaults only keep the import working without one.
@@ -8,7 +10,7 @@ the defaults only keep the import working without one.
 from chalice import Chalice, Rate, Response
 
 from hubspot_app import logs
-from hubspot_app.config import event_sources, get_settings
+from hubspot_app.config import event_sources
 from hubspot_app.tracing import configure_tracing
 
 # configure_logs=False: Chalice's own logger (it logs every unhandled exception) propagates to the
@@ -57,34 +59,32 @@ def project_errors(event, get_response):
 @app.route("/install", methods=["GET"])
 def install():
     """The marketplace install link: redirect to HubSpot's consent page."""
-    from hubspot_app.install import start_install
+    from hubspot_app.handlers.install import install_link
 
-    return _page(start_install(get_settings()))
+    return _page(install_link())
 
 
 @app.route("/oauth/callback", methods=["GET"])
 def oauth_callback():
     """HubSpot redirects here after consent: store the account, queue its provisioning."""
-    from hubspot_app.install import complete_install
+    from hubspot_app.handlers.install import oauth_callback as complete
 
     request = _request()
-    return _page(complete_install(get_settings(), dict(request.query_params or {}),
-                                  request.headers.get("cookie")))
+    return _page(complete(dict(request.query_params or {}), request.headers.get("cookie")))
 
 
 @app.route("/data", methods=["GET"])
 def data_page():
     """For installers: what data the app takes, where it goes, how often, how to remove it."""
-    from hubspot_app.data_page import data_page as render
-    from hubspot_app.data_page import facts
+    from hubspot_app.handlers.data_page import data_page as render
 
-    return _page(render(facts(get_settings(), JOURNAL_POLL_MINUTES)))
+    return _page(render(JOURNAL_POLL_MINUTES))
 
 
 @app.route("/webhooks/hubspot", methods=["POST"], content_types=["application/json"])
 def hubspot_webhook():
     """HubSpot-signed (v3) webhook: verified and acknowledged (uninstalls come from the journal)."""
-    from hubspot_app.lifecycle.uninstall import webhook_response
+    from hubspot_app.handlers.webhooks import webhook_response
     from hubspot_app.pages import SECURITY_HEADERS
 
     request = _request()
@@ -105,26 +105,26 @@ def hubspot_webhook():
 def provisioner(event):
     """Provision messages -> each account's Airbyte source and connection. Returns the partial
     batch response (ReportBatchItemFailures is set by the deploy templates)."""
-    from hubspot_app.lifecycle.provision_queue import handle_batch
+    from hubspot_app.handlers.provisioning import provisioner as provision_batch
 
-    return handle_batch(get_settings(), event.to_dict(), event.context)
+    return provision_batch(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="reconcile")
 def reconcile(event):
     """Compare every account with Airbyte; queue repairs for drift."""
-    from hubspot_app.lifecycle.reconcile import run_scheduled
+    from hubspot_app.handlers.provisioning import reconcile as run_reconcile
 
-    return run_scheduled(get_settings())
+    return run_reconcile()
 
 
 # -- Token health and offboarding ---------------------------------------------------------------
 @app.schedule(Rate(6, unit=Rate.HOURS), name="token_health_schedule")
 def token_health_schedule(event):
     """Fan every account out to the lifecycle queue, N hub_ids per message."""
-    from hubspot_app.lifecycle.uninstall import run_fan_out
+    from hubspot_app.handlers.lifecycle import token_health_schedule as fan_out
 
-    return run_fan_out(force=bool((event.to_dict().get("detail") or {}).get("force")))
+    return fan_out(event.to_dict())
 
 
 JOURNAL_POLL_MINUTES = 5
@@ -133,7 +133,7 @@ JOURNAL_POLL_MINUTES = 5
 @app.schedule(Rate(JOURNAL_POLL_MINUTES, unit=Rate.MINUTES), name="journal_poller")
 def journal_poller(event):
     """HubSpot's webhooks journal: APP_UNINSTALL events of known accounts -> offboarding."""
-    from hubspot_app.lifecycle.journal import run_scheduled as poll_journal
+    from hubspot_app.handlers.lifecycle import journal_poller as poll_journal
 
     return poll_journal()
 
@@ -141,10 +141,10 @@ def journal_poller(event):
 @app.on_sqs_message(queue=SOURCES.lifecycle_queue,
                     batch_size=4, name="lifecycle_worker", maximum_concurrency=2)
 def lifecycle_worker(event):
-    """Check a batch of accounts' tokens (and run queued uninstalls); re-queues its own retries."""
-    from hubspot_app.lifecycle.uninstall import run_worker
+    """Check a batch of accounts' tokens (and run queued uninstalls); partial batch response."""
+    from hubspot_app.handlers.lifecycle import lifecycle_worker as work
 
-    return run_worker(event.to_dict().get("Records", []), event.context)
+    return work(event.to_dict(), event.context)
 
 
 # -- Lake events: S3 raw/ object-created -> SQS -> few Glue job runs ------------------------------
@@ -158,18 +158,14 @@ GLUE_TRIGGER_WINDOW_SECONDS = SOURCES.glue_trigger_window_seconds
 def glue_trigger(event):
     """Batches of raw/ file events start Glue runs for their accounts; records whose run cannot
     start now return later (partial batch response; see hubspot_app.glue_trigger.consume)."""
-    import boto3
+    from hubspot_app.handlers.lake import glue_trigger as consume
 
-    from hubspot_app.glue_trigger import consume
-
-    return consume(event.to_dict(), boto3.client("glue"), boto3.client("sqs"))
+    return consume(event.to_dict())
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="glue_reconcile")
 def glue_reconcile(event):
     """Backstop: an all-accounts run (the job skips files it has processed)."""
-    import boto3
+    from hubspot_app.handlers.lake import glue_reconcile as start_backstop_run
 
-    from hubspot_app.glue_trigger import reconcile as start_backstop_run
-
-    return start_backstop_run(boto3.client("glue"))
+    return start_backstop_run()

@@ -74,8 +74,9 @@ def run(stack, args, overrides) -> int:
     from hubspot_app.config import get_settings
     from hubspot_app.hubspot_oauth import TokenInfo
     from hubspot_app.install import request_provisioning, upsert_account
-    from hubspot_app.messaging.queues import provision_message, queue_url
+    from hubspot_app.messaging.queues import provision_message
     from hubspot_app.models import AccountStatus
+    from hubspot_app.runtime import services
     from hubspot_app.token_crypto import encrypt_token
     from local_stack.dispatcher import SqsRoute
 
@@ -91,11 +92,11 @@ def run(stack, args, overrides) -> int:
                          hub_domain=f"{hub}.example", scopes=("oauth",))
         token = f"bench-refresh-{hub}-{random.getrandbits(64):x}"
         account = upsert_account(info, encrypt_token(token, hub, settings.kms_key_id, kms=kms))
-        request_provisioning(settings, account, reason="install")
+        request_provisioning(services(), account, reason="install")
 
     kms = boto3.client("kms")
     sqs = boto3.client("sqs")
-    url = queue_url(settings.provisioning.queue_name)
+    url = services().queue_url(settings.provisioning.queue_name)
     dupes = set(random.Random(1).sample(hubs, int(len(hubs) * args.duplicates)))
     client = stack.chalice_client(**overrides)
     routes = [SqsRoute(client, settings.provisioning.queue_name, "provisioner")
@@ -184,8 +185,8 @@ def provisioning_outcome(stack, settings) -> dict:
     (accounts not active with exactly one connection), statuses and the provision DLQ's depth."""
     import boto3
 
-    from hubspot_app.messaging.queues import queue_url
     from hubspot_app.models import Account, AccountStatus
+    from hubspot_app.runtime import services
 
     state = stack.airbyte.state()
     sources, connections = state["sources"]["live"], state["connections"]["live"]
@@ -198,7 +199,7 @@ def provisioning_outcome(stack, settings) -> dict:
                 connections.get(f"{prefix}{account.hub_id}-to-s3", 0) != 1:
             lost.append(account)
     dlq = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url(settings.provisioning.dlq_name),
+        QueueUrl=services().queue_url(settings.provisioning.dlq_name),
         AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
     return {"state": state, "statuses": statuses, "losses": len(lost), "dlq": int(dlq),
             "lost": [(a.hub_id, [(e.event, e.detail) for e in a.provisioning_history[-3:]])

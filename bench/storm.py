@@ -77,14 +77,15 @@ def run(stack, args, overrides) -> int:
     from hubspot_app.config import get_settings
     from hubspot_app.hubspot_oauth import TokenInfo
     from hubspot_app.install import upsert_account
-    from hubspot_app.messaging.queues import provision_message, queue_url
+    from hubspot_app.messaging.queues import provision_message
+    from hubspot_app.runtime import services
     from hubspot_app.token_crypto import encrypt_token
     from local_stack.dispatcher import SqsRoute
 
     rng = random.Random(args.seed)
     settings = get_settings()
     kms, sqs = boto3.client("kms"), boto3.client("sqs")
-    url = queue_url(settings.provisioning.queue_name)
+    url = services().queue_url(settings.provisioning.queue_name)
     hubs = [20_000_000 + i for i in range(args.installs)]
     for hub in hubs:   # what the callback stores; the messages are sent below, stormed
         info = TokenInfo(hub_id=hub, user=f"owner@{hub}.example", user_id=1,

@@ -42,12 +42,7 @@ def main() -> None:
 
     from hubspot_app import metrics
     from hubspot_app.config import reset_settings
-    from hubspot_app.lifecycle.token_health import (
-        TokenHealthChecker,
-        check_message,
-        process_batch,
-        queue_spec,
-    )
+    from hubspot_app.lifecycle.token_health import check_message, process_batch, queue_spec
     from hubspot_app.messaging.consumer import Consumer
     from hubspot_app.messaging.rate_limit import RateLimiter
     from hubspot_app.models import Account
@@ -68,10 +63,12 @@ def main() -> None:
         for hub_id in hub_ids:
             browser = requests.Session()
             flow.finish(flow.consent(flow.begin(stack.app_url, browser), browser, hub_id=hub_id), browser)
-        from hubspot_app.lifecycle.uninstall import runtime
+        from hubspot_app.handlers.lifecycle import lifecycle_parts
 
-        rt = runtime(airbyte=None)
-        tokens = [decrypt_token(Account.get(h).refresh_token_encrypted, h) for h in hub_ids]
+        rt = lifecycle_parts(airbyte=None)
+        svc = rt.services
+        tokens = [decrypt_token(Account.get(h).refresh_token_encrypted, h, kms=svc.kms)
+                  for h in hub_ids]
 
         # 1. baseline: bare OAuth calls
         start = time.perf_counter()
@@ -80,15 +77,15 @@ def main() -> None:
         baseline = len(tokens) / (time.perf_counter() - start)
 
         def run(limiter: RateLimiter) -> tuple[float, dict]:
-            checker = TokenHealthChecker(rt.settings, rt.health, rt.oauth, None, limiter=limiter,
-                                         alert=lambda *a, **k: None)
+            checker = rt.checker(limiter=limiter, alert=lambda *a, **k: None)
             bodies = [json.dumps(check_message(hub_ids[i:i + 25], force=True))
                       for i in range(0, len(hub_ids), 25)]
             event = {"Records": [{"messageId": str(n), "receiptHandle": str(n), "body": b,
                                   "attributes": {"ApproximateReceiveCount": "1"},
                                   "eventSourceARN": f"arn:aws:sqs:local:0:{rt.health.queue_name}"}
                                  for n, b in enumerate(bodies)]}
-            consumer = Consumer(queue_spec(rt.health))
+            consumer = Consumer(queue_spec(rt.health, svc.queue_url(rt.health.dlq_name)),
+                                svc.sqs, svc.queue_url)
             began = time.perf_counter()
             _, report = process_batch(event, checker, rt.health, consumer=consumer,
                                       send=lambda items: len(items))

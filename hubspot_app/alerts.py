@@ -7,8 +7,9 @@ An alert says which account (hub_id), what happened, and what to do about it:
                action="Ask the customer to re-install: https://.../install", reason="BAD_REFRESH_TOKEN")
 
 Where alerts go comes from stage config: `ALERTS_TOPIC_ARN` (SNS) and `ALERT_WEBHOOK_SECRET_NAME`
-(a Secrets Manager id of `{"url": "..."}`: webhook URLs carry their own credential). Both may be
-set; neither set means alerts are only logged (a WARNING line with `alert` in it).
+(a Secrets Manager id of `{"url": "..."}`: webhook URLs carry their own credential), which
+`Services.alert` (hubspot_app.runtime) passes in with its SNS client. Both may be set; neither
+set means alerts are only logged (a WARNING line with `alert` in it).
 
 Safety: the payload is built only from the fields passed here; any field whose name looks like
 a credential is dropped, and the final text goes through the log redactor (which masks every
@@ -18,10 +19,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from hubspot_app import logs
 
@@ -43,14 +45,14 @@ class AlertResult:
 
 
 def build_alert(event: str, hub_id: int | None, severity: str, summary: str, action: str,
-                **details) -> dict:
+                *, stage: str = "", **details) -> dict:
     if event not in EVENTS:
         raise ValueError(f"unknown alert event {event!r}")
     safe = {k: v for k, v in details.items() if v is not None and not _SECRET_KEY.search(k)}
     payload = {
         "event": event,
         "severity": severity,
-        "stage": os.environ.get("STAGE", ""),
+        "stage": stage,
         "hub_id": int(hub_id) if hub_id is not None else None,
         "summary": summary,
         "action": action,
@@ -69,31 +71,31 @@ def _subject(payload: dict) -> str:
     return text.encode("ascii", "replace").decode().replace("\n", " ")[:100]
 
 
-def _webhook_url(secret_name: str) -> str:
-    from hubspot_app.secrets_store import SecretConfigError, get_secret_json
+def _webhook_url(secret_name: str, secret_json: Callable[..., dict]) -> str:
+    from hubspot_app.secrets_store import SecretConfigError
 
     # A webhook URL is a credential (it often embeds a token): masked in logs like one.
-    url = get_secret_json(secret_name, secret_keys=("url",)).get("url")
+    url = secret_json(secret_name, secret_keys=("url",)).get("url")
     if not url:
         raise SecretConfigError(f"secret {secret_name} must be JSON with 'url'")
     return str(url)
 
 
-def send_alert(event: str, hub_id: int | None, severity: str, summary: str, action: str,
-               topic_arn: str | None = None, webhook_secret_name: str | None = None,
+def send_alert(event: str, hub_id: int | None, severity: str, summary: str, action: str, *,
+               topic_arn: str = "", webhook_secret_name: str = "", stage: str = "",
+               sns: Any = None, secret_json: Callable[..., dict] | None = None,
                **details) -> AlertResult:
-    """Build the alert and deliver it; a failed delivery is logged, never raised."""
-    payload = build_alert(event, hub_id, severity, summary, action, **details)
-    topic_arn = topic_arn if topic_arn is not None else os.environ.get("ALERTS_TOPIC_ARN", "")
-    webhook_secret_name = (webhook_secret_name if webhook_secret_name is not None
-                           else os.environ.get("ALERT_WEBHOOK_SECRET_NAME", ""))
+    """Build the alert and deliver it to the topic (with the `sns` client) and the webhook
+    (its URL read with `secret_json`, Services.secret_json); a failed delivery is logged, never
+    raised. Without destinations the alert is only logged."""
+    payload = build_alert(event, hub_id, severity, summary, action, stage=stage, **details)
     delivered = []
     body = json.dumps(payload)
     if topic_arn:
         try:
-            import boto3
-
-            boto3.client("sns").publish(
+            if sns is None:
+                raise RuntimeError("no SNS client given")
+            sns.publish(
                 TopicArn=topic_arn, Subject=_subject(payload), Message=body,
                 MessageAttributes={
                     "event": {"DataType": "String", "StringValue": event},
@@ -106,7 +108,10 @@ def send_alert(event: str, hub_id: int | None, severity: str, summary: str, acti
         try:
             import requests
 
-            response = requests.post(_webhook_url(webhook_secret_name), data=body, timeout=5,
+            if secret_json is None:
+                raise RuntimeError("no secret reader given")
+            response = requests.post(_webhook_url(webhook_secret_name, secret_json), data=body,
+                                     timeout=5,
                                      headers={"Content-Type": "application/json"})
             if response.status_code >= 300:
                 raise RuntimeError(f"HTTP {response.status_code}")

@@ -28,7 +28,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hubspot_app.config import GlueSettings
+    from hubspot_app.runtime import Services
 
 log = logging.getLogger("hubspot_app.glue_trigger")
 
@@ -54,27 +57,23 @@ class Config:
     raw_prefix: str = "raw/"
 
     @classmethod
-    def from_settings(cls, glue: GlueSettings | None = None) -> Config:
-        """From the stage's settings (hubspot_app.config, section `glue`)."""
-        if glue is None:
-            from hubspot_app.config import get_settings
+    def from_settings(cls, glue: GlueSettings, queue_url: Callable[[str], str]) -> Config:
+        """From the stage's settings (hubspot_app.config, section `glue`); `queue_url` turns a
+        queue's name into its URL (Services.queue_url) when the template set no URL."""
+        def url(given: str, name: str) -> str:
+            return given or (queue_url(name) if name else "")
 
-            glue = get_settings().glue
         return cls(job_name=glue.job_name or "hubspot-curate",
-                   queue_url=glue.trigger_queue_url or _url_of(glue.trigger_queue_name),
-                   dlq_url=glue.trigger_dlq_url or _url_of(glue.trigger_dlq_name),
+                   queue_url=url(glue.trigger_queue_url, glue.trigger_queue_name),
+                   dlq_url=url(glue.trigger_dlq_url, glue.trigger_dlq_name),
                    lake_root=glue.lake_root, grouping=glue.grouping,
                    max_hubs_per_run=glue.max_hubs_per_run,
                    retry_base_seconds=glue.retry_base_seconds,
                    retry_max_seconds=glue.retry_max_seconds, max_attempts=glue.max_attempts)
 
-
-def _url_of(queue_name: str | None) -> str:
-    """Queue URL from its name (stage config names queues; URLs hold the account id)."""
-    if not queue_name:
-        return ""
-    from hubspot_app.messaging.queues import queue_url
-    return queue_url(queue_name)
+    @classmethod
+    def from_services(cls, svc: Services) -> Config:
+        return cls.from_settings(svc.settings.glue, svc.queue_url)
 
 
 def hubs_from_body(body: str, raw_prefix: str = "raw/") -> tuple[set[str], int, int]:
@@ -142,10 +141,9 @@ def requeue(sqs, cfg: Config, hub_ids: list[str], attempt: int, error: str) -> N
     sqs.send_message(QueueUrl=cfg.queue_url, MessageBody=json.dumps(body), DelaySeconds=delay)
 
 
-def handle_sqs_event(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
+def handle_sqs_event(event: dict, glue, sqs, cfg: Config) -> dict:
     """The SQS-triggered handler body. Raises (so SQS redelivers the whole batch) only if a
     run could neither start nor be put back on the queue."""
-    cfg = cfg or Config.from_settings()
     hubs, versions, attempt = set(), set(), 0
     for record in event.get("Records", []):
         h, v, a = parse_body(record["body"], cfg.raw_prefix)
@@ -177,9 +175,8 @@ def handle_sqs_event(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
     return summary
 
 
-def reconcile(glue, cfg: Config | None = None) -> dict:
+def reconcile(glue, cfg: Config) -> dict:
     """Scheduled backstop: one run over every account (the job skips processed files)."""
-    cfg = cfg or Config.from_settings()
     try:
         return {"run": start_run(glue, cfg, ["ALL"])}
     except Exception as e:
@@ -188,7 +185,8 @@ def reconcile(glue, cfg: Config | None = None) -> dict:
         return {"run": None, "skipped": _error_code(e)}  # a run is going; the next tick retries
 
 
-def consume(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
+def consume(event: dict, glue, sqs, cfg: Config,
+            source_url: Callable[[str], str] | None = None) -> dict:
     """The glue_trigger function on the shared SQS consumer (hubspot_app.messaging): the whole
     batch's accounts in few runs; a record whose accounts' run could not start returns with the
     glue retry policy's delay (partial batch response, ChangeMessageVisibility) instead of a
@@ -200,8 +198,10 @@ def consume(event: dict, glue, sqs, cfg: Config | None = None) -> dict:
     from hubspot_app.messaging.retry import queue_policy
     from hubspot_app.metrics import emit_metric
 
-    cfg = cfg or Config.from_settings()
-    consumer = Consumer(QueueSpec("glue", cfg.dlq_url, queue_policy("glue"), 64 * 1024), sqs=sqs)
+    # source_url: a record's queue URL from its queue's name (Services.queue_url); without it
+    # the trigger queue's, the only one this function consumes.
+    consumer = Consumer(QueueSpec("glue", cfg.dlq_url, queue_policy("glue"), 64 * 1024), sqs,
+                        source_url=source_url or (lambda _name: cfg.queue_url))
     summary: dict = {"runs_started": [], "groups_failed": 0, "files": 0}
 
     def handle_all(records):

@@ -1,7 +1,8 @@
 """The OAuth install: /install starts it, /oauth/callback completes it.
 
-Plain functions over the settings and the AWS/HubSpot clients; app.py only adapts them to
-Chalice. A callback either stores the account and queues its provisioning, or stores nothing
+Plain functions over the container's Services (settings, secrets, clients:
+hubspot_app.runtime); hubspot_app.handlers.install adapts them to the routes. A callback either
+stores the account and queues its provisioning, or stores nothing
 (beyond the mark that its state was used) and answers a 4xx page that says what to do.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from html import escape
 from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pynamodb.exceptions import PutError
@@ -38,11 +40,13 @@ from hubspot_app.install_state import (
 )
 from hubspot_app.messaging import queues
 from hubspot_app.metrics import emit_metric
-from hubspot_app.models import Account, AccountStatus, OAuthState, bind_tables, condition_failed, utcnow
+from hubspot_app.models import Account, AccountStatus, OAuthState, condition_failed, utcnow
 from hubspot_app.pages import Page, document, error_page, success_page
-from hubspot_app.secrets_store import get_app_credentials
 from hubspot_app.token_crypto import encrypt_token
 from hubspot_app.tracing import subsegment
+
+if TYPE_CHECKING:
+    from hubspot_app.runtime import Services
 
 log = logging.getLogger(__name__)
 
@@ -92,17 +96,18 @@ def read_cookie(cookie_header: str | None) -> str | None:
     return morsel.value if morsel else None
 
 
-def _state_key(settings: Settings) -> bytes:
-    return signing_key(get_app_credentials(settings.hubspot.app_secret_name).client_secret)
+def _state_key(svc: Services) -> bytes:
+    return signing_key(svc.app_credentials().client_secret)
 
 
 # -- GET /install -------------------------------------------------------------------------
-def start_install(settings: Settings) -> Page:
+def start_install(svc: Services) -> Page:
     """Send the browser to HubSpot's consent page with a fresh state signed into its cookie.
 
     Nothing is stored: the request costs one (cached) secret read and two HMACs, so a flood of
     it fills no table (the state is marked used only at the callback)."""
-    creds = get_app_credentials(settings.hubspot.app_secret_name)
+    settings = svc.settings
+    creds = svc.app_credentials()
     key = signing_key(creds.client_secret)
     state, cookie = new_state(key, settings.hubspot.state_ttl_seconds, _now())
     location = authorize_url(settings.hubspot.authorize_url, creds.client_id, settings.hubspot.redirect_uri,
@@ -126,7 +131,7 @@ _REFUSALS = {
 }
 
 
-def consume_state(settings: Settings, state: str | None, cookie_value: str | None) -> InstallState:
+def consume_state(svc: Services, state: str | None, cookie_value: str | None) -> InstallState:
     """The state, marked used, if this browser's cookie carries it signed and unexpired and it
     was not used before. The mark is the only write, and only for a state that passed every
     other check, so forged or replayed cookies cannot fill the table either."""
@@ -136,10 +141,10 @@ def consume_state(settings: Settings, state: str | None, cookie_value: str | Non
     if not cookie_value:
         raise InstallError(400, "missing_cookie", *_REFUSALS["wrong_browser"])
     try:
-        item = read_state(cookie_value, state, _state_key(settings), _now())
+        item = read_state(cookie_value, state, _state_key(svc), _now())
     except StateRefused as exc:
         if exc.reason == "expired_state":
-            minutes = max(1, settings.hubspot.state_ttl_seconds // 60)
+            minutes = max(1, svc.settings.hubspot.state_ttl_seconds // 60)
             raise InstallError(400, exc.reason, "This install link has expired",
                                f"Install links are valid for {minutes} minutes. {_RESTART}") from None
         raise InstallError(400, exc.reason, *_REFUSALS[exc.reason]) from None
@@ -155,22 +160,23 @@ def consume_state(settings: Settings, state: str | None, cookie_value: str | Non
     return item
 
 
-def complete_install(settings: Settings, params: dict, cookie_header: str | None,
+def complete_install(svc: Services, params: dict, cookie_header: str | None,
                      oauth: HubSpotOAuthClient | None = None) -> Page:
-    bind_tables(settings.accounts_table, settings.states_table)
+    settings = svc.settings
     spent: list[InstallState] = []
-    page = _complete(settings, params, cookie_header, oauth, spent)
+    page = _complete(svc, params, cookie_header, oauth, spent)
     if spent:
         # The state is used up whatever happened next: the browser can drop its cookie.
         page.headers["Set-Cookie"] = _cookie_header("", settings, 0)
     return page
 
 
-def _complete(settings: Settings, params: dict, cookie_header: str | None,
+def _complete(svc: Services, params: dict, cookie_header: str | None,
               oauth: HubSpotOAuthClient | None, spent: list[InstallState]) -> Page:
+    settings = svc.settings
     install_path = f"{settings.hubspot.base_path}/install"
     try:
-        state = consume_state(settings, params.get("state"), read_cookie(cookie_header))
+        state = consume_state(svc, params.get("state"), read_cookie(cookie_header))
         spent.append(state)
         if params.get("error"):
             # A fixed reason: the error text is the caller's and must not become a metric value.
@@ -180,11 +186,9 @@ def _complete(settings: Settings, params: dict, cookie_header: str | None,
         if not params.get("code"):
             raise InstallError(400, "missing_code", "This link is incomplete",
                                f"HubSpot's answer has no authorization code. {_RESTART}")
-        oauth = oauth or HubSpotOAuthClient(
-            settings.hubspot.api_url, get_app_credentials(settings.hubspot.app_secret_name),
-            settings.hubspot.token_api, settings.hubspot.v1_fallback, settings.hubspot.http_timeout_seconds)
-        account = _store_install(settings, oauth, params["code"],
-                                 code_verifier(_state_key(settings), state.state))
+        oauth = oauth or svc.hubspot_oauth()
+        account = _store_install(svc, oauth, params["code"],
+                                 code_verifier(_state_key(svc), state.state))
     except InstallError as exc:
         logs.log_event(log, "install refused", logging.WARNING, reason=exc.reason, status=exc.status)
         emit_metric("Installs", 1, "Count", Result=exc.reason)
@@ -222,7 +226,8 @@ def _complete(settings: Settings, params: dict, cookie_header: str | None,
                         success_arrival(settings), settings.hubspot.base_path)
 
 
-def _store_install(settings: Settings, oauth: HubSpotOAuthClient, code: str, verifier: str) -> Account:
+def _store_install(svc: Services, oauth: HubSpotOAuthClient, code: str, verifier: str) -> Account:
+    settings = svc.settings
     with subsegment("hubspot.exchange_code"):
         tokens = oauth.exchange_code(code, settings.hubspot.redirect_uri, verifier)
     logs.register_secret(tokens.access_token)
@@ -230,11 +235,12 @@ def _store_install(settings: Settings, oauth: HubSpotOAuthClient, code: str, ver
     with subsegment("hubspot.introspect"):
         info = oauth.introspect(tokens.access_token)
     with logs.hub_context(info.hub_id), subsegment("store_account", hub_id=info.hub_id):
-        encrypted = encrypt_token(tokens.refresh_token, info.hub_id, settings.kms_key_id)
+        encrypted = encrypt_token(tokens.refresh_token, info.hub_id, settings.kms_key_id,
+                                  kms=svc.kms)
         account = upsert_account(info, encrypted)
         logs.log_event(log, "account stored", install_count=account.install_count,
                        scopes=" ".join(info.scopes))
-        request_provisioning(settings, account, reason="install")
+        request_provisioning(svc, account, reason="install")
     return account
 
 
@@ -263,14 +269,15 @@ def upsert_account(info, refresh_token_encrypted: str) -> Account:
     return account
 
 
-def request_provisioning(settings: Settings, account: Account, reason: str) -> None:
+def request_provisioning(svc: Services, account: Account, reason: str) -> None:
     """Queue the account's provisioning. A failed send is not fatal: the install is stored with
     status `installed`, and the reconcile run re-queues accounts left in that status."""
     key = f"{account.hub_id}:{account.install_count}"
     try:
         with subsegment("sqs.provision"):
-            message_id = queues.send_provision_message(settings.provisioning.queue_name,
-                                                       int(account.hub_id), key, reason)
+            message_id = queues.send_provision_message(
+                svc.sqs, svc.queue_url(svc.settings.provisioning.queue_name), int(account.hub_id),
+                key, reason)
         logs.log_event(log, "provisioning queued", message_id=message_id, idempotency_key=key)
     except Exception as exc:  # noqa: BLE001 - the customer's install must not fail for this
         logs.log_event(log, "provisioning not queued; reconcile will retry", logging.ERROR,

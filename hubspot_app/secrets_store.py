@@ -1,22 +1,18 @@
 """Secrets from AWS Secrets Manager (names in stage config): the app's HubSpot credentials,
 and any other JSON secret (Airbyte's credentials, the alert webhook URL).
 
-Cached for a few minutes per Lambda container so a rotation is picked up without a redeploy;
-the secret values are registered with the log redactor so they cannot reach a log line.
+Read through the container's Services (hubspot_app.runtime), which keeps them for a few
+minutes so a rotation is picked up without a redeploy; the secret values are registered with
+the log redactor so they cannot reach a log line.
 """
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
-
-import boto3
+from typing import Any
 
 from hubspot_app import logs
 from hubspot_app.errors import Permanent
-
-_CACHE_SECONDS = 300
-_cache: dict[str, tuple[float, dict]] = {}
 
 
 @dataclass(frozen=True, repr=False)
@@ -32,12 +28,10 @@ class SecretConfigError(RuntimeError, Permanent):
     """The secret exists but is not usable; an operator must fix it."""
 
 
-def get_secret_json(secret_name: str, secret_keys: tuple[str, ...] = ()) -> dict:
+def read_secret_json(secretsmanager: Any, secret_name: str,
+                     secret_keys: tuple[str, ...] = ()) -> dict:
     """The secret's JSON object; the values of `secret_keys` are masked in every log line."""
-    cached = _cache.get(secret_name)
-    if cached and time.monotonic() - cached[0] < _CACHE_SECONDS:
-        return cached[1]
-    raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_name)["SecretString"]
+    raw = secretsmanager.get_secret_value(SecretId=secret_name)["SecretString"]
     try:
         data = json.loads(raw)
     except ValueError:
@@ -47,19 +41,14 @@ def get_secret_json(secret_name: str, secret_keys: tuple[str, ...] = ()) -> dict
                                 f"'First deployment').")
     for key in secret_keys:
         logs.register_secret(str(data.get(key) or ""))
-    _cache[secret_name] = (time.monotonic(), data)
     return data
 
 
-def get_app_credentials(secret_name: str) -> AppCredentials:
-    data = get_secret_json(secret_name, secret_keys=("client_secret",))
+def app_credentials(secret_name: str, data: dict) -> AppCredentials:
+    """The app's credentials from its secret's JSON (read_secret_json)."""
     try:
         return AppCredentials(client_id=str(data["client_id"]), client_secret=str(data["client_secret"]))
     except KeyError:
         raise SecretConfigError(
             f"Secret {secret_name} must be JSON with 'client_id' and 'client_secret' "
             f"(see README, 'First deployment').") from None
-
-
-def clear_cache() -> None:
-    _cache.clear()

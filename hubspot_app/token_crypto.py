@@ -21,8 +21,7 @@ that command.
 from __future__ import annotations
 
 import base64
-
-import boto3
+from typing import Any
 
 from hubspot_app.errors import Permanent
 
@@ -44,12 +43,12 @@ def _context(hub_id: int | str) -> dict[str, str]:
     return {"hub_id": str(hub_id)}
 
 
-def encrypt_token(token: str, hub_id: int | str, key_id: str, kms=None) -> str:
+def encrypt_token(token: str, hub_id: int | str, key_id: str, *, kms: Any) -> str:
+    """`kms`: a KMS client (Services.kms; the caller's, so each function creates it once)."""
     plaintext = token.encode()
     if not plaintext or len(plaintext) > MAX_TOKEN_BYTES:
         raise ValueError(f"a refresh token must be 1 to {MAX_TOKEN_BYTES} bytes for KMS Encrypt, "
                          f"got {len(plaintext)}")
-    kms = kms or boto3.client("kms")
     blob = kms.encrypt(KeyId=key_id, Plaintext=plaintext,
                        EncryptionContext=_context(hub_id))["CiphertextBlob"]
     return f"{_VERSION}:{base64.b64encode(blob).decode()}"
@@ -61,8 +60,7 @@ def token_format(stored: str) -> str:
     return version if version in (_VERSION, _LEGACY) else "unknown"
 
 
-def decrypt_token(stored: str, hub_id: int | str, kms=None) -> str:
-    kms = kms or boto3.client("kms")
+def decrypt_token(stored: str, hub_id: int | str, *, kms: Any) -> str:
     version = token_format(stored)
     if version == _LEGACY:
         return _decrypt_v1(stored, hub_id, kms)

@@ -13,6 +13,7 @@ import requests
 from hubspot_app.config import get_settings
 from hubspot_app.logs import mask_token
 from hubspot_app.models import Account, bind_tables
+from hubspot_app.runtime import services
 from hubspot_app.token_crypto import decrypt_token
 
 from .analyst_step import answer_examples
@@ -48,7 +49,7 @@ def show_accounts() -> None:
     settings = get_settings()
     bind_tables(settings.accounts_table, settings.states_table)
     for acct in sorted(Account.scan(), key=lambda a: a.hub_id):
-        token = decrypt_token(acct.refresh_token_encrypted, acct.hub_id)
+        token = decrypt_token(acct.refresh_token_encrypted, acct.hub_id, kms=services().kms)
         print(f"  hub {acct.hub_id:>10}  user={acct.user:<28} domain={acct.hub_domain:<28} "
               f"status={acct.status:<12} installs={acct.install_count} scopes={len(acct.scopes)} "
               f"refresh_token={mask_token(token)} (stored KMS-encrypted, "

@@ -9,9 +9,9 @@ from collections import defaultdict
 
 import boto3
 
-from hubspot_app.airbyte.client import client_from_settings
 from hubspot_app.config import get_settings
-from hubspot_app.models import Account, bind_tables
+from hubspot_app.models import Account
+from hubspot_app.runtime import services
 
 from .dispatcher import SqsRoute, describe
 from .stack import LocalStack
@@ -23,13 +23,12 @@ def _heading(text: str) -> None:
 
 def provision_all(stack: LocalStack, hub_ids: list[int]) -> list[Account]:
     _heading("4. Provisioning through the queue (provisioner function -> Airbyte API)")
-    settings = get_settings()
-    bind_tables(settings.accounts_table, settings.states_table)
+    settings = services().settings  # the tables bound
     route = SqsRoute(stack.chalice_client(), settings.provisioning.queue_name, "provisioner")
     report = route.run_until_idle(timeout=300)
     print(f"  delivery: {describe(report)}")
     accounts = [Account.get(h, consistent_read=True) for h in sorted(hub_ids)]
-    client = client_from_settings(settings)
+    client = services().airbyte()
     for a in accounts:
         if not a.airbyte_connection_id:
             print(f"  hub {a.hub_id:>10}  status={a.status}  NOT PROVISIONED: {a.provision_error}")
@@ -56,8 +55,7 @@ def sync_all(stack: LocalStack, accounts: list[Account], timeout_s: float = 900,
     what = "The first sync of each account, started by the provisioner" if first else \
         "The next sync per account, as its schedule would start it"
     _heading(f"{step}. {what} (Airbyte emulator runs the HubSpot connector)")
-    settings = get_settings()
-    client = client_from_settings(settings)
+    client = services().airbyte()
     jobs = {}
     missing = []
     for a in accounts:

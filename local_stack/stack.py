@@ -139,14 +139,12 @@ class LocalStack:
         # Put back on stop: a later test in the same process must not reach a stopped moto.
         self._saved_environ = {k: os.environ.get(k) for k in self.env}
         os.environ.update(self.env)
-        from hubspot_app import secrets_store
         from hubspot_app.config import get_settings, reset_settings
-        from hubspot_app.messaging.queues import queue_url
         from hubspot_app.models import bind_tables
+        from hubspot_app.runtime import forget_services
         reset_settings()
         bind_tables(get_settings().accounts_table, get_settings().states_table, reconnect=True)
-        secrets_store.clear_cache()
-        queue_url.cache_clear()
+        forget_services()  # its clients, secrets and queue URLs were another stack's
         self._start_moto()
         from . import resources
         self.resources = resources.create_all(self.env, LOCAL_CLIENT_ID, self.client_secret)
@@ -199,9 +197,8 @@ class LocalStack:
 
     def _start_airbyte(self) -> None:
         """The Airbyte API emulator; its application credentials go into the stage's secret."""
-        from hubspot_app.airbyte import client as airbyte_client
-        from hubspot_app.lifecycle import provisioner
         from hubspot_app.models import bind_shared_table
+        from hubspot_app.runtime import forget_services
 
         from .airbyte_emulator import AirbyteEmulator
         from .resources import put_airbyte_secret
@@ -213,8 +210,7 @@ class LocalStack:
             client_secret=client_secret, **self.airbyte_options).start()
         self._servers.append(self.airbyte)
         put_airbyte_secret(self.env, client_id, client_secret)
-        airbyte_client.clear_client_cache()
-        provisioner.forget_shared_cache()
+        forget_services()  # the Airbyte client and shared ids were another emulator's
         bind_shared_table(self.env["AIRBYTE_RESOURCES_TABLE"], reconnect=True)
 
     def _start_app(self) -> None:

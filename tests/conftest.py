@@ -27,19 +27,13 @@ class CapturedLogs(logging.Handler):
 
 
 def reset_process_caches() -> None:
-    """Forget what the app caches per container (settings, clients, shared Airbyte ids, queue
-    URLs): in the test process one "container" serves many stacks one after another."""
-    from hubspot_app import config, secrets_store
-    from hubspot_app.airbyte import client as airbyte_client
-    from hubspot_app.lifecycle import journal, provisioner
-    from hubspot_app.messaging import queues
+    """Forget what the app keeps per container (settings, and the Services with its clients,
+    secrets, shared Airbyte ids, queue URLs): in the test process one "container" serves many
+    stacks one after another."""
+    from hubspot_app import config, runtime
 
     config.reset_settings()
-    airbyte_client.clear_client_cache()
-    secrets_store.clear_cache()
-    provisioner.forget_shared_cache()
-    journal.clear_token_cache()
-    queues.queue_url.cache_clear()
+    runtime.forget_services()
 
 
 @pytest.fixture(scope="module", autouse=True)

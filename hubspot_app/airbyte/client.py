@@ -334,32 +334,19 @@ class AirbyteClient:
         return (page or {}).get("data") or []
 
 
-_clients: dict[tuple, tuple[float, AirbyteClient]] = {}
-_CLIENT_CACHE_SECONDS = 300
+def client_from_secret(settings, secret: dict | None) -> AirbyteClient:
+    """The stage's client from its secret's JSON (Services.airbyte reads and keeps it; None:
+    the stage names no secret)."""
+    from hubspot_app.secrets_store import SecretConfigError
 
-
-def client_from_settings(settings) -> AirbyteClient:
-    """The stage's client, credentials from Secrets Manager (cached per container for 5 min)."""
-    from hubspot_app.secrets_store import SecretConfigError, get_secret_json
-
-    key = (settings.airbyte.api_url, settings.airbyte.secret_name)
-    cached = _clients.get(key)
-    if cached and time.monotonic() - cached[0] < _CLIENT_CACHE_SECONDS:
-        return cached[1]
-    if not settings.airbyte.secret_name:
+    if not settings.airbyte.secret_name or secret is None:
         raise SecretConfigError("AIRBYTE_SECRET_NAME is not set for this stage")
-    data = get_secret_json(settings.airbyte.secret_name, secret_keys=("client_secret", "api_token"))
-    if not (data.get("api_token") or (data.get("client_id") and data.get("client_secret"))):
+    if not (secret.get("api_token") or (secret.get("client_id") and secret.get("client_secret"))):
         raise SecretConfigError(
             f"Secret {settings.airbyte.secret_name} must be JSON with 'client_id' and "
             f"'client_secret' (an Airbyte application) or 'api_token'")
-    client = AirbyteClient(settings.airbyte.api_url, api_token=data.get("api_token"),
-                           client_id=data.get("client_id"), client_secret=data.get("client_secret"),
-                           timeout=settings.airbyte.timeout_seconds,
-                           max_requests_per_second=settings.airbyte.max_requests_per_second)
-    _clients[key] = (time.monotonic(), client)
-    return client
-
-
-def clear_client_cache() -> None:
-    _clients.clear()
+    return AirbyteClient(settings.airbyte.api_url, api_token=secret.get("api_token"),
+                         client_id=secret.get("client_id"),
+                         client_secret=secret.get("client_secret"),
+                         timeout=settings.airbyte.timeout_seconds,
+                         max_requests_per_second=settings.airbyte.max_requests_per_second)

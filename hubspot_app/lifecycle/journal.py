@@ -52,9 +52,6 @@ POSITION_NAME = "app-lifecycle"
 MAX_FILE_BYTES = 5_000_000
 _TOKEN_MARGIN_S = 60
 
-# Per container (a warm Lambda reuses it): client_id -> (token, monotonic expiry).
-_app_tokens: dict[str, tuple[str, float]] = {}
-
 
 class JournalError(Exception):
     """The journal answered something we cannot act on; the run stops, the position stays."""
@@ -80,20 +77,20 @@ def bind_journal_table(name: str, reconnect: bool = False) -> None:
         JournalPosition._connection = None
 
 
-def clear_token_cache() -> None:
-    _app_tokens.clear()
+AppTokens = dict[str, tuple[str, float]]  # client id -> (token, when it expires)
 
 
-def app_token(oauth, clock: Callable[[], float] = time.monotonic) -> str:
-    """The app's client-credentials token, fetched once per container until near its expiry.
-    Registered as a secret, so no log line can carry it."""
+def app_token(oauth, tokens: AppTokens, clock: Callable[[], float] = time.monotonic) -> str:
+    """The app's client-credentials token, fetched once per container until near its expiry
+    (`tokens`: the container's, Services.app_tokens). Registered as a secret, so no log line
+    can carry it."""
     client_id = oauth.credentials.client_id
-    cached = _app_tokens.get(client_id)
+    cached = tokens.get(client_id)
     if cached and cached[1] - _TOKEN_MARGIN_S > clock():
         return cached[0]
     token, expires_in = oauth.client_credentials_token(JOURNAL_SCOPES)
     logs.register_secret(token)
-    _app_tokens[client_id] = (token, clock() + expires_in)
+    tokens[client_id] = (token, clock() + expires_in)
     return token
 
 
@@ -119,21 +116,21 @@ class PollReport:
 class JournalClient:
     """The journal's batch reads (HubSpotOAuthClient's transport, the app's token)."""
 
-    def __init__(self, oauth):
-        self.oauth = oauth
+    def __init__(self, oauth, tokens: AppTokens):
+        self.oauth, self.tokens = oauth, tokens
 
     def _get(self, path: str) -> dict:
         from hubspot_app.hubspot_oauth import HubSpotOAuthError
 
         for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {app_token(self.oauth)}"}
+            headers = {"Authorization": f"Bearer {app_token(self.oauth, self.tokens)}"}
             try:
                 return self.oauth._call("GET", path, headers=headers)
             except HubSpotOAuthError as exc:
                 if exc.http_status != 401 or attempt == 2:
                     raise
                 # The cached token was revoked or the app secret rotated: one fresh token.
-                clear_token_cache()
+                self.tokens.pop(self.oauth.credentials.client_id, None)
         raise AssertionError("unreachable")
 
     def entries(self, after: str | None, count: int) -> list[dict]:
@@ -305,43 +302,3 @@ def poll(client: JournalClient, store: PositionStore, hand_over: Callable[[Unins
             store.release()
     report.offset = position
     return report
-
-
-def run_scheduled() -> dict:
-    """The scheduled function's work: settings, tables, the app's token, the queue."""
-    from pynamodb.exceptions import DoesNotExist
-
-    from hubspot_app.config import get_settings
-    from hubspot_app.hubspot_oauth import HubSpotOAuthClient
-    from hubspot_app.lifecycle.token_health import send_messages, uninstall_message
-    from hubspot_app.metrics import emit_metric
-    from hubspot_app.models import Account, bind_tables
-    from hubspot_app.secrets_store import get_app_credentials
-
-    settings = get_settings()
-    health = settings.lifecycle
-    bind_tables(settings.accounts_table, settings.states_table)
-    bind_journal_table(health.journal_position_table)
-    oauth = HubSpotOAuthClient(settings.hubspot.api_url, get_app_credentials(settings.hubspot.app_secret_name),
-                               settings.hubspot.token_api, settings.hubspot.v1_fallback,
-                               settings.hubspot.http_timeout_seconds)
-
-    def known(hub_id: int) -> bool:
-        try:
-            Account.get(hub_id)
-            return True
-        except DoesNotExist:
-            return False
-
-    def hand_over(item: Uninstall) -> None:
-        send_messages(health.queue_name, [(uninstall_message(
-            item.hub_id, "journal", f"HubSpot journal APP_UNINSTALL {item.event_id}".strip(),
-            item.occurred_at_ms), 0)])
-
-    report = poll(JournalClient(oauth), PositionStore(lease_seconds=health.journal_lease_seconds),
-                  hand_over, known, health.hubspot_app_id, max_entries=health.journal_max_entries)
-    emit_metric("JournalEntriesRead", report.entries, "Count")
-    emit_metric("JournalUninstalls", report.handed_over, "Count")
-    return {"entries": report.entries, "uninstalls": report.uninstalls,
-            "handed_over": report.handed_over, "unknown_accounts": report.unknown_accounts,
-            "other_events": report.other_events, "skipped": report.skipped}

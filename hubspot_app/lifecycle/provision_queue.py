@@ -12,6 +12,7 @@ import logging
 import os
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from hubspot_app import logs
 from hubspot_app.config import Settings
@@ -22,6 +23,9 @@ from hubspot_app.messaging.consumer import Consumer, QueueSpec, Record
 from hubspot_app.messaging.retry import RetryPolicy
 from hubspot_app.metrics import emit_metric
 from hubspot_app.tracing import subsegment, trace_root
+
+if TYPE_CHECKING:
+    from hubspot_app.runtime import Services
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +38,11 @@ def policy(settings: Settings) -> RetryPolicy:
                        max(1, settings.provisioning.max_receives))
 
 
-def queue_spec(settings: Settings) -> QueueSpec:
-    from hubspot_app.messaging.queues import queue_url
-
+def queue_spec(svc: Services) -> QueueSpec:
+    settings = svc.settings
     if not settings.provisioning.dlq_name:
         raise RuntimeError("PROVISION_DLQ_NAME is not set")
-    return QueueSpec("provision", queue_url(settings.provisioning.dlq_name), policy(settings),
+    return QueueSpec("provision", svc.queue_url(settings.provisioning.dlq_name), policy(settings),
                      MAX_BODY_BYTES)
 
 
@@ -57,9 +60,10 @@ def parse(record: Record) -> tuple[dict, int]:
     return body, hub_id
 
 
-def handle_record(settings: Settings, record: Record, deadline: float | None = None) -> None:
+def handle_record(svc: Services, record: Record, deadline: float | None = None) -> None:
     """One record; returns when done, raises Transient/Permanent otherwise. `deadline`
     (time.monotonic()): when waits for an ambiguous create to show up must end."""
+    settings = svc.settings
     body, hub_id = parse(record)
     message_id, receive_count = record.message_id, record.receive_count
     owner = f"{message_id}:{uuid.uuid4().hex[:8]}"
@@ -68,10 +72,10 @@ def handle_record(settings: Settings, record: Record, deadline: float | None = N
     with logs.hub_context(hub_id), subsegment("provision_message", hub_id=hub_id, **linked):
         try:
             if body.get("type") == "deprovision":
-                outcome = deprovision(settings, hub_id, owner=owner, message_id=message_id,
+                outcome = deprovision(svc, hub_id, owner=owner, message_id=message_id,
                                       receive_count=receive_count)
             else:
-                outcome = provision(settings, hub_id, owner=owner, verify=bool(body.get("verify")),
+                outcome = provision(svc, hub_id, owner=owner, verify=bool(body.get("verify")),
                                     message_id=message_id, receive_count=receive_count,
                                     deadline=deadline)
         except Busy as exc:
@@ -141,8 +145,9 @@ def _failed(settings: Settings, record: Record, hub_id: int, owner: str,
     return Transient(reason, delay=delay)
 
 
-def handle_batch(settings: Settings, event: dict, context=None, sqs=None) -> dict:
+def handle_batch(svc: Services, event: dict, context=None) -> dict:
     """Lambda's SQS batch: returns the partial batch response (ReportBatchItemFailures)."""
+    settings = svc.settings
     # In Lambda, leave records untouched when the time left could not cover one more account
     # (off Lambda, e.g. chalice.test's 3-second context, there is no such limit).
     remaining = getattr(context, "get_remaining_time_in_millis", None) \
@@ -155,6 +160,6 @@ def handle_batch(settings: Settings, event: dict, context=None, sqs=None) -> dic
         # Settle windows end early enough to save the outcome before Lambda's timeout.
         deadline = (time.monotonic() + remaining() / 1000 - settings.airbyte.timeout_seconds
                     ) if callable(remaining) else None
-        handle_record(settings, record, deadline)
+        handle_record(svc, record, deadline)
 
-    return Consumer(queue_spec(settings), sqs=sqs, has_time=has_time).run(event, handle)
+    return Consumer(queue_spec(svc), svc.sqs, svc.queue_url, has_time=has_time).run(event, handle)

@@ -9,7 +9,7 @@ How "exactly once" holds:
   intended" time is written; a retry that finds the mark but no id (a crash, a timeout or a lost
   response after the create) first looks the resource up by its deterministic name in Airbyte.
 - The shared workspace and destination are created once under the same lease + intent scheme
-  on the small `SharedResource` table, and cached per container.
+  on the small `SharedResource` table, and their ids kept per container (Services.shared_ids).
 - Ids on the account are checked against Airbyte (GET) on every non-trivial run, so a resource
   deleted in Airbyte is recreated and changed settings are patched back (convergent).
 - Ambiguous creates (a timeout, a dropped connection or a 5xx after the request was sent: the
@@ -29,13 +29,12 @@ to the dead-letter queue with the reason attached. The account's status and
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import boto3
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
@@ -45,7 +44,6 @@ from hubspot_app.airbyte.client import (
     AirbyteNotFound,
     AirbytePermanentError,
     AirbyteTransientError,
-    client_from_settings,
 )
 from hubspot_app.airbyte.spec import (
     OAUTH_SOURCE_NAME,
@@ -74,33 +72,20 @@ from hubspot_app.models import (
     AccountStatus,
     ProvisionEvent,
     SharedResource,
-    bind_shared_table,
-    bind_tables,
     condition_failed,
     lease_is_free,
     utcnow,
 )
-from hubspot_app.secrets_store import AppCredentials, SecretConfigError, get_app_credentials
+from hubspot_app.secrets_store import AppCredentials, SecretConfigError
 from hubspot_app.token_crypto import TokenDecryptError, decrypt_token
 from hubspot_app.tracing import subsegment
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    from hubspot_app.runtime import Services
+
 HISTORY_KEEP = 50
-_SHARED_CACHE_SECONDS = 300
-_shared_cache: dict[str, tuple[float, str]] = {}
-
-
-_clients: dict[str, object] = {}
-
-
-def _kms():
-    """One KMS client per container (creating a boto3 client costs more than the call)."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
-    key = f"kms|{endpoint}"
-    if key not in _clients:
-        _clients[key] = boto3.client("kms")
-    return _clients[key]
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -174,20 +159,20 @@ class Outcome:
 
 
 # -- shared resources (workspace, destination) -----------------------------------------------
-def ensure_shared(settings: Settings, key: str, owner: str, find, create, verify=None) -> str:
-    """The id of a resource many accounts share, created at most once across all workers."""
-    cached = _shared_cache.get(key)
-    if cached and time.monotonic() - cached[0] < _SHARED_CACHE_SECONDS:
-        return cached[1]
-    bind_shared_table(settings.airbyte.resources_table)
+def ensure_shared(svc: Services, key: str, owner: str, find, create, verify=None) -> str:
+    """The id of a resource many accounts share, created at most once across all workers
+    (kept for a few minutes per container in svc.shared_ids)."""
+    settings, known = svc.settings, svc.shared_ids
+    cached = known.get(key)
+    if cached is not None:
+        return cached
     try:
         item = SharedResource.get(key, consistent_read=True)
     except DoesNotExist:
         item = None
     if item is not None and item.resource_id:
         if verify is None or verify(item.resource_id):
-            _shared_cache[key] = (time.monotonic(), item.resource_id)
-            return item.resource_id
+            return known.put(key, item.resource_id)
         # Deleted in Airbyte: forget it (only if nobody replaced it meanwhile), then recreate.
         logs.log_event(log, "shared Airbyte resource is gone; recreating", logging.WARNING, key=key)
         try:
@@ -196,7 +181,7 @@ def ensure_shared(settings: Settings, key: str, owner: str, find, create, verify
         except UpdateError as exc:
             if not condition_failed(exc):
                 raise
-        return ensure_shared(settings, key, owner, find, create, verify)
+        return ensure_shared(svc, key, owner, find, create, verify)
     had_intent = item is not None and item.intent_at is not None
     now = utcnow()
     try:
@@ -212,8 +197,7 @@ def ensure_shared(settings: Settings, key: str, owner: str, find, create, verify
             raise
         item = SharedResource.get(key, consistent_read=True)
         if item.resource_id:
-            _shared_cache[key] = (time.monotonic(), item.resource_id)
-            return item.resource_id
+            return known.put(key, item.resource_id)
         # Come back when the holder's lease ends (it finishes or its lease lapses by then), so
         # many accounts waiting on one slow create do not use up their receives meanwhile.
         left = (item.lease_until - now).total_seconds() if item.lease_until else 0
@@ -248,11 +232,11 @@ def ensure_shared(settings: Settings, key: str, owner: str, find, create, verify
         actions=[SharedResource.resource_id.set(resource), SharedResource.lease_owner.remove(),
                  SharedResource.lease_until.remove(), SharedResource.updated_at.set(utcnow())],
         condition=SharedResource.lease_owner == owner)
-    _shared_cache[key] = (time.monotonic(), resource)
-    return resource
+    return known.put(key, resource)
 
 
-def ensure_workspace(settings: Settings, client: AirbyteClient, owner: str, hub_id: int) -> str:
+def ensure_workspace(svc: Services, client: AirbyteClient, owner: str, hub_id: int) -> str:
+    settings = svc.settings
     if settings.airbyte.workspace_id and not settings.airbyte.workspace_per_account:
         return settings.airbyte.workspace_id
     name = workspace_name(settings, hub_id)
@@ -265,13 +249,14 @@ def ensure_workspace(settings: Settings, client: AirbyteClient, owner: str, hub_
             return False
 
     return ensure_shared(
-        settings, f"workspace:{name}", owner,
+        svc, f"workspace:{name}", owner,
         find=lambda: (_find_by_name(client.list_workspaces(), name) or {}).get("workspaceId"),
         create=lambda: client.create_workspace(name)["workspaceId"], verify=exists)
 
 
-def ensure_destination(settings: Settings, client: AirbyteClient, owner: str,
+def ensure_destination(svc: Services, client: AirbyteClient, owner: str,
                        workspace_id: str) -> str:
+    settings = svc.settings
     if settings.airbyte.destination_id and not settings.airbyte.workspace_per_account:
         return settings.airbyte.destination_id
     name = destination_name(settings)
@@ -284,7 +269,7 @@ def ensure_destination(settings: Settings, client: AirbyteClient, owner: str,
             return False
 
     return ensure_shared(
-        settings, f"destination:{workspace_id}", owner,
+        svc, f"destination:{workspace_id}", owner,
         find=lambda: (_find_by_name(client.list_destinations(workspace_id), name)
                       or {}).get("destinationId"),
         create=lambda: client.create_destination(workspace_id, name,
@@ -293,7 +278,7 @@ def ensure_destination(settings: Settings, client: AirbyteClient, owner: str,
         verify=exists)
 
 
-def ensure_workspace_oauth(settings: Settings, client: AirbyteClient, workspace_id: str,
+def ensure_workspace_oauth(svc: Services, client: AirbyteClient, workspace_id: str,
                            creds: AppCredentials) -> None:
     """Make Airbyte use our HubSpot app for the workspace's HubSpot sources.
 
@@ -306,10 +291,8 @@ def ensure_workspace_oauth(settings: Settings, client: AirbyteClient, workspace_
     """
     key = f"oauth:{workspace_id}"
     fingerprint = oauth_fingerprint(creds)
-    cached = _shared_cache.get(key)
-    if cached and cached[1] == fingerprint and time.monotonic() - cached[0] < _SHARED_CACHE_SECONDS:
+    if svc.shared_ids.get(key) == fingerprint:
         return
-    bind_shared_table(settings.airbyte.resources_table)
     try:
         item = SharedResource.get(key, consistent_read=True)
     except DoesNotExist:
@@ -332,11 +315,7 @@ def ensure_workspace_oauth(settings: Settings, client: AirbyteClient, workspace_
                                                 SharedResource.updated_at.set(utcnow())])
         logs.log_event(log, "workspace OAuth credentials set", workspace_id=workspace_id,
                        rotated=item is not None)
-    _shared_cache[key] = (time.monotonic(), fingerprint)
-
-
-def forget_shared_cache() -> None:
-    _shared_cache.clear()
+    svc.shared_ids.put(key, fingerprint)
 
 
 # -- ambiguous creates ------------------------------------------------------------------------
@@ -366,9 +345,10 @@ def settle(settings: Settings, find, since: datetime | None, deadline: float | N
 class _Run:
     """One provisioning run for one account, holding its lease."""
 
-    def __init__(self, settings: Settings, client: AirbyteClient, account: Account, owner: str,
+    def __init__(self, svc: Services, client: AirbyteClient, account: Account, owner: str,
                  creds: AppCredentials, verify: bool = False, deadline: float | None = None):
-        self.settings, self.client, self.account, self.owner = settings, client, account, owner
+        self.services = svc
+        self.settings, self.client, self.account, self.owner = svc.settings, client, account, owner
         self.creds = creds
         self.hub_id = int(account.hub_id)
         self.changes: list[str] = []
@@ -382,7 +362,7 @@ class _Run:
     def refresh_token(self) -> str:
         if self._token is None:
             self._token = decrypt_token(self.account.refresh_token_encrypted, self.hub_id,
-                                        kms=_kms())
+                                        kms=self.services.kms)
             logs.register_secret(self._token)
         return self._token
 
@@ -520,11 +500,10 @@ class _Run:
         self.account.provisioning_history = list(self.account.provisioning_history or []) + [event]
         logs.log_event(log, "duplicate Airbyte resources converged", logging.WARNING, kind=kind,
                        kept=keep[id_key], deleted=deleted)
-        from hubspot_app.alerts import send_alert
         from hubspot_app.metrics import emit_metric
 
         emit_metric("DuplicatesConverged", len(extra), "Count", Kind=kind, hub_id=self.hub_id)
-        send_alert("duplicates_converged", self.hub_id, "warning",
+        self.services.alert("duplicates_converged", self.hub_id, "warning",
                    summary=f"{len(items)} Airbyte {kind}s for one account; kept one, deleted "
                            f"{len(extra)}",
                    action="Nothing to repair (done). If it recurs, Airbyte answers creates late: "
@@ -650,8 +629,7 @@ def _acquire_lease(settings: Settings, account: Account, owner: str) -> None:
                    holder=current.provision_lease_owner) from None
 
 
-def load_account(settings: Settings, hub_id: int) -> Account:
-    bind_tables(settings.accounts_table, settings.states_table)
+def load_account(hub_id: int) -> Account:
     try:
         return Account.get(int(hub_id), consistent_read=True)
     except DoesNotExist:
@@ -659,7 +637,7 @@ def load_account(settings: Settings, hub_id: int) -> Account:
                               f"the message names a wrong hub)", kind=UNKNOWN_ACCOUNT) from None
 
 
-def provision(settings: Settings, hub_id: int, *, owner: str | None = None, verify: bool = False,
+def provision(svc: Services, hub_id: int, *, owner: str | None = None, verify: bool = False,
               message_id: str | None = None, receive_count: int | None = None,
               client: AirbyteClient | None = None, deadline: float | None = None,
               _reread: bool = False) -> Outcome:
@@ -667,12 +645,13 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
 
     `verify`: also look for same-named duplicates in Airbyte and converge them (reconcile's
     repairs ask for it). `deadline` (time.monotonic()): settle windows end by then."""
+    settings = svc.settings
     owner = owner or f"run-{uuid.uuid4().hex[:12]}"
-    account = load_account(settings, hub_id)
+    account = load_account(hub_id)
     if account.status in (AccountStatus.UNINSTALLED, AccountStatus.NEEDS_REAUTH):
         logs.log_event(log, "provisioning skipped", status=account.status)
         return Outcome(int(hub_id), "skipped", [f"status {account.status}"])
-    creds = get_app_credentials(settings.hubspot.app_secret_name)
+    creds = svc.app_credentials()
     wanted_hash = config_hash(settings, creds, int(hub_id))
     fingerprint = token_fingerprint(account, creds)
     if (not verify and account.status == AccountStatus.ACTIVE and account.airbyte_connection_id
@@ -681,7 +660,7 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
         logs.log_event(log, "already provisioned", connection_id=account.airbyte_connection_id)
         return Outcome(int(hub_id), "unchanged", [], account.airbyte_source_id,
                        account.airbyte_connection_id)
-    client = client or client_from_settings(settings)
+    client = client or svc.airbyte()
     try:
         _acquire_lease(settings, account, owner)
     except Busy as exc:
@@ -690,16 +669,16 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
         # Nobody holds the lease: the item changed between our read and the lease (another
         # message's run finished, an uninstall). Read it again now instead of spending a
         # receive on it: on the last one the message would be dead-lettered (bench/storm.py).
-        return provision(settings, hub_id, owner=owner, verify=verify, message_id=message_id,
+        return provision(svc, hub_id, owner=owner, verify=verify, message_id=message_id,
                          receive_count=receive_count, client=client, deadline=deadline,
                          _reread=True)
-    run = _Run(settings, client, account, owner, creds, verify=verify, deadline=deadline)
+    run = _Run(svc, client, account, owner, creds, verify=verify, deadline=deadline)
     first = account.status != AccountStatus.ACTIVE and not account.provisioned_at
     try:
         with subsegment("airbyte.provision", hub_id=int(hub_id)):
-            workspace_id = ensure_workspace(settings, client, owner, int(hub_id))
-            destination_id = ensure_destination(settings, client, owner, workspace_id)
-            ensure_workspace_oauth(settings, client, workspace_id, creds)
+            workspace_id = ensure_workspace(svc, client, owner, int(hub_id))
+            destination_id = ensure_destination(svc, client, owner, workspace_id)
+            ensure_workspace_oauth(svc, client, workspace_id, creds)
             source_id = run.ensure_source(workspace_id, fingerprint,
                                           had_intent=account.airbyte_source_intent_at is not None)
             connection_id = run.ensure_connection(
@@ -755,7 +734,7 @@ def provision(settings: Settings, hub_id: int, *, owner: str | None = None, veri
 DEPROVISION_ACTIONS = ("delete", "pause")
 
 
-def deprovision(settings: Settings, hub_id: int, *, action: str | None = None,
+def deprovision(svc: Services, hub_id: int, *, action: str | None = None,
                 owner: str | None = None, message_id: str | None = None,
                 receive_count: int | None = None, client: AirbyteClient | None = None) -> Outcome:
     """For an uninstalled account: delete its connection and source (`action="delete"`,
@@ -766,11 +745,12 @@ def deprovision(settings: Settings, hub_id: int, *, action: str | None = None,
     Busy (come back when it ends). That run cannot write `active` over the uninstall (its last
     write requires the status it leased), but it records the ids of what it created, which
     this then deletes: offboarding never leaves an account or an Airbyte resource behind."""
+    settings = svc.settings
     action = action or settings.provisioning.reconcile_uninstalled_action
     if action not in DEPROVISION_ACTIONS:
         raise ValueError(f"deprovision action {action!r} is not one of {DEPROVISION_ACTIONS}")
     owner = owner or f"run-{uuid.uuid4().hex[:12]}"
-    account = load_account(settings, hub_id)
+    account = load_account(hub_id)
     if account.status != AccountStatus.UNINSTALLED:
         return Outcome(int(hub_id), "skipped", [f"status {account.status} (re-installed?)"])
     leased = account.provision_lease_owner is not None and account.provision_lease_until is not None \
@@ -783,8 +763,8 @@ def deprovision(settings: Settings, hub_id: int, *, action: str | None = None,
     if not account.airbyte_connection_id and not account.airbyte_source_id:
         release_lease(int(hub_id), owner)
         return Outcome(int(hub_id), "unchanged")
-    client = client or client_from_settings(settings)
-    run = _Run(settings, client, account, owner, creds=None)  # type: ignore[arg-type]  # deprovision needs no credentials
+    client = client or svc.airbyte()
+    run = _Run(svc, client, account, owner, creds=None)  # type: ignore[arg-type]  # deprovision needs no credentials
     changes, actions = [], []
     pause = action == "pause"
     if account.airbyte_connection_id:

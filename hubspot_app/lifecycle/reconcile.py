@@ -28,11 +28,10 @@ import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-
-import boto3
+from typing import TYPE_CHECKING
 
 from hubspot_app import logs
-from hubspot_app.airbyte.client import AirbyteClient, client_from_settings
+from hubspot_app.airbyte.client import AirbyteClient
 from hubspot_app.airbyte.spec import (
     config_hash,
     connection_drift,
@@ -44,10 +43,11 @@ from hubspot_app.airbyte.spec import (
     token_fingerprint,
     workspace_name,
 )
-from hubspot_app.config import Settings
-from hubspot_app.messaging.queues import provision_message, queue_url
-from hubspot_app.models import Account, AccountStatus, bind_tables, utcnow
-from hubspot_app.secrets_store import get_app_credentials
+from hubspot_app.messaging.queues import provision_message
+from hubspot_app.models import Account, AccountStatus, utcnow
+
+if TYPE_CHECKING:
+    from hubspot_app.runtime import Services
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +77,10 @@ def _live(items) -> dict:
             if i.get("status") != "deprecated"}
 
 
-def plan(settings: Settings, client: AirbyteClient | None = None) -> Report:
-    bind_tables(settings.accounts_table, settings.states_table)
-    client = client or client_from_settings(settings)
-    creds = get_app_credentials(settings.hubspot.app_secret_name)
+def plan(svc: Services, client: AirbyteClient | None = None) -> Report:
+    settings = svc.settings
+    client = client or svc.airbyte()
+    creds = svc.app_credentials()
     accounts = list(Account.scan())
     report = Report(accounts=len(accounts))
     for a in accounts:
@@ -178,10 +178,10 @@ def _hub_of(name: str, ours: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def queue_repairs(settings: Settings, report: Report) -> int:
+def queue_repairs(svc: Services, report: Report) -> int:
     """Send one message per actionable finding (batches of 10)."""
-    sqs = boto3.client("sqs")
-    url = queue_url(settings.provisioning.queue_name)
+    sqs = svc.sqs
+    url = svc.queue_url(svc.settings.provisioning.queue_name)
     day = utcnow().strftime("%Y%m%dT%H")
     entries: list[dict] = []
     for f in report.findings:
@@ -205,10 +205,10 @@ def queue_repairs(settings: Settings, report: Report) -> int:
     return sent
 
 
-def run(settings: Settings, apply: bool = True, client: AirbyteClient | None = None) -> Report:
-    report = plan(settings, client)
+def run(svc: Services, apply: bool = True, client: AirbyteClient | None = None) -> Report:
+    report = plan(svc, client)
     if apply:
-        queue_repairs(settings, report)
+        queue_repairs(svc, report)
     for f in report.findings:
         with logs.hub_context(f.hub_id):
             logs.log_event(log, "reconcile finding", logging.WARNING, problem=f.problem,
@@ -218,8 +218,8 @@ def run(settings: Settings, apply: bool = True, client: AirbyteClient | None = N
     return report
 
 
-def run_scheduled(settings: Settings) -> dict:
-    report = run(settings, apply=True)
+def run_scheduled(svc: Services) -> dict:
+    report = run(svc, apply=True)
     return {"accounts": report.accounts, "findings": len(report.findings),
             "queued": report.queued}
 

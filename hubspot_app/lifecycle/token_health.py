@@ -38,11 +38,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hubspot_app import logs
 from hubspot_app.messaging.rate_limit import RateLimiter
 from hubspot_app.metrics import emit_metric
+
+if TYPE_CHECKING:
+    from hubspot_app.runtime import Services
 
 log = logging.getLogger(__name__)
 
@@ -103,26 +106,6 @@ class ClientAirbyteActions:
         return None
 
 
-def airbyte_actions_from_settings(settings) -> AirbyteActions | None:
-    """The stage's Airbyte actions, or None when this stage has no Airbyte configured."""
-    if not settings.airbyte.secret_name:
-        return None
-    from hubspot_app.airbyte.client import client_from_settings
-
-    return ClientAirbyteActions(client_from_settings(settings))
-
-
-# -- the token endpoint's limit ---------------------------------------------------------------
-_limiter: RateLimiter | None = None
-
-
-def process_limiter(per_second: float) -> RateLimiter:
-    global _limiter
-    if _limiter is None or _limiter.per_second != per_second:
-        _limiter = RateLimiter(per_second)
-    return _limiter
-
-
 # -- one account ----------------------------------------------------------------------------
 @dataclass
 class Verdict:
@@ -143,16 +126,21 @@ class TokenHealthChecker:
     def __init__(self, settings, health, oauth, airbyte: AirbyteActions | None = None,
                  limiter: RateLimiter | None = None, kms=None,
                  now: Callable[[], datetime] | None = None, sleep: Callable[[float], None] = time.sleep,
-                 alert: Callable[..., object] | None = None, uninstall: Callable[..., object] | None = None):
+                 alert: Callable[..., object] | None = None, uninstall: Callable[..., object] | None = None,
+                 send: Callable[[list[tuple[dict, int]]], int] | None = None):
+        """Wired by hubspot_app.handlers.lifecycle (LifecycleParts.checker): the container's
+        limiter, KMS client, alerts and lifecycle queue. Left out: a limiter of its own, alerts
+        only logged, no uninstall."""
         from hubspot_app.alerts import send_alert
 
         self.settings, self.health, self.oauth, self.airbyte = settings, health, oauth, airbyte
-        self.limiter = limiter or process_limiter(health.refresh_per_second)
+        self.limiter = limiter or RateLimiter(health.refresh_per_second)
         self.kms = kms
         self.now = now or (lambda: datetime.now(UTC))
         self.sleep = sleep
         self._alert = alert or send_alert
         self._uninstall = uninstall
+        self._send = send  # (uninstall message, delay) pairs to the lifecycle queue
         self.required_scopes = set(settings.hubspot.scopes)
         self.config_alerted = False
 
@@ -334,15 +322,16 @@ class TokenHealthChecker:
             try:
                 self._uninstall(account.hub_id, source="health_check", reason=reason)
                 result.events.append("uninstalled")
-            except Exception as exc:  # noqa: BLE001 - any failure: the queue finishes it
+            except Exception as exc:
                 # The account is marked uninstalled by now, so no later check comes back to it:
                 # the lifecycle queue retries the uninstall instead (e.g. while a provisioning
                 # run holds the account's lease).
                 logs.log_event(log, "uninstall queued to finish later", logging.WARNING,
                                error=type(exc).__name__)
                 delay = getattr(exc, "delay", None) or 0
-                send_messages(self.health.queue_name,
-                              [(uninstall_message(account.hub_id, "health_check", reason), delay)])
+                if self._send is None:
+                    raise RuntimeError("no lifecycle queue to finish the uninstall") from exc
+                self._send([(uninstall_message(account.hub_id, "health_check", reason), delay)])
                 result.events.append("uninstall_queued")
 
     def _config_problem(self, verdict: Verdict) -> None:
@@ -418,18 +407,13 @@ def uninstall_message(hub_id: int, source: str, reason: str = "",
             "occurred_at_ms": occurred_at_ms, "attempt": attempt}
 
 
-def send_messages(queue_name: str, bodies: list[tuple[dict, int]], sqs=None) -> int:
+def send_messages(svc: Services, queue_name: str, bodies: list[tuple[dict, int]]) -> int:
     """Send (body, delay seconds) pairs, ten per call. Returns the number sent; raises if any failed."""
-    import boto3
-
-    from hubspot_app.messaging.queues import queue_url
-
-    sqs = sqs or boto3.client("sqs")
-    url = queue_url(queue_name)
+    url = svc.queue_url(queue_name)
     sent = 0
     for start in range(0, len(bodies), 10):
         chunk = bodies[start:start + 10]
-        answer = sqs.send_message_batch(QueueUrl=url, Entries=[
+        answer = svc.sqs.send_message_batch(QueueUrl=url, Entries=[
             {"Id": str(i), "MessageBody": json.dumps(body),
              "DelaySeconds": max(0, min(MAX_SQS_DELAY, int(delay)))}
             for i, (body, delay) in enumerate(chunk)])
@@ -439,10 +423,11 @@ def send_messages(queue_name: str, bodies: list[tuple[dict, int]], sqs=None) -> 
     return sent
 
 
-def fan_out(accounts_table: str, health, sqs=None, force: bool = False) -> dict:
+def fan_out(svc: Services, force: bool = False) -> dict:
     """The scheduled run: every account that is not uninstalled, in messages of N hub_ids."""
     from hubspot_app.models import Account, AccountStatus
 
+    health = svc.settings.lifecycle
     started = time.monotonic()
     hub_ids: list[int] = []
     skipped = 0
@@ -454,7 +439,7 @@ def fan_out(accounts_table: str, health, sqs=None, force: bool = False) -> dict:
     size = max(1, health.accounts_per_message)
     bodies = [(check_message(hub_ids[i:i + size], force=force), 0)
               for i in range(0, len(hub_ids), size)]
-    sent = send_messages(health.queue_name, bodies, sqs=sqs)
+    sent = send_messages(svc, health.queue_name, bodies)
     summary = {"accounts": len(hub_ids), "messages": sent, "uninstalled_skipped": skipped,
                "seconds": round(time.monotonic() - started, 3)}
     emit_metric("TokenHealthFanOutAccounts", len(hub_ids), "Count")
@@ -476,16 +461,11 @@ class BatchReport:
 MAX_BODY_BYTES = 64 * 1024  # a check message of 25 hub_ids is ~400 bytes
 
 
-def queue_spec(health, dlq_url: str | None = None):
+def queue_spec(health, dlq_url: str):
     """The lifecycle queue on the shared consumer (hubspot_app.messaging)."""
     from hubspot_app.messaging.consumer import QueueSpec
-    from hubspot_app.messaging.queues import queue_url
     from hubspot_app.messaging.retry import queue_policy
 
-    if dlq_url is None:
-        if not health.dlq_name:
-            raise RuntimeError("LIFECYCLE_DLQ_NAME is not set")
-        dlq_url = queue_url(health.dlq_name)
     return QueueSpec("lifecycle", dlq_url, queue_policy("lifecycle"), MAX_BODY_BYTES)
 
 
@@ -542,13 +522,12 @@ class _Budget:
 def process_batch(event: dict, checker: TokenHealthChecker, health, *, consumer,
                   uninstaller: Callable[[dict], object] | None = None,
                   remaining_ms: Callable[[], int] | None = None,
-                  send: Callable[[list[tuple[dict, int]]], int] | None = None
-                  ) -> tuple[dict, BatchReport]:
+                  send: Callable[[list[tuple[dict, int]]], int]) -> tuple[dict, BatchReport]:
     """The SQS worker's work for one batch: (partial batch response, report). Retries are the
-    consumer's (ChangeMessageVisibility with the lifecycle retry policy), not copies."""
+    consumer's (ChangeMessageVisibility with the lifecycle retry policy), not copies; `send`
+    puts (body, delay) pairs on the lifecycle queue (a remainder out of time)."""
     from hubspot_app.errors import UNKNOWN_ACCOUNT, Permanent, Transient, unknown_account
 
-    send = send or (lambda items: send_messages(health.queue_name, items))
     report, budget = BatchReport(), _Budget(remaining_ms)
     consumer.has_time = lambda: not budget.out
 

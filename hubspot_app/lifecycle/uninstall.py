@@ -35,11 +35,13 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from hubspot_app import logs
-from hubspot_app.config import LifecycleSettings, Settings
-from hubspot_app.lifecycle.token_health import AirbyteActions
 from hubspot_app.metrics import emit_metric
+
+if TYPE_CHECKING:
+    from hubspot_app.runtime import Services
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +87,20 @@ def purge_lake(s3, bucket: str, hub_id: int, raw_prefix: str = "raw",
 
 
 class Uninstaller:
-    def __init__(self, settings, health, airbyte_client=None, oauth=None,
-                 s3=None, kms=None, alert=None, now=None):
-        from hubspot_app.alerts import send_alert
+    """Offboards accounts with the container's Services (settings, tables, clients; the
+    lifecycle worker wires it: hubspot_app.handlers.lifecycle). `airbyte_client` None: this
+    stage has no Airbyte; `oauth` None: nothing is revoked at HubSpot."""
 
-        self.settings, self.health, self.oauth = settings, health, oauth
+    def __init__(self, svc: Services, airbyte_client=None, oauth=None, *, s3=None, glue=None,
+                 kms=None, alert=None, now=None):
+        self.services = svc
+        self.settings, self.health, self.oauth = svc.settings, svc.settings.lifecycle, oauth
         self.airbyte_client = airbyte_client  # hubspot_app.airbyte.client.AirbyteClient
-        self.s3, self.kms = s3, kms
-        self._alert = alert or send_alert
+        # Created at their first call: most uninstalls purge nothing.
+        self.s3 = s3 or svc.lazy_client("s3")
+        self.glue = glue or svc.lazy_client("glue")
+        self.kms = kms or svc.lazy_client("kms")
+        self._alert = alert or svc.alert
         self.now = now or (lambda: datetime.now(UTC))
 
     def from_message(self, message: dict) -> UninstallReport:
@@ -178,7 +186,7 @@ class Uninstaller:
                 raise RuntimeError("Airbyte is not configured, cannot delete the account's "
                                    "connection and source; set AIRBYTE_SECRET_NAME")
             return
-        outcome = deprovision(self.settings, account.hub_id, action="delete",
+        outcome = deprovision(self.services, account.hub_id, action="delete",
                               owner=f"uninstall-{uuid.uuid4().hex[:12]}",
                               client=self.airbyte_client)
         # "connection deleted" -> connection_deleted, "source already gone" -> ...
@@ -236,17 +244,13 @@ class Uninstaller:
             Account.token_error.remove(), Account.token_broken_at.remove()])
 
     def _purge(self, hub_id: int) -> int:
-        import boto3
-
         lake = self.settings.lake
         if not lake.bucket:
             raise RuntimeError("UNINSTALL_PURGE_S3 is on but LAKE_BUCKET is not set")
-        s3 = self.s3 or boto3.client("s3")
-        n = purge_lake(s3, lake.bucket, hub_id, lake.raw_prefix, lake.curated_prefix)
+        n = purge_lake(self.s3, lake.bucket, hub_id, lake.raw_prefix, lake.curated_prefix)
         job = self.settings.glue.job_name
         if job:  # queued behind a running curate run (JobRunQueuingEnabled in the template)
-            glue = getattr(self, "glue", None) or boto3.client("glue")
-            run = glue.start_job_run(JobName=job, Arguments={"--purge_hub_ids": str(hub_id)})
+            run = self.glue.start_job_run(JobName=job, Arguments={"--purge_hub_ids": str(hub_id)})
             logs.log_event(log, "curated purge run started", hub_id=hub_id,
                            job_run_id=run.get("JobRunId"))
         return n
@@ -257,129 +261,3 @@ class Uninstaller:
         UninstallAudit(hub_id=hub_id, at=now.isoformat(timespec="milliseconds"), source=source,
                        reason=(logs.redact(reason)[:200] or None), steps=list(report.steps),
                        purged_objects=report.purged_objects, stage=self.settings.stage).save()
-
-
-# -- wiring for the Lambda handlers and the operators' CLI ------------------------------------
-@dataclass
-class Runtime:
-    settings: Settings
-    health: LifecycleSettings  # settings.lifecycle
-    oauth: object
-    airbyte: AirbyteActions | None
-    airbyte_client: object | None = None  # the client under `airbyte`: offboarding's deprovision
-
-    def checker(self, **kwargs):
-        from hubspot_app.lifecycle.token_health import TokenHealthChecker
-
-        uninstaller = self.uninstaller()
-        return TokenHealthChecker(self.settings, self.health, self.oauth, self.airbyte,
-                                  uninstall=lambda hub_id, source, reason: uninstaller.uninstall(
-                                      hub_id, source=source, reason=reason), **kwargs)
-
-    def uninstaller(self, **kwargs) -> Uninstaller:
-        return Uninstaller(self.settings, self.health, self.airbyte_client, self.oauth, **kwargs)
-
-
-def runtime(airbyte: AirbyteActions | None = None) -> Runtime:
-    """Settings, tables, the HubSpot OAuth client and Airbyte actions of this stage."""
-    from hubspot_app.config import get_settings
-    from hubspot_app.hubspot_oauth import HubSpotOAuthClient
-    from hubspot_app.lifecycle.token_health import airbyte_actions_from_settings
-    from hubspot_app.models import bind_health_tables, bind_tables
-    from hubspot_app.secrets_store import get_app_credentials
-
-    settings = get_settings()
-    health = settings.lifecycle
-    bind_tables(settings.accounts_table, settings.states_table)
-    bind_health_tables(health.audit_table, health.webhook_receipts_table)
-    oauth = HubSpotOAuthClient(settings.hubspot.api_url, get_app_credentials(settings.hubspot.app_secret_name),
-                               settings.hubspot.token_api, settings.hubspot.v1_fallback,
-                               settings.hubspot.http_timeout_seconds)
-    if airbyte is None:
-        airbyte = airbyte_actions_from_settings(settings)
-    return Runtime(settings, health, oauth, airbyte, getattr(airbyte, "client", None))
-
-
-def run_fan_out(force: bool = False) -> dict:
-    """The scheduled function's work."""
-    from hubspot_app.config import get_settings
-    from hubspot_app.lifecycle.token_health import fan_out
-    from hubspot_app.models import bind_tables
-
-    settings = get_settings()  # no secret needed to fan out
-    health = settings.lifecycle
-    bind_tables(settings.accounts_table, settings.states_table)
-    summary = fan_out(settings.accounts_table, health, force=force)
-    summary["dlq_depth"] = emit_dlq_depths({"lifecycle": health.dlq_name,
-                                            "provision": settings.provisioning.dlq_name,
-                                            "glue_trigger": settings.glue.trigger_dlq_name})
-    return summary
-
-
-def emit_dlq_depths(queues: dict[str, str]) -> dict[str, int]:
-    """DlqDepth metric per dead-letter queue (visible + in flight), for the DLQ alarm."""
-    import boto3
-
-    from hubspot_app.messaging.queues import queue_url
-
-    sqs, depths = boto3.client("sqs"), {}
-    for label, name in queues.items():
-        if not name:
-            continue
-        try:
-            attrs = sqs.get_queue_attributes(QueueUrl=queue_url(name), AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-        except Exception as exc:  # noqa: BLE001 - a metric must not fail the fan-out
-            logs.log_event(log, "DLQ depth not read", logging.WARNING, queue=label,
-                           error=type(exc).__name__)
-            continue
-        depths[label] = sum(int(v) for v in attrs.values())
-        emit_metric("DlqDepth", depths[label], "Count", Queue=label)
-    return depths
-
-
-def run_worker(records: list[dict], context=None) -> dict:
-    """The SQS worker's work: `records` as Lambda delivers them; answers the partial batch
-    response (hubspot_app.messaging's consumer: retries, dead letters)."""
-    from hubspot_app.lifecycle.token_health import process_batch, queue_spec
-    from hubspot_app.messaging.consumer import Consumer
-
-    rt = runtime()
-    uninstaller = rt.uninstaller()
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    consumer = Consumer(queue_spec(rt.health))
-    response, report = process_batch({"Records": records}, rt.checker(), rt.health,
-                                     consumer=consumer, uninstaller=uninstaller.from_message,
-                                     remaining_ms=remaining)
-    return {"checked": report.checked, "requeued": report.requeued,
-            "uninstalled": report.uninstalled, **consumer.report, **response}
-
-
-def webhook_response(method: str, headers: dict, body: bytes,
-                     query_params: dict | None, raw_query: str | None = None) -> tuple[int, str]:
-    """The webhook route's answer: (status, JSON body). Any failure is a 503 with no detail:
-    HubSpot retries a 5xx, and nothing about the app leaves in the answer."""
-    import json
-
-    try:
-        status, answer = run_webhook(method, headers, body, query_params, raw_query)
-    except Exception:
-        log.exception("webhook not processed")
-        status, answer = 503, {"error": "try_again_later"}
-    return status, json.dumps(answer)
-
-
-def run_webhook(method: str, headers: dict, body: bytes, query_params: dict | None,
-                raw_query: str | None = None) -> tuple[int, dict]:
-    """POST /webhooks/hubspot: verify and acknowledge (HubSpot sends no uninstall webhook)."""
-    from hubspot_app.config import get_settings
-    from hubspot_app.models import bind_health_tables
-    from hubspot_app.secrets_store import get_app_credentials
-    from hubspot_app.webhooks import handle_webhook
-
-    settings = get_settings()
-    health = settings.lifecycle
-    bind_health_tables(health.audit_table, health.webhook_receipts_table)
-    creds = get_app_credentials(settings.hubspot.app_secret_name)
-    return handle_webhook(method, headers, body, query_params, creds.client_secret,
-                          health.webhook_url, health.hubspot_app_id, raw_query=raw_query)

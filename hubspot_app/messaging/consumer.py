@@ -80,16 +80,10 @@ BatchHandler = Callable[[list[Record]], Iterable[tuple[Record, BaseException | N
 
 
 class Consumer:
-    def __init__(self, queue: QueueSpec, sqs=None, has_time: Callable[[], bool] | None = None,
-                 source_url: Callable[[str], str] | None = None):
-        if sqs is None:
-            import boto3
-
-            sqs = boto3.client("sqs")
-        if source_url is None:
-            from hubspot_app.messaging.queues import queue_url
-
-            source_url = queue_url
+    def __init__(self, queue: QueueSpec, sqs, source_url: Callable[[str], str],
+                 has_time: Callable[[], bool] | None = None):
+        """`sqs` and `source_url` (a queue's URL from its name: Services.queue_url) from the
+        function's Services."""
         self.queue, self.sqs = queue, sqs
         self.source_url: Callable[[str], str] = source_url
         self.has_time = has_time or (lambda: True)

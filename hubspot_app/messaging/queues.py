@@ -3,14 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from functools import lru_cache
-
-import boto3
-
-
-@lru_cache(maxsize=16)
-def queue_url(queue_name: str) -> str:
-    return boto3.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+from typing import Any
 
 
 def provision_message(hub_id: int, idempotency_key: str, reason: str) -> dict:
@@ -24,7 +17,9 @@ def provision_message(hub_id: int, idempotency_key: str, reason: str) -> dict:
     }
 
 
-def send_provision_message(queue_name: str, hub_id: int, idempotency_key: str, reason: str) -> str:
+def send_provision_message(sqs: Any, queue_url: str, hub_id: int, idempotency_key: str,
+                           reason: str) -> str:
+    """`sqs` and `queue_url` from the caller's Services (sqs, queue_url(name))."""
     from hubspot_app.tracing import current_trace_header
 
     body = provision_message(hub_id, idempotency_key, reason)
@@ -33,8 +28,8 @@ def send_provision_message(queue_name: str, hub_id: int, idempotency_key: str, r
     if trace:  # the provisioner's spans link back to the install that queued the work
         extra["MessageSystemAttributes"] = {"AWSTraceHeader": {"DataType": "String",
                                                                "StringValue": trace}}
-    response = boto3.client("sqs").send_message(
-        QueueUrl=queue_url(queue_name),
+    response = sqs.send_message(
+        QueueUrl=queue_url,
         MessageBody=json.dumps(body),
         MessageAttributes={"hub_id": {"DataType": "Number", "StringValue": str(int(hub_id))}},
         **extra,

@@ -65,32 +65,30 @@ def _deployed_bucket_name(base: str) -> str:
     return f"{base}-{account}-{session.region_name}"
 
 
-def _settings():
-    from hubspot_app.config import get_settings
-    from hubspot_app.models import bind_shared_table, bind_tables
+def _services():
+    """This command's Services (hubspot_app.runtime): the stage's settings, its tables bound."""
+    from hubspot_app.runtime import services
 
     try:
-        settings = get_settings()
+        return services()
     except RuntimeError as exc:
         raise CliError(f"{exc} (or pass --stage)", USAGE) from None
-    bind_tables(settings.accounts_table, settings.states_table)
-    if settings.airbyte.resources_table:
-        bind_shared_table(settings.airbyte.resources_table)
-    return settings
+
+
+def _settings():
+    return _services().settings
 
 
 def _route(args):
     """(sqs client, the chosen DLQ's URL, its source queue's URL, its name) for `--queue`."""
-    import boto3
-
     from hubspot_app.ops.dlq import route as dlq_route
 
-    _settings()
-    route = dlq_route(args.queue)
+    svc = _services()
+    route = dlq_route(args.queue, svc)
     if not route.dlq or not route.source:
         raise CliError(f"the {args.queue} queue or its DLQ is not configured for this stage "
                        f"(see README, Settings)", USAGE)
-    return boto3.client("sqs"), route.dlq, route.source, f"the {args.queue} DLQ"
+    return svc.sqs, route.dlq, route.source, f"the {args.queue} DLQ"
 
 
 def _print_json(data) -> None:
@@ -264,8 +262,7 @@ def _print_account(d: dict) -> None:
 def account_list(args) -> int:
     from hubspot_app.ops.overview import COLUMNS, account_rows, render
 
-    _settings()
-    rows, warnings = account_rows(args.status)
+    rows, warnings = account_rows(_services(), args.status)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
@@ -276,7 +273,7 @@ def account_list(args) -> int:
 
 
 def account_show(args) -> int:
-    _settings()
+    _services()  # the tables bound
     d = _account_dict(args.hub_id)
     if d is None:
         raise CliError(f"no account with hub_id {args.hub_id}", NOT_FOUND)
@@ -291,8 +288,7 @@ def account_show(args) -> int:
 def reconcile_cmd(args) -> int:
     from hubspot_app.lifecycle.reconcile import run
 
-    settings = _settings()
-    report = run(settings, apply=not args.dry_run)
+    report = run(_services(), apply=not args.dry_run)
     if args.json:
         _print_json(report.to_dict())
         return OK

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hubspot_app.runtime import Services
 
 HIDE_SECONDS = 30
 
@@ -24,16 +28,17 @@ class Route:
     source: str   # queue URL
 
 
-def route(name: str) -> Route:
+def route(name: str, svc: Services | None = None) -> Route:
     """A dead-letter queue by the name operators use (`ops dlq --queue NAME`); URLs are empty
     when the stage does not configure that queue."""
-    from hubspot_app.config import get_settings
-    from hubspot_app.messaging.queues import queue_url
+    from hubspot_app.runtime import services
+
+    svc = svc or services()
 
     def url(queue_name: str) -> str:
-        return queue_url(queue_name) if queue_name else ""
+        return svc.queue_url(queue_name) if queue_name else ""
 
-    s = get_settings()
+    s = svc.settings
     if name == "provision":
         return Route(name, url(s.provisioning.dlq_name), url(s.provisioning.queue_name))
     if name == "lifecycle":
@@ -41,7 +46,7 @@ def route(name: str) -> Route:
     if name == "glue":
         from hubspot_app.glue_trigger import Config
 
-        g = Config.from_settings(s.glue)
+        g = Config.from_services(svc)
         return Route(name, g.dlq_url, g.queue_url)
     raise ValueError(f"unknown dead-letter queue {name!r}: one of {', '.join(QUEUE_NAMES)}")
 

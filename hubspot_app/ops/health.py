@@ -20,13 +20,15 @@ def _cli():
     return cli
 
 
-def _runtime():
+def _parts():
+    """The lifecycle worker's checker and uninstaller parts (hubspot_app.handlers.lifecycle),
+    from the stage's settings as they are now."""
     from hubspot_app.config import reset_settings
-    from hubspot_app.lifecycle.uninstall import runtime
+    from hubspot_app.handlers.lifecycle import lifecycle_parts
 
     reset_settings()
     try:
-        return runtime()
+        return lifecycle_parts()
     except RuntimeError as exc:
         raise _cli().CliError(f"{exc} (or pass --stage)", _cli().USAGE) from None
 
@@ -58,7 +60,7 @@ def _show(hub_id: int) -> dict | None:
 
 def show_cmd(args) -> int:
     cli = _cli()
-    _runtime()
+    _parts()
     data = _show(args.hub_id)
     if data is None:
         raise cli.CliError(f"no account or audit record for hub_id {args.hub_id}", cli.NOT_FOUND)
@@ -76,7 +78,7 @@ def show_cmd(args) -> int:
 
 def check_cmd(args) -> int:
     cli = _cli()
-    checker = _runtime().checker()
+    checker = _parts().checker()
     results = [checker.check(hub_id, force=True) for hub_id in args.hub_ids]
     rows = [{"hub_id": r.hub_id, "result": r.outcome, "code": r.code, "events": r.events}
             for r in results]
@@ -89,10 +91,10 @@ def check_cmd(args) -> int:
 
 
 def run_cmd(args) -> int:
-    from hubspot_app.lifecycle.uninstall import run_fan_out
+    from hubspot_app.handlers.lifecycle import token_health_schedule
 
-    _runtime()
-    summary = run_fan_out(force=args.force)
+    parts = _parts()
+    summary = token_health_schedule({"detail": {"force": args.force}}, parts.services)
     print(json.dumps(summary))
     return _cli().OK
 
@@ -103,8 +105,7 @@ def uninstall_cmd(args) -> int:
         raise cli.CliError("uninstall deletes the account's connection, source and token: add --yes",
                            cli.USAGE)
     purge = True if args.purge else (False if args.keep_data else None)
-    rt = _runtime()
-    report = _offboard(rt, args.hub_id, args.reason or "", purge)
+    report = _offboard(_parts(), args.hub_id, args.reason or "", purge)
     data = {"hub_id": report.hub_id, "done": report.done, "steps": report.steps,
             "purged_objects": report.purged_objects}
     if args.json:
@@ -115,7 +116,7 @@ def uninstall_cmd(args) -> int:
     return cli.OK if report.done else cli.NOT_FOUND
 
 
-def _offboard(rt, hub_id: int, reason: str, purge: bool | None):
+def _offboard(parts, hub_id: int, reason: str, purge: bool | None):
     """Offboard now; while a provisioning run holds the account's lease, wait for it (at most
     one lease's length: the lease ends by then even if its run crashed)."""
     import sys
@@ -123,8 +124,8 @@ def _offboard(rt, hub_id: int, reason: str, purge: bool | None):
 
     from hubspot_app.lifecycle.provisioner import Busy
 
-    uninstaller = rt.uninstaller()
-    give_up = time.monotonic() + rt.settings.provisioning.lease_seconds + 5
+    uninstaller = parts.uninstaller()
+    give_up = time.monotonic() + parts.settings.provisioning.lease_seconds + 5
     while True:
         try:
             return uninstaller.uninstall(hub_id, source="operator", reason=reason, purge=purge)

@@ -10,26 +10,27 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hubspot_app.runtime import Services
 
 COLUMNS = ("hub_id", "hub_domain", "status", "token_health", "last_sync_at", "last_curated_at",
            "dead_letters")
 
 
-def dead_letters_by_hub() -> tuple[Counter, list[str]]:
+def dead_letters_by_hub(svc: Services) -> tuple[Counter, list[str]]:
     """{hub_id: messages in any DLQ}, and the DLQs that could not be read (with why)."""
-    import boto3
-
     from hubspot_app.ops.dlq import QUEUE_NAMES, peek, route
 
     counts: Counter = Counter()
     unread = []
-    sqs = boto3.client("sqs")
     for name in QUEUE_NAMES:
         try:
-            r = route(name)
+            r = route(name, svc)
             if not r.dlq:
                 continue
-            for letter in peek(sqs, r.dlq):
+            for letter in peek(svc.sqs, r.dlq):
                 counts.update(set(letter["hub_ids"]))
         except Exception as exc:  # noqa: BLE001 - the overview shows the rest and says which DLQ
             unread.append(f"{name}: {type(exc).__name__}")
@@ -57,20 +58,18 @@ def curated_at_by_hub(glue, job_name: str, max_pages: int = 5) -> dict[object, d
     return out
 
 
-def account_rows(status: str | None = None) -> tuple[list[dict], list[str]]:
+def account_rows(svc: Services, status: str | None = None) -> tuple[list[dict], list[str]]:
     """One row per account (COLUMNS), oldest install first, and warnings about missing sources."""
-    from hubspot_app.config import get_settings
     from hubspot_app.models import Account
 
     warnings: list[str] = []
-    letters, unread = dead_letters_by_hub()
+    letters, unread = dead_letters_by_hub(svc)
     warnings += [f"DLQ not read ({u})" for u in unread]
     curated: dict[object, datetime] = {}
-    job = get_settings().glue.job_name
+    job = svc.settings.glue.job_name
     if job:
-        import boto3
         try:
-            curated = curated_at_by_hub(boto3.client("glue"), job)
+            curated = curated_at_by_hub(svc.glue, job)
         except Exception as exc:  # noqa: BLE001 - Glue may be unreachable; the rest still helps
             warnings.append(f"last curated run not read from Glue job {job} "
                             f"({type(exc).__name__})")

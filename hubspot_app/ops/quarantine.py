@@ -23,9 +23,7 @@ def _cli():
 
 
 def _lake() -> tuple[str, str]:
-    from hubspot_app.config import get_settings
-
-    settings = get_settings()
+    settings = _cli()._settings()
     if not settings.lake.bucket:
         raise _cli().CliError("LAKE_BUCKET is not set (use --stage or the environment)",
                               _cli().USAGE)
@@ -74,10 +72,8 @@ def retry(s3, bucket: str, prefix: str, hub: int | None = None, key: str | None 
 
 
 def list_cmd(args) -> int:
-    import boto3
-
     bucket, prefix = _lake()
-    found = rows(records(boto3.client("s3"), bucket, prefix, args.hub))
+    found = rows(records(_cli()._services().s3, bucket, prefix, args.hub))
     if args.json:
         print(json.dumps(found, indent=2, default=str))
         return _cli().OK
@@ -88,8 +84,6 @@ def list_cmd(args) -> int:
 
 
 def retry_cmd(args) -> int:
-    import boto3
-
     if args.key and args.hub is None and not args.key.startswith("raw/"):
         raise _cli().CliError("--key is a raw file key (raw/<hub_id>/<stream>/<file>)",
                               _cli().USAGE)
@@ -98,21 +92,21 @@ def retry_cmd(args) -> int:
         part = args.key.split("/")[1] if args.key.count("/") >= 1 else ""
         hub = int(part) if part.isdigit() else None
     bucket, prefix = _lake()
-    cleared = retry(boto3.client("s3"), bucket, prefix, hub, args.key)
+    svc = _cli()._services()
+    cleared = retry(svc.s3, bucket, prefix, hub, args.key)
     if not cleared:
         print("nothing quarantined matched", flush=True)
         return _cli().NOT_FOUND
     n = sum(map(len, cleared.values()))
     print(f"cleared {n} file(s) of {len(cleared)} account(s): the next curate run reads them")
     if not args.no_run:
-        from hubspot_app.config import get_settings
         from hubspot_app.glue_trigger import Config, start_run
 
         # A run needs the job's name and lake root only: no trigger queue is looked up (the
         # command must work wherever the job is reachable, queue or not).
-        settings = get_settings().glue
-        cfg = Config(job_name=settings.job_name or "hubspot-curate", lake_root=settings.lake_root)
-        run = start_run(boto3.client("glue"), cfg, sorted(cleared))
+        glue = svc.settings.glue
+        cfg = Config(job_name=glue.job_name or "hubspot-curate", lake_root=glue.lake_root)
+        run = start_run(svc.glue, cfg, sorted(cleared))
         print(f"started curate run {run} for hub_id(s) {','.join(sorted(cleared))}")
     return _cli().OK
 

@@ -32,15 +32,14 @@ def status() -> dict[str, int]:
     return counts
 
 
-def migrate(key_id: str, kms=None, dry_run: bool = False) -> dict:
-    """Re-encrypt v1 tokens as v2. Returns counts and the hub_ids that failed (never tokens)."""
-    import boto3
+def migrate(key_id: str, kms, dry_run: bool = False) -> dict:
+    """Re-encrypt v1 tokens as v2 with the `kms` client (Services.kms). Returns counts and the
+    hub_ids that failed (never tokens)."""
     from pynamodb.exceptions import UpdateError
 
     from hubspot_app.models import Account, condition_failed
     from hubspot_app.token_crypto import TokenDecryptError, decrypt_token, encrypt_token, token_format
 
-    kms = kms or boto3.client("kms")
     report: dict = {"migrated": 0, "already_v2": 0, "changed_meanwhile": 0, "failed": []}
     for account in Account.scan(attributes_to_get=["hub_id", "refresh_token_encrypted"]):
         old = account.refresh_token_encrypted
@@ -76,7 +75,7 @@ def migrate(key_id: str, kms=None, dry_run: bool = False) -> dict:
 
 def _status_cmd(args) -> int:
     cli = _cli()
-    cli._settings()
+    cli._services()  # the tables bound
     counts = status()
     if args.json:
         print(json.dumps(counts))
@@ -87,8 +86,8 @@ def _status_cmd(args) -> int:
 
 def _migrate_cmd(args) -> int:
     cli = _cli()
-    settings = cli._settings()
-    report = migrate(settings.kms_key_id, dry_run=args.dry_run)
+    svc = cli._services()
+    report = migrate(svc.settings.kms_key_id, svc.kms, dry_run=args.dry_run)
     if args.json:
         print(json.dumps(report))
     else:

@@ -13,10 +13,14 @@ NEVER = ("local_stack", "moto", "flask", "pyspark", "pyarrow", "hubcurate", "air
 # OAuth callback) must not pay for at cold start.
 NOT_IN_API = ("hubspot_app.lifecycle.provisioner", "hubspot_app.lifecycle.provision_queue", "hubspot_app.airbyte.spec",
               "hubspot_app.airbyte.client", "hubspot_app.lifecycle.reconcile",
-              "hubspot_app.glue_trigger", "hubspot_app.ops")
+              "hubspot_app.glue_trigger", "hubspot_app.ops",
+              # the other functions' adapters (hubspot_app/handlers/)
+              "hubspot_app.handlers.provisioning", "hubspot_app.handlers.lifecycle",
+              "hubspot_app.handlers.lake")
 
 
-OFFBOARDING = ("hubspot_app.lifecycle.uninstall", "hubspot_app.lifecycle.token_health", "hubspot_app.webhooks")
+OFFBOARDING = ("hubspot_app.lifecycle.uninstall", "hubspot_app.lifecycle.token_health", "hubspot_app.webhooks",
+               "hubspot_app.lifecycle.journal", "hubspot_app.handlers.webhooks")
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import requests
 
 from hubspot_app import hubspot_oauth
 from hubspot_app.models import Account
+from hubspot_app.runtime import services
 from hubspot_app.token_crypto import TokenDecryptError, decrypt_token
 
 from .flow_helpers import account_count, begin, callback_params, consent, finish
@@ -44,7 +45,7 @@ def test_refresh_token_is_encrypted_and_bound_to_its_hub(stack, sandbox_accounts
     for hub in (first, second):
         assert _install(stack, hub)[1].status_code == 200
     a, b = Account.get(first), Account.get(second)
-    token = decrypt_token(a.refresh_token_encrypted, first)
+    token = decrypt_token(a.refresh_token_encrypted, first, kms=services().kms)
     assert len(token) > 10 and token not in a.refresh_token_encrypted
     # It is the live refresh token HubSpot issued: the sandbox accepts it for a refresh.
     creds = {"client_id": "local-hubspot-app", "client_secret": stack.client_secret}
@@ -53,15 +54,15 @@ def test_refresh_token_is_encrypted_and_bound_to_its_hub(stack, sandbox_accounts
     assert refreshed.status_code == 200
     # Moved to another account's item, it does not open.
     with pytest.raises(TokenDecryptError):
-        decrypt_token(a.refresh_token_encrypted, second)
-    assert decrypt_token(b.refresh_token_encrypted, second) != token
+        decrypt_token(a.refresh_token_encrypted, second, kms=services().kms)
+    assert decrypt_token(b.refresh_token_encrypted, second, kms=services().kms) != token
 
 
 def test_no_secret_or_token_in_logs(stack, captured_logs, sandbox_accounts):
     callback, page = _install(stack, sandbox_accounts[0]["hub_id"])
     assert page.status_code == 200
     account = Account.get(sandbox_accounts[0]["hub_id"])
-    secrets = [stack.client_secret, decrypt_token(account.refresh_token_encrypted, account.hub_id),
+    secrets = [stack.client_secret, decrypt_token(account.refresh_token_encrypted, account.hub_id, kms=services().kms),
                callback_params(callback)["code"]]
     # A failed exchange logs HubSpot's error text: it must not carry the code either.
     browser = requests.Session()

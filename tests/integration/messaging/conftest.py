@@ -67,10 +67,9 @@ class Queues:
 
 @pytest.fixture(scope="module")
 def queues():
-    from hubspot_app import secrets_store
     from hubspot_app.config import get_settings, reset_settings
-    from hubspot_app.messaging.queues import queue_url
     from hubspot_app.models import bind_shared_table, bind_tables
+    from hubspot_app.runtime import forget_services
     from local_stack import resources
 
     port = free_port()
@@ -86,9 +85,7 @@ def queues():
     server = start_moto(port)
     try:
         reset_settings()
-        reset_settings()
-        secrets_store.clear_cache()
-        queue_url.cache_clear()
+        forget_services()
         bind_tables(get_settings().accounts_table, get_settings().states_table, reconnect=True)
         resources.create_all(env, "local-hubspot-app", "not-a-secret")
         resources.create_provisioning_table(env)
@@ -105,8 +102,7 @@ def queues():
         os.environ.clear()
         os.environ.update(saved)
         reset_settings()
-        reset_settings()
-        queue_url.cache_clear()
+        forget_services()
 
 
 @pytest.fixture(autouse=True)

@@ -120,6 +120,7 @@ def test_a_wait_on_a_shared_lease_never_returns_sooner_than_the_backoff(queues, 
     from hubspot_app.lifecycle import provision_queue
     from hubspot_app.messaging.retry import RetryPolicy
     from hubspot_app.models import AccountStatus, SharedResource, utcnow
+    from hubspot_app.runtime import Services
 
     monkeypatch.setenv("PROVISION_RETRY_BASE_SECONDS", "20")   # the stages' scale, not 1 s
     monkeypatch.setenv("PROVISION_RETRY_MAX_SECONDS", "900")
@@ -154,7 +155,11 @@ def test_a_wait_on_a_shared_lease_never_returns_sooner_than_the_backoff(queues, 
                 "attributes": {"ApproximateReceiveCount": str(receive),
                                "SentTimestamp": str(int(utcnow().timestamp() * 1000))},
                 "eventSourceARN": queue_arn}]}
-            response = provision_queue.handle_batch(settings, event, sqs=sqs)
+            # Only SQS is a fake: the consumer's calls for this record are what is checked.
+            svc = Services(settings, clients={"sqs": sqs},
+                           queue_urls={settings.provisioning.dlq_name: queues.dlqs["provision"],
+                                       settings.provisioning.queue_name: queues.routes["provision"].queue_url})
+            response = provision_queue.handle_batch(svc, event)
             assert response == {"batchItemFailures": [{"itemIdentifier": "m-555003"}]}
             [delay] = sqs.visibility
             assert delay >= low.delay(receive, lambda a, b: a), (receive, delay)  # 16, 32, 64, 128
@@ -176,7 +181,7 @@ def test_an_account_changed_between_read_and_lease_is_read_again_not_retried(que
     from hubspot_app.config import get_settings
     from hubspot_app.lifecycle import provision_queue, provisioner
     from hubspot_app.models import AccountStatus, utcnow
-    from hubspot_app.secrets_store import get_app_credentials
+    from hubspot_app.runtime import Services
 
     settings = get_settings()
     hub = 555004
@@ -185,10 +190,10 @@ def test_an_account_changed_between_read_and_lease_is_read_again_not_retried(que
     real_load = provisioner.load_account
     reads = []
 
-    def load_then_the_original_finishes(settings, hub_id):
-        stale = real_load(settings, hub_id)
+    def load_then_the_original_finishes(hub_id):
+        stale = real_load(hub_id)
         if not reads:   # the other message's run makes it active right after this read
-            creds = get_app_credentials(settings.hubspot.app_secret_name)
+            creds = svc.app_credentials()
             Account(hub_id=hub).update(actions=[
                 Account.status.set(AccountStatus.ACTIVE),
                 Account.airbyte_source_id.set("s-1"), Account.airbyte_connection_id.set("c-1"),
@@ -207,13 +212,16 @@ def test_an_account_changed_between_read_and_lease_is_read_again_not_retried(que
             return lambda **kw: self.calls.append(name) or {"MessageId": "dlq-1"}
 
     sqs = Sqs()
+    svc = Services(settings, clients={"sqs": sqs},
+                   queue_urls={settings.provisioning.dlq_name: queues.dlqs["provision"],
+                               settings.provisioning.queue_name: queues.routes["provision"].queue_url})
     last = settings.provisioning.max_receives
     event = {"Records": [{
         "messageId": "m-555004", "receiptHandle": "r", "eventSourceARN": "arn:aws:sqs:x:1:q",
         "body": json.dumps({"type": "provision", "hub_id": hub, "reason": "duplicate"}),
         "attributes": {"ApproximateReceiveCount": str(last),
                        "SentTimestamp": str(int(utcnow().timestamp() * 1000))}}]}
-    assert provision_queue.handle_batch(settings, event, sqs=sqs) == {"batchItemFailures": []}
+    assert provision_queue.handle_batch(svc, event) == {"batchItemFailures": []}
     assert sqs.calls == []                                      # not returned, not dead-lettered
     assert reads == [AccountStatus.INSTALLED, AccountStatus.ACTIVE]
     account = Account.get(hub)

@@ -13,6 +13,7 @@ import requests
 from hubspot_app.config import get_settings, reset_settings
 from hubspot_app.hubspot_oauth import TokenInfo
 from hubspot_app.models import Account
+from hubspot_app.runtime import services
 from local_stack.airbyte_emulator.sync import SyncResult
 from local_stack.dispatcher import SqsRoute
 from local_stack.stack import LocalStack
@@ -52,19 +53,21 @@ class Harness:
         register_secret(token)
         info = TokenInfo(hub_id=hub_id, user=f"owner@hub{hub_id}.example", user_id=1,
                          hub_domain=f"hub{hub_id}.example", scopes=("oauth",))
-        account = upsert_account(info, encrypt_token(token, hub_id, self.settings.kms_key_id))
+        svc = services()
+        account = upsert_account(info, encrypt_token(token, hub_id, self.settings.kms_key_id,
+                                                     kms=svc.kms))
         if send:
-            request_provisioning(self.settings, account, reason="install")
+            request_provisioning(svc, account, reason="install")
         return account
 
     def account(self, hub_id: int) -> Account:
         return Account.get(hub_id, consistent_read=True)
 
     def send(self, hub_id: int, **extra) -> None:
-        from hubspot_app.messaging.queues import provision_message, queue_url
+        from hubspot_app.messaging.queues import provision_message
 
         body = {**provision_message(hub_id, f"test:{hub_id}:{time.time_ns()}", "test"), **extra}
-        self.sqs.send_message(QueueUrl=queue_url(self.settings.provisioning.queue_name),
+        self.sqs.send_message(QueueUrl=services().queue_url(self.settings.provisioning.queue_name),
                               MessageBody=json.dumps(body))
 
     def deliver(self, timeout: float = 300):

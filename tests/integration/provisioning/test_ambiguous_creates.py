@@ -153,18 +153,17 @@ def test_without_a_recorded_id_the_oldest_duplicate_is_kept(harness):
     could record either): the oldest by createdAt is adopted, whatever the list order."""
     from datetime import timedelta
 
-    from hubspot_app.airbyte.client import client_from_settings
     from hubspot_app.airbyte.spec import source_configuration
     from hubspot_app.lifecycle.provisioner import ensure_workspace
-    from hubspot_app.secrets_store import get_app_credentials
+    from hubspot_app.runtime import services
 
     hub = 6301
     harness.install(hub, send=False)
-    settings = harness.settings
-    client = client_from_settings(settings)
-    config = source_configuration(settings, get_app_credentials(settings.hubspot.app_secret_name), "rt")
+    svc = services()
+    settings, client = svc.settings, svc.airbyte()
+    config = source_configuration(settings, svc.app_credentials(), "rt")
     name = f"hubspot-pipeline-local-hub-{hub}"
-    workspace = ensure_workspace(settings, client, "test", hub)
+    workspace = ensure_workspace(svc, client, "test", hub)
     first = client.create_source(workspace, name, config)["sourceId"]
     second = client.create_source(workspace, name, config)["sourceId"]
     with harness.emu.store.lock:  # listed first, but created later than the second one

@@ -42,12 +42,12 @@ def test_a_lost_answer_to_the_job_start_is_not_repeated(harness):
 
 
 def test_a_connection_recreated_by_a_repair_syncs_at_once(harness):
-    from hubspot_app.airbyte.client import client_from_settings
+    from hubspot_app.runtime import services
 
     harness.install(7003)
     harness.deliver()
     old = harness.account(7003).airbyte_connection_id
-    client_from_settings(harness.settings).delete_connection(old)   # deleted in Airbyte
+    services().airbyte().delete_connection(old)   # deleted in Airbyte
     harness.send(7003, verify=True)                                 # reconcile's repair
     harness.deliver()
     new = harness.account(7003).airbyte_connection_id

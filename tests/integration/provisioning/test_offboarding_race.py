@@ -13,6 +13,7 @@ import pytest
 from hubspot_app.errors import Transient
 from hubspot_app.lifecycle import provisioner
 from hubspot_app.models import AccountStatus
+from hubspot_app.runtime import services
 
 WAIT = 60  # seconds a step may take before the test gives up (never reached when it works)
 
@@ -39,9 +40,9 @@ class Paused:
 
 
 def _uninstaller():
-    from hubspot_app.lifecycle.uninstall import runtime
+    from hubspot_app.handlers.lifecycle import lifecycle_parts
 
-    return runtime().uninstaller()
+    return lifecycle_parts().uninstaller()
 
 
 # after=True on start_first_sync: source and connection created in Airbyte, the source id
@@ -59,7 +60,7 @@ def test_uninstall_during_provisioning_leaves_nothing_behind(harness, monkeypatc
 
     def provisioning_run() -> None:
         try:
-            outcome["result"] = provisioner.provision(harness.settings, hub, owner="race-run")
+            outcome["result"] = provisioner.provision(services(), hub, owner="race-run")
         except BaseException as exc:  # noqa: BLE001 - a thread's failure is reported in the test's thread
             outcome["error"] = exc
 
@@ -96,7 +97,7 @@ def test_uninstall_during_provisioning_leaves_nothing_behind(harness, monkeypatc
     assert harness.live("connections", hub) == []
     assert harness.live("sources", hub) == []
     # A late provision message for it changes nothing.
-    assert provisioner.provision(harness.settings, hub).result == "skipped"
+    assert provisioner.provision(services(), hub).result == "skipped"
     assert harness.live("connections", hub) == [] and harness.live("sources", hub) == []
 
 
@@ -109,8 +110,7 @@ def test_health_check_offboarding_during_provisioning_finishes_through_the_queue
     from dataclasses import replace
     from datetime import timedelta
 
-    from hubspot_app.lifecycle.token_health import TokenHealthChecker
-    from hubspot_app.lifecycle.uninstall import runtime
+    from hubspot_app.handlers.lifecycle import lifecycle_parts
     from hubspot_app.models import Account, utcnow
     from local_stack.dispatcher import SqsRoute
 
@@ -126,7 +126,7 @@ def test_health_check_offboarding_during_provisioning_finishes_through_the_queue
 
         def provisioning_run() -> None:
             try:
-                outcome["result"] = provisioner.provision(harness.settings, hub, owner="race-run")
+                outcome["result"] = provisioner.provision(services(), hub, owner="race-run")
             except BaseException as exc:  # noqa: BLE001 - a thread's failure is reported in the test's thread
                 outcome["error"] = exc
 
@@ -134,13 +134,9 @@ def test_health_check_offboarding_during_provisioning_finishes_through_the_queue
         thread.start()
         assert pause.reached.wait(WAIT), outcome.get("error")
 
-        rt = runtime()
-        uninstaller = rt.uninstaller()
-        checker = TokenHealthChecker(
-            rt.settings, replace(rt.health, uninstall_after_days=1), rt.oauth, rt.airbyte,
-            sleep=lambda s: None, alert=lambda *a, **k: None,
-            uninstall=lambda hub_id, source, reason: uninstaller.uninstall(
-                hub_id, source=source, reason=reason))
+        rt = lifecycle_parts()
+        checker = rt.checker(health=replace(rt.health, uninstall_after_days=1),
+                             sleep=lambda s: None, alert=lambda *a, **k: None)
         result = checker.check(hub, force=True)
         assert (result.outcome, result.events) == ("broken", ["uninstall_queued"])
         assert harness.account(hub).status == AccountStatus.UNINSTALLED

@@ -9,8 +9,8 @@ import boto3
 from hubspot_app.config import get_settings
 from hubspot_app.glue_trigger import Config, requeue
 from hubspot_app.messaging.dead_letter import DeadLetterWriter
-from hubspot_app.messaging.queues import queue_url
 from hubspot_app.models import AccountStatus
+from hubspot_app.runtime import services
 
 from .conftest import run_cli
 
@@ -18,7 +18,7 @@ from .conftest import run_cli
 def dead_letter_to_queue(dlq_name: str):
     """What the shared consumer writes for a lifecycle message that kept failing."""
     def put(message: dict, reason: str) -> None:
-        DeadLetterWriter(boto3.client("sqs"), queue_url(dlq_name)).write(
+        DeadLetterWriter(boto3.client("sqs"), services().queue_url(dlq_name)).write(
             body=json.dumps(message), hub_ids=[message["hub_id"]], error=reason,
             kind="retries_exhausted", source_queue=get_settings().lifecycle.queue_name,
             receive_count=5, message_id="m-1")
@@ -96,7 +96,7 @@ def test_lifecycle_dlq_redrive_sends_the_original_message_back(harness):
 
 
 def test_glue_dlq_lists_every_account_of_a_run_and_redrives_it_from_attempt_zero(harness):
-    cfg = Config.from_settings()
+    cfg = Config.from_services(services())
     sqs = boto3.client("sqs")
     requeue(sqs, cfg, ["7301", "7302"], attempt=cfg.max_attempts, error="ConcurrentRunsExceeded")
     code, out, err = run_cli("dlq", "--queue", "glue", "list", "--json")

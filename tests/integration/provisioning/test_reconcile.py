@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import boto3
 
-from hubspot_app.airbyte.client import client_from_settings
 from hubspot_app.models import Account, AccountStatus, utcnow
+from hubspot_app.runtime import services
 from hubspot_app.token_crypto import encrypt_token
 from local_stack.dispatcher import Scheduler
 
@@ -42,7 +42,7 @@ def test_reinstall_pushes_the_new_refresh_token(harness):
 
 def test_reconcile_repairs_drift_through_the_queue(harness):
     settings = harness.settings
-    client = client_from_settings(settings)
+    client = services().airbyte()
     deleted = _provisioned(harness, 5101)          # connection deleted in Airbyte
     drifted = _provisioned(harness, 5102)          # connection settings changed by hand
     token = _provisioned(harness, 5103)            # token changed, provision message lost
@@ -53,7 +53,7 @@ def test_reconcile_repairs_drift_through_the_queue(harness):
         "schedule": {"scheduleType": "manual"},
         "configurations": {"streams": [{"name": "contacts", "syncMode": "full_refresh_append"}]}})
     token.update(actions=[Account.refresh_token_encrypted.set(
-        encrypt_token("refresh-5103-rotated", 5103, settings.kms_key_id))])
+        encrypt_token("refresh-5103-rotated", 5103, settings.kms_key_id, kms=services().kms))])
     gone.update(actions=[Account.status.set(AccountStatus.UNINSTALLED)])
     Account(hub_id=5105).update(actions=[
         Account.updated_at.set(utcnow() - timedelta(hours=2))])

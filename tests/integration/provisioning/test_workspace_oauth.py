@@ -6,10 +6,9 @@ import json
 
 import boto3
 
-from hubspot_app import secrets_store
-from hubspot_app.airbyte.client import client_from_settings
 from hubspot_app.lifecycle.reconcile import plan
 from hubspot_app.models import AccountStatus, SharedResource
+from hubspot_app.runtime import forget_services, services
 
 
 def _puts(harness) -> int:
@@ -29,11 +28,11 @@ def test_override_set_once_then_again_after_rotation_and_no_drift(harness):
     item = SharedResource.get(f"oauth:{a.airbyte_workspace_id}")
     assert item.fingerprint and harness.stack.client_secret not in item.fingerprint
     # Airbyte answers the source with its client id and secret masked ...
-    got = client_from_settings(harness.settings).get_source(a.airbyte_source_id)
+    got = services().airbyte().get_source(a.airbyte_source_id)
     assert got["configuration"]["credentials"]["client_id"] == "**********"
     assert got["configuration"]["credentials"]["client_secret"] == "**********"
     # ... which reconcile must not read as drift.
-    findings = [f for f in plan(harness.settings).findings if f.hub_id in (7001, 7002)]
+    findings = [f for f in plan(services()).findings if f.hub_id in (7001, 7002)]
     assert findings == []
 
     # The app secret rotates: the next provisioning sets the override again.
@@ -43,7 +42,7 @@ def test_override_set_once_then_again_after_rotation_and_no_drift(harness):
     sm.put_secret_value(SecretId=name, SecretString=json.dumps({**old,
                                                                 "client_secret": "rotated-secret"}))
     try:
-        secrets_store.clear_cache()
+        forget_services()  # the secret is read again
         harness.send(7001, verify=True)
         harness.deliver()
         assert _puts(harness) == 2
@@ -52,4 +51,4 @@ def test_override_set_once_then_again_after_rotation_and_no_drift(harness):
         assert SharedResource.get(f"oauth:{a.airbyte_workspace_id}").fingerprint != item.fingerprint
     finally:
         sm.put_secret_value(SecretId=name, SecretString=json.dumps(old))
-        secrets_store.clear_cache()
+        forget_services()  # the secret is read again

@@ -56,13 +56,10 @@ class Harness:
 
     @staticmethod
     def reset():
-        from hubspot_app import secrets_store
-        from hubspot_app.airbyte import client as airbyte_client
+        from hubspot_app.runtime import forget_services
 
         reset_settings()
-        reset_settings()
-        secrets_store.clear_cache()
-        airbyte_client.clear_client_cache()
+        forget_services()
 
     @property
     def settings(self):

@@ -12,6 +12,7 @@ import pytest
 from hubspot_app.config import get_settings, reset_settings
 from hubspot_app.lifecycle.token_health import fan_out
 from hubspot_app.models import Account, bind_tables
+from hubspot_app.runtime import Services, forget_services
 from local_stack import resources
 from local_stack.stack import free_port, stage_environment
 
@@ -36,10 +37,7 @@ def moto_env():
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     reset_settings()
-    reset_settings()
-    from hubspot_app.messaging.queues import queue_url
-
-    queue_url.cache_clear()
+    forget_services()
     resources.create_tables(env)
     resources.create_health_resources(env)
     bind_tables(env["ACCOUNTS_TABLE"], env["STATES_TABLE"], reconnect=True)
@@ -57,8 +55,7 @@ def moto_env():
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
-    queue_url.cache_clear()
-    reset_settings()
+    forget_services()
     reset_settings()
 
 
@@ -69,8 +66,9 @@ def test_ten_thousand_accounts_fan_out_once_each(moto_env):
             status = "uninstalled" if i % 100 == 0 else "active"
             batch.save(Account(hub_id=30_000_000 + i, user="", status=status,
                                refresh_token_encrypted="v1:x:y:z"))
-    health = replace(get_settings().lifecycle, accounts_per_message=25)
-    summary = fan_out(moto_env["ACCOUNTS_TABLE"], health)
+    settings = get_settings()
+    summary = fan_out(Services(replace(settings, lifecycle=replace(settings.lifecycle,
+                                                                   accounts_per_message=25))))
     expected = ACCOUNTS - ACCOUNTS // 100
     assert summary["accounts"] == expected and summary["uninstalled_skipped"] == ACCOUNTS // 100
     assert summary["messages"] == -(-expected // 25)

@@ -14,6 +14,7 @@ from hubspot_app.hubspot_oauth import HubSpotOAuthClient
 from hubspot_app.lifecycle import journal
 from hubspot_app.lifecycle.journal import JournalClient, JournalPosition, PositionStore, Uninstall, poll, uninstalls
 from hubspot_app.models import AccountStatus, UninstallAudit
+from hubspot_app.runtime import services
 from hubspot_app.secrets_store import AppCredentials
 from local_stack.stack import LOCAL_CLIENT_ID
 
@@ -31,7 +32,7 @@ def _queue_uninstall(hs):
     from hubspot_app.lifecycle.token_health import send_messages, uninstall_message
 
     def hand_over(item: Uninstall) -> None:
-        send_messages(hs.env["LIFECYCLE_QUEUE_NAME"], [(uninstall_message(
+        send_messages(services(), hs.env["LIFECYCLE_QUEUE_NAME"], [(uninstall_message(
             item.hub_id, "journal", item.event_id, item.occurred_at_ms), 0)])
     return hand_over
 
@@ -40,7 +41,7 @@ def test_a_crash_between_hand_over_and_save_offboards_each_account_once(hs, monk
     first, second = hs.hub_ids()[0], hs.hub_ids()[1]
     hs.uninstall_in_hubspot(first)
     hs.uninstall_in_hubspot(second)
-    client, handed = JournalClient(_oauth(hs)), []
+    client, handed = JournalClient(_oauth(hs), {}), []
 
     def hand_over(item):
         handed.append(item.hub_id)
@@ -91,7 +92,7 @@ def test_two_concurrent_pollers_do_not_both_read(hs):
 def test_the_scheduled_poller_hands_over_known_accounts_only(hs, captured_logs):
     hub_id = hs.hub_ids()[2]
     hs.uninstall_in_hubspot(hub_id)
-    journal.clear_token_cache()
+    services().app_tokens.clear()
     summary = hs.poll_journal()
     assert (summary["entries"], summary["handed_over"], summary["unknown_accounts"]) == (1, 1, 0)
     assert hs.account(hub_id).status == AccountStatus.UNINSTALLED
@@ -111,15 +112,13 @@ def test_the_app_token_is_cached_per_container():
             calls.append(scopes)
             return f"token-{len(calls)}", 1800
 
-    now = [0.0]
-    journal.clear_token_cache()
-    assert journal.app_token(OAuth(), clock=lambda: now[0]) == "token-1"
+    now, tokens = [0.0], {}
+    assert journal.app_token(OAuth(), tokens, clock=lambda: now[0]) == "token-1"
     now[0] = 1700.0
-    assert journal.app_token(OAuth(), clock=lambda: now[0]) == "token-1"
+    assert journal.app_token(OAuth(), tokens, clock=lambda: now[0]) == "token-1"
     now[0] = 1750.0                    # within a minute of expiry: a new one
-    assert journal.app_token(OAuth(), clock=lambda: now[0]) == "token-2"
+    assert journal.app_token(OAuth(), tokens, clock=lambda: now[0]) == "token-2"
     assert calls == [("developer.webhooks_journal.read",)] * 2
-    journal.clear_token_cache()
 
 
 def test_only_our_apps_uninstalls_with_a_valid_portal_are_read():
@@ -206,7 +205,7 @@ def test_hubspot_app_id_is_required_on_deployed_stages(monkeypatch, stage, app_i
 
 
 def test_a_revoked_cached_app_token_is_replaced_once(hs):
-    journal._app_tokens[LOCAL_CLIENT_ID] = ("revoked-or-another-sandboxes-token", 1e12)
+    services().app_tokens[LOCAL_CLIENT_ID] = ("revoked-or-another-sandboxes-token", 1e12)
     summary = hs.poll_journal()
-    assert summary["skipped"] == "" and journal._app_tokens[LOCAL_CLIENT_ID][0] in \
+    assert summary["skipped"] == "" and services().app_tokens[LOCAL_CLIENT_ID][0] in \
         hs.stack.sandbox.state.app_tokens

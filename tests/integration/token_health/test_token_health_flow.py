@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from hubspot_app.lifecycle import token_health
-from hubspot_app.lifecycle.token_health import TokenHealthChecker, check_message
+from hubspot_app.lifecycle.token_health import check_message
 from hubspot_app.models import AccountStatus, utcnow
 
 BAD_REFRESH = {"status": "BAD_REFRESH_TOKEN", "error": "invalid_grant",
@@ -137,32 +137,31 @@ def test_uninstalled_at_hubspot_marks_pauses_alerts_and_reinstall_recovers(hs):
 
 
 def test_missing_scope_is_broken(hs):
-    from hubspot_app.lifecycle.uninstall import runtime
+    from hubspot_app.handlers.lifecycle import lifecycle_parts
 
     hub_id = hs.hub_ids()[3]
-    rt = runtime()
+    rt = lifecycle_parts()
     hubspot = replace(rt.settings.hubspot, scopes=rt.settings.hubspot.scopes + ("crm.objects.quotes.write",))
     settings = replace(rt.settings, hubspot=hubspot)
     sent = []
-    checker = TokenHealthChecker(settings, rt.health, rt.oauth, rt.airbyte, sleep=lambda s: None,
-                                 alert=lambda *a, **k: sent.append((a, k)))
+    checker = rt.checker(settings=settings, sleep=lambda s: None,
+                         alert=lambda *a, **k: sent.append((a, k)))
     result = checker.check(hub_id, force=True)
     assert result.outcome == "broken" and result.code == "missing_scope"
     assert "crm.objects.quotes.write" in sent[0][1]["detail"]
     # put it back as it was
-    assert TokenHealthChecker(rt.settings, rt.health, rt.oauth, rt.airbyte,
-                              alert=lambda *a, **k: None).check(hub_id, force=True).outcome == "ok"
+    assert rt.checker(alert=lambda *a, **k: None).check(hub_id, force=True).outcome == "ok"
     assert hs.account(hub_id).status == AccountStatus.ACTIVE
 
 
 def test_sync_freshness_alerts_then_recovers(hs):
-    from hubspot_app.lifecycle.uninstall import runtime
+    from hubspot_app.handlers.lifecycle import lifecycle_parts
 
     hub_id = hs.hub_ids()[3]
-    rt = runtime()
+    rt = lifecycle_parts()
     health = replace(rt.health, sync_freshness_hours=2)
     later = lambda: utcnow() + timedelta(hours=3)  # noqa: E731 - a clock for the checker
-    checker = TokenHealthChecker(rt.settings, health, rt.oauth, rt.airbyte, now=later)
+    checker = rt.checker(health=health, now=later)
     result = checker.check(hub_id, force=True)
     assert result.outcome == "ok" and result.events == ["sync_stale"]
     stale = [a for a in hs.alerts() if a["event"] == "sync_stale"]
@@ -172,14 +171,12 @@ def test_sync_freshness_alerts_then_recovers(hs):
     assert checker.check(hub_id, force=True).events == []
     # A sync succeeds: fresh again.
     cid = hs.account(hub_id).airbyte_connection_id
-    from hubspot_app.airbyte.client import client_from_settings
-
-    job = client_from_settings(rt.settings).start_job(cid)
+    job = rt.services.airbyte().start_job(cid)
     deadline = time.monotonic() + 30
-    while client_from_settings(rt.settings).get_job(job["jobId"])["status"] != "succeeded":
+    while rt.services.airbyte().get_job(job["jobId"])["status"] != "succeeded":
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    fresh = TokenHealthChecker(rt.settings, health, rt.oauth, rt.airbyte)
+    fresh = rt.checker(health=health)
     assert fresh.check(hub_id, force=True).events == ["sync_recovered"]
     account = hs.account(hub_id)
     assert account.last_sync_at is not None and not account.open_alerts

@@ -144,11 +144,11 @@ def test_uninstall_event_older_than_the_latest_install_is_ignored(hs):
 
 
 def test_operator_uninstall_without_purge_keeps_the_lake(hs):
-    from hubspot_app.lifecycle.uninstall import runtime
+    from hubspot_app.handlers.lifecycle import lifecycle_parts
 
     hub_id = hs.hub_ids()[3]
     s3, bucket = put_lake_objects(hs, [hub_id])
-    report = runtime().uninstaller().uninstall(hub_id, source="operator", reason="contract ended",
+    report = lifecycle_parts().uninstaller().uninstall(hub_id, source="operator", reason="contract ended",
                                                purge=False)
     assert report.done and "lake_purged" not in report.steps
     assert "hubspot_uninstalled" in report.steps
@@ -163,9 +163,9 @@ def test_operator_uninstall_without_purge_keeps_the_lake(hs):
 
 
 def test_fan_out_skips_uninstalled_accounts(hs):
-    from hubspot_app.lifecycle.uninstall import run_fan_out
+    from hubspot_app.handlers.lifecycle import token_health_schedule
 
-    summary = run_fan_out()
+    summary = token_health_schedule({})
     uninstalled = sum(1 for a in Account.scan() if a.status == AccountStatus.UNINSTALLED)
     assert summary["uninstalled_skipped"] == uninstalled >= 1
     assert summary["accounts"] == len(hs.hub_ids()) - uninstalled

@@ -141,9 +141,7 @@ def test_settings_are_read_in_one_place():
         "hubspot_app/logs.py": "LOG_LEVEL, before anything else can log; the runtime's _X_AMZN_TRACE_ID",
         "hubspot_app/tracing.py": "the runtime's X-Ray switches",
         "hubspot_app/metrics.py": "namespace and stage of every metric line, settings or not",
-        "hubspot_app/alerts.py": "an alert is sent from any code path, settings or not",
         "hubspot_app/messaging/retry.py": "the queues' retry table, shared with deploy/infra.py",
-        "hubspot_app/lifecycle/provisioner.py": "AWS_ENDPOINT_URL, a client cache key",
         "hubspot_app/lifecycle/provision_queue.py": "AWS_LAMBDA_FUNCTION_NAME (the runtime's)",
         "hubspot_app/ops/cli.py": "--stage writes a stage's environment",
         "hubspot_app/pages.py": "owned by the installer-page work (issue 13 leaves it)",
@@ -154,6 +152,8 @@ def test_settings_are_read_in_one_place():
                      if re.search(r"os\.environ|os\.getenv", p.read_text()))
     extra = [r for r in readers if r not in allowed]
     assert not extra, f"read the environment through hubspot_app.config instead: {extra}"
+    stale = sorted(set(allowed) - set(readers))
+    assert not stale, f"no longer read there: remove from the allow-list: {stale}"
 
 
 def test_enum_like_settings_are_checked_when_loaded(monkeypatch):

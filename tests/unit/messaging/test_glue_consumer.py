@@ -49,8 +49,7 @@ def _event(receive_count: int, *bodies):
                         for i, b in enumerate(bodies)]}
 
 
-def test_a_run_that_cannot_start_returns_only_its_records(monkeypatch):
-    monkeypatch.setattr("hubspot_app.messaging.queues.queue_url", lambda name: f"https://{name}")
+def test_a_run_that_cannot_start_returns_only_its_records():
     cfg = gt.Config("curate", queue_url="https://q", dlq_url="https://dlq", grouping="account")
     glue, sqs = Glue(busy={"22"}), Sqs()
     out = gt.consume(_event(1, _s3(11), _s3(22), _s3(11)), glue, sqs, cfg)

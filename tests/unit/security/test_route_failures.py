@@ -25,8 +25,8 @@ def client(monkeypatch):
 
 
 @pytest.mark.parametrize("path,module,function", [
-    ("/install", "hubspot_app.install", "start_install"),
-    ("/oauth/callback?code=c&state=s", "hubspot_app.install", "complete_install"),
+    ("/install", "hubspot_app.handlers.install", "install_link"),
+    ("/oauth/callback?code=c&state=s", "hubspot_app.handlers.install", "oauth_callback"),
 ])
 def test_a_failing_page_route_answers_the_project_page(client, monkeypatch, captured_logs,
                                                         path, module, function):
@@ -49,9 +49,9 @@ def test_a_failing_page_route_answers_the_project_page(client, monkeypatch, capt
 
 
 def test_a_failing_webhook_answers_json(client, monkeypatch):
-    import hubspot_app.lifecycle.uninstall as uninstall
+    import hubspot_app.handlers.webhooks as webhooks
 
-    monkeypatch.setattr(uninstall, "webhook_response", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(webhooks, "webhook_response", lambda *a, **k: 1 / 0)
     answer = client.http.post("/webhooks/hubspot", body=b"[]",
                               headers={"Content-Type": "application/json"})
     assert answer.status_code == 503
