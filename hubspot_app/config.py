@@ -154,7 +154,9 @@ class GlueSettings:
     max_hubs_per_run: int = 500
     retry_base_seconds: int = 60
     retry_max_seconds: int = 900
-    max_attempts: int = 40           # (the batching window: event_sources(), read by app.py)
+    max_attempts: int = 40
+    trigger_window_seconds: int = 60  # the SQS batching window (app.py reads event_sources()'s)
+    database: str = ""               # the Glue Data Catalog database of the curated tables
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,8 @@ class LakeSettings:
     raw_prefix: str = "raw"
     curated_prefix: str = "curated"
     region: str = "us-east-1"
+    snapshot_retention_hours: float = 0.0  # purge runs' --purge_retention_hours; 0: the job's
+    maintenance_schedule: str = ""   # the maintenance run's trigger, cron(...) in UTC
 
 
 @dataclass(frozen=True)
@@ -323,6 +327,10 @@ def _lake() -> LakeSettings:
         # the packaged template fills LAKE_REGION with the stack's region anyway.
         region=(os.environ.get("LAKE_REGION") or os.environ.get("AWS_REGION")
                 or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"),
+        # Empty: the curate job's own default (glue/curate_job.py, --purge_retention_hours).
+        snapshot_retention_hours=_env_float("LAKE_SNAPSHOT_RETENTION_HOURS", "0")
+        if os.environ.get("LAKE_SNAPSHOT_RETENTION_HOURS", "").strip() else 0.0,
+        maintenance_schedule=os.environ.get("LAKE_MAINTENANCE_SCHEDULE", "").strip(),
     )
 
 
@@ -381,6 +389,8 @@ def _glue() -> GlueSettings:
         retry_base_seconds=_env_int("GLUE_TRIGGER_RETRY_BASE_SECONDS", "60"),
         retry_max_seconds=_env_int("GLUE_TRIGGER_RETRY_MAX_SECONDS", "900"),
         max_attempts=_env_int("GLUE_TRIGGER_MAX_ATTEMPTS", "40"),
+        trigger_window_seconds=_env_int("GLUE_TRIGGER_WINDOW_SECONDS", "60"),
+        database=os.environ.get("GLUE_DATABASE", ""),
     )
 
 

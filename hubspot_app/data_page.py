@@ -5,23 +5,18 @@ schedule the provisioner gives Airbyte (AIRBYTE_SCHEDULE_CRON, airbyte_spec.sche
 trigger's batching window and the uninstall's purge setting (UNINSTALL_PURGE_S3)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from html import escape
 
 from hubspot_app import data_catalog
-from hubspot_app.config import Settings, _env_bool
+from hubspot_app.config import Settings
 from hubspot_app.pages import DATA_ROUTE, Page, document
 
 # glue/curate_job.py's --purge_hub_ids run expires the snapshots older than
 # --purge_retention_hours: the template passes LAKE_SNAPSHOT_RETENTION_HOURS (deploy/infra.py),
-# without it the job's default applies; the maintenance run expires the rest later.
+# without it the job's default applies (settings.lake.snapshot_retention_hours is then this);
+# the maintenance run expires the rest later.
 JOB_DEFAULT_RETENTION_HOURS = 0.0
-
-
-def retention_hours() -> float:
-    raw = os.environ.get("LAKE_SNAPSHOT_RETENTION_HOURS", "").strip()
-    return float(raw) if raw else JOB_DEFAULT_RETENTION_HOURS
 
 
 def maintenance_text(expr: str) -> tuple[str, float | None]:
@@ -82,24 +77,15 @@ class Facts:
     base: str
 
 
-def purge_on_uninstall() -> bool:
-    """UNINSTALL_PURGE_S3 as the uninstall reads it (config.get_health_settings), without the
-    health settings' other requirements: the page must not depend on the journal's app id."""
-    return _env_bool("UNINSTALL_PURGE_S3", False)
-
-
 def facts(settings: Settings, journal_poll_minutes: int) -> Facts:
+    """From the settings the functions run with: the uninstall's purge switch is the one the
+    uninstaller reads (UNINSTALL_PURGE_S3), the window the glue_trigger queue's (app.py)."""
     return Facts(settings.hubspot.scopes, settings.hubspot.optional_scopes,
-                 schedule_text(settings.airbyte.schedule_cron), trigger_window_seconds(),
-                 journal_poll_minutes, purge_on_uninstall(), retention_hours(),
-                 *maintenance_text(os.environ.get("LAKE_MAINTENANCE_SCHEDULE", "")),
-                 settings.lake.region,
-                 os.environ.get("GLUE_DATABASE", ""), settings.hubspot.base_path)
-
-
-def trigger_window_seconds() -> int:
-    """The Glue trigger's batching window, read as app.py reads it for the glue_trigger queue."""
-    return int(os.environ.get("GLUE_TRIGGER_WINDOW_SECONDS", "60"))
+                 schedule_text(settings.airbyte.schedule_cron),
+                 settings.glue.trigger_window_seconds, journal_poll_minutes,
+                 settings.lifecycle.purge_s3_on_uninstall, settings.lake.snapshot_retention_hours,
+                 *maintenance_text(settings.lake.maintenance_schedule), settings.lake.region,
+                 settings.glue.database, settings.hubspot.base_path)
 
 
 def arrival_html(schedule: str, window_seconds: int) -> str:
@@ -186,7 +172,8 @@ def data_page(f: Facts) -> Page:
 
 
 def success_arrival(settings: Settings) -> str:
-    return arrival_html(schedule_text(settings.airbyte.schedule_cron), trigger_window_seconds())
+    return arrival_html(schedule_text(settings.airbyte.schedule_cron),
+                        settings.glue.trigger_window_seconds)
 
 
 __all__ = ["DATA_ROUTE", "Facts", "arrival_html", "data_page", "facts", "schedule_text",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from hubspot_app import data_catalog, data_page
+from hubspot_app import config, data_catalog, data_page
 from hubspot_app.config import get_settings
 from hubspot_app.models import bind_tables
 from local_stack.stack import LocalStack
@@ -79,13 +79,26 @@ def test_schedule_in_words(cron, text):
     assert data_page.schedule_text(cron) == text
 
 
+def _stage_settings(mp: pytest.MonkeyPatch, stage: str, **overrides: str):
+    """The settings a function of `stage` runs with (config.py reads them)."""
+    from deploy import infra
+
+    for name, value in {**infra.stage_env(stage), **overrides}.items():
+        mp.setenv(name, value)
+    config.reset_settings()
+    return config.get_settings()
+
+
 def test_trigger_window_and_purge_retention_are_the_ones_in_force():
     import curate_job
 
     import app as chalice_app
     from deploy import infra
 
-    assert data_page.trigger_window_seconds() == chalice_app.GLUE_TRIGGER_WINDOW_SECONDS
+    with pytest.MonkeyPatch.context() as mp:
+        window = _stage_settings(mp, "dev").glue.trigger_window_seconds
+    config.reset_settings()
+    assert window == chalice_app.GLUE_TRIGGER_WINDOW_SECONDS
     # The purge run's retention is the template's --purge_retention_hours (from
     # LAKE_SNAPSHOT_RETENTION_HOURS), else the job's default; the uninstall passes none.
     import hubspot_app.lifecycle.uninstall as uninstall
@@ -98,9 +111,11 @@ def test_trigger_window_and_purge_retention_are_the_ones_in_force():
                 if r.get("Type") == "AWS::Glue::Job"]
         for args in jobs:
             with pytest.MonkeyPatch.context() as mp:
-                mp.setenv("LAKE_SNAPSHOT_RETENTION_HOURS", env.get("LAKE_SNAPSHOT_RETENTION_HOURS", ""))
-                assert data_page.retention_hours() == float(args.get(
+                settings = _stage_settings(mp, stage, LAKE_SNAPSHOT_RETENTION_HOURS=env.get(
+                    "LAKE_SNAPSHOT_RETENTION_HOURS", ""))
+                assert settings.lake.snapshot_retention_hours == float(args.get(
                     "--purge_retention_hours", curate_job.OPTIONAL["purge_retention_hours"]))
+            config.reset_settings()
 
 
 @pytest.mark.parametrize("expr, text, hours", [
@@ -113,10 +128,15 @@ def test_maintenance_in_words(expr, text, hours):
 
 
 def test_the_page_says_data_stays_when_the_stage_does_not_purge(monkeypatch):
-    monkeypatch.setenv("UNINSTALL_PURGE_S3", "false")
-    assert data_page.purge_on_uninstall() is False
-    monkeypatch.setenv("UNINSTALL_PURGE_S3", "true")
-    assert data_page.purge_on_uninstall() is True
+    # The page's switch is the uninstaller's (settings.lifecycle), read from the stage.
+    settings = _stage_settings(monkeypatch, "local", UNINSTALL_PURGE_S3="false")
+    assert data_page.facts(settings, 5).purge is False
+    settings = _stage_settings(monkeypatch, "local", UNINSTALL_PURGE_S3="true",
+                               LAKE_SNAPSHOT_RETENTION_HOURS="72", GLUE_DATABASE="db")
+    assert (data_page.facts(settings, 5).purge, data_page.facts(settings, 5).retention_hours,
+            data_page.facts(settings, 5).database) == (True, 72.0, "db")
+    monkeypatch.undo()
+    config.reset_settings()
     base = dict(required=("oauth",), optional=(), schedule="every hour at minute 0",
                 trigger_window_seconds=60, journal_poll_minutes=5, region="eu-west-1",
                 database="db", base="/api", maintenance="the daily maintenance run (03:30 UTC)",
@@ -164,7 +184,8 @@ def test_install_pages_link_the_data_page_under_the_stage_prefix(stack, browser)
     # curated tables after the trigger's window, then the connection's schedule.
     arrival = page.inner_text("#arrival")
     schedule = data_page.schedule_text(settings.airbyte.schedule_cron)
-    assert "first sync starts" in arrival and f"{data_page.trigger_window_seconds()} seconds" in arrival
+    assert "first sync starts" in arrival and \
+        f"{settings.glue.trigger_window_seconds} seconds" in arrival
     assert schedule.split(",")[0] in arrival
     page.screenshot(path=str(ARTIFACTS / "installed-with-arrival.png"), full_page=True)
     assert page.get_attribute("#data-link", "href") == "/api/data"
@@ -182,10 +203,10 @@ def test_install_pages_link_the_data_page_under_the_stage_prefix(stack, browser)
         cell = page.inner_text(f"#scopes tr[data-scope='{row.scope}'] td:nth-child(3)")
         assert all(s in cell for s in row.streams)
     assert schedule.replace("<code>", "").replace("</code>", "") in facts["schedule"]
-    assert facts["purge"] == ("on" if data_page.purge_on_uninstall() else "off")
+    assert facts["purge"] == ("on" if settings.lifecycle.purge_s3_on_uninstall else "off")
     if facts["purge"] == "on":
         assert page.get_attribute("#removal", "data-retention-hours") == \
-            f"{data_page.retention_hours():g}"
+            f"{settings.lake.snapshot_retention_hours:g}"
     # Its own install button keeps the prefix too.
     assert page.get_attribute("a.button", "href") == "/api/install"
     page.close()

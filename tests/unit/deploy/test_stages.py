@@ -144,8 +144,8 @@ def test_settings_are_read_in_one_place():
         "hubspot_app/messaging/retry.py": "the queues' retry table, shared with deploy/infra.py",
         "hubspot_app/lifecycle/provision_queue.py": "AWS_LAMBDA_FUNCTION_NAME (the runtime's)",
         "hubspot_app/ops/cli.py": "--stage writes a stage's environment",
-        "hubspot_app/pages.py": "owned by the installer-page work (issue 13 leaves it)",
-        "hubspot_app/data_page.py": "owned by the installer-page work (issue 13 leaves it)",
+        "hubspot_app/pages.py": "an error page renders when the settings cannot load (a "
+                                "misconfigured stage still answers its own 503 page)",
     }
     readers = sorted(str(p.relative_to(ROOT)) for p in [ROOT / "app.py",
                                                          *(ROOT / "hubspot_app").rglob("*.py")]
