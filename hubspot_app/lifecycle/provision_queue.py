@@ -140,8 +140,6 @@ def _failed(settings: Settings, record: Record, hub_id: int, owner: str,
                        error=type(exc2).__name__)
     if isinstance(exc, Permanent):
         return Permanent(reason, kind=exc.kind)
-    if is_permanent(exc):
-        return Permanent(reason)
     return Transient(reason, delay=delay)
 
 

@@ -42,7 +42,6 @@ from hubspot_app import logs
 from hubspot_app.airbyte.client import (
     AirbyteClient,
     AirbyteNotFound,
-    AirbytePermanentError,
     AirbyteTransientError,
 )
 from hubspot_app.airbyte.spec import (
@@ -65,7 +64,7 @@ from hubspot_app.airbyte.spec import (
     workspace_oauth_configuration,
 )
 from hubspot_app.config import Settings
-from hubspot_app.errors import UNKNOWN_ACCOUNT, Transient
+from hubspot_app.errors import UNKNOWN_ACCOUNT, Permanent, Transient
 from hubspot_app.lifecycle.first_sync import start_first_sync
 from hubspot_app.models import (
     Account,
@@ -76,8 +75,8 @@ from hubspot_app.models import (
     lease_is_free,
     utcnow,
 )
-from hubspot_app.secrets_store import AppCredentials, SecretConfigError
-from hubspot_app.token_crypto import TokenDecryptError, decrypt_token
+from hubspot_app.secrets_store import AppCredentials
+from hubspot_app.token_crypto import decrypt_token
 from hubspot_app.tracing import subsegment
 
 log = logging.getLogger(__name__)
@@ -108,12 +107,10 @@ class StatusChanged(Exception):
         self.status = status
 
 
-PERMANENT = (ProvisionFailed, AirbytePermanentError, SecretConfigError, TokenDecryptError)
-TRANSIENT = (AirbyteTransientError, Busy)
-
-
 def is_permanent(exc: BaseException) -> bool:
-    return isinstance(exc, PERMANENT)
+    """Retrying cannot help (the error tree decides: hubspot_app.errors); anything outside it,
+    such as a bug or an AWS SDK error, is treated as transient until the retries run out."""
+    return isinstance(exc, Permanent)
 
 
 # -- helpers ----------------------------------------------------------------------------------
