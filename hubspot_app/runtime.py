@@ -8,9 +8,11 @@ the shared Airbyte resources, the journal's app token and the token endpoint's r
 The pynamodb tables are bound to the stage's names once, when the object is built.
 
 AWS clients are created on first use, so each function's cold start pays only for the
-clients it calls (tests/deploy/test_lazy_imports.py, bench/cold_start.py); boto3 itself is
-imported then too. Domain code takes a `Services` (or the one client it needs) as an
-argument; handler adapters (hubspot_app.handlers) get this container's from `services()`.
+clients it calls. boto3 itself is imported with this module: every function that loads it
+creates a client in its first event anyway, and so bench/cold_start.py's import measurement
+still counts it (the data page, which needs no AWS, does not load this module). Domain code
+takes a `Services` (or the one client it needs) as an argument; handler adapters
+(hubspot_app.handlers) get this container's from `services()`.
 Tests build their own with fakes: `Services(settings, clients={"sqs": fake})`.
 """
 from __future__ import annotations
@@ -19,6 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+import boto3
 
 if TYPE_CHECKING:
     from hubspot_app.airbyte.client import AirbyteClient
@@ -56,8 +60,6 @@ class Expiring:
 
 
 def _boto3_client(service: str) -> Any:
-    import boto3
-
     return boto3.client(service)
 
 
