@@ -49,7 +49,7 @@ def main() -> None:
     from hubspot_app.token_crypto import decrypt_token
     from local_stack.airbyte_emulator.sync import SyncResult
     from local_stack.stack import LocalStack
-    from tests.integration.install import flow_helpers as flow
+    from tests.harness import install_flow as flow
 
     logging.disable(logging.INFO)
     metric_lines: list[str] = []

@@ -4,20 +4,15 @@ objects found through the schemas API, syncModes only with a destination, cached
 configuration, and connections validated against the same catalog."""
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import pytest
 import requests
 
 from local_stack.airbyte_emulator import AirbyteEmulator
 from local_stack.connector import ensure_connector_venv
 from local_stack.hubspot_sandbox import RegisteredApp, SandboxServer
+from tests.harness.sandbox_oauth import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 from .conftest import S3_CONFIG, FakeRunner, raw
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "sandbox"))
-from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 pytestmark = pytest.mark.slow
 SCHEMAS = "crm.schemas.contacts.read crm.schemas.companies.read crm.schemas.deals.read"

@@ -1,6 +1,5 @@
 """A real sync: sandbox account -> official HubSpot connector -> emulator -> Parquet in moto S3."""
 import io
-import socket
 
 import boto3
 import pyarrow.parquet as pq
@@ -24,17 +23,11 @@ AIRBYTE_COLUMNS = ["_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_generat
                    "_airbyte_meta"]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def stack():
-    from local_stack.stack import start_moto
+    from local_stack.stack import free_port, start_moto
 
-    moto = start_moto(_free_port())
+    moto = start_moto(free_port())
     host, port = moto.get_host_and_port()
     s3_url = f"http://{host}:{port}"
     s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1",

@@ -106,13 +106,6 @@ def test_recorder_attributes_real_botocore_calls_and_maps_them():
         server.stop()
 
 
-def test_an_unmapped_operation_is_reported_not_skipped(evaluator):
-    call = Call("api_handler", "s3", "PutBucketAcl", [], "us-east-1", "123456789012",
-                error="no IAM mapping for s3:PutBucketAcl: add it to deploy/iam_check.py needs_for()")
-    (problem,) = iam_check.check([call], evaluator)
-    assert "PutBucketAcl" in problem and "needs_for" in problem
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", ("dev", "prod"))
 def test_the_judged_policies_are_the_ones_the_packaged_template_embeds(stage, sam, app_model):

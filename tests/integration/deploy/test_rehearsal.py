@@ -10,7 +10,7 @@ import json
 import pytest
 
 from deploy import infra
-from local_stack.stack import free_port
+from tests.harness import moto_server
 
 # Stand-ins that exist only on one machine, with why:
 LOCAL_ONLY_SETTINGS = {
@@ -42,22 +42,16 @@ NOT_ON_MOTO = {
 @pytest.fixture(scope="module")
 def moto_stage(tmp_path_factory):
     """A moto server with the local stack's resources, created by local_stack.resources."""
-    from local_stack.stack import start_moto
-
-    port = free_port()
-    server = start_moto(port)
-    mp = pytest.MonkeyPatch()
-    env = infra.stage_env("local")
-    env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
-    for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
-        mp.setenv(k, env[k])
     from local_stack import resources
-    resources.create_all(env, "rehearsal-client-id", "rehearsal-client-secret")
-    # LocalStack.start() adds the Airbyte secret when it starts the Airbyte emulator.
-    resources.put_airbyte_secret(env, "rehearsal-airbyte-id", "rehearsal-airbyte-secret")
-    yield env
-    mp.undo()
-    server.stop()
+
+    env = infra.stage_env("local")
+    with moto_server({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                          "AWS_DEFAULT_REGION")}) as url:
+        env["AWS_ENDPOINT_URL"] = url
+        resources.create_all(env, "rehearsal-client-id", "rehearsal-client-secret")
+        # LocalStack.start() adds the Airbyte secret when it starts the Airbyte emulator.
+        resources.put_airbyte_secret(env, "rehearsal-airbyte-id", "rehearsal-airbyte-secret")
+        yield env
 
 
 def _created(env) -> dict[str, dict]:

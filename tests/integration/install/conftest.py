@@ -3,17 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from hubspot_app.config import get_settings
-from hubspot_app.models import bind_tables
-from local_stack.stack import LocalStack
+from tests.harness import local_stack
 
 
 @pytest.fixture(scope="module")
 def stack():
-    with LocalStack(accounts=3, seed=11) as running:
-        settings = get_settings()
-        bind_tables(settings.accounts_table, settings.states_table)
-        yield running
+    yield from local_stack(accounts=3, seed=11)
 
 
 @pytest.fixture

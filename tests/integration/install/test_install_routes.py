@@ -13,8 +13,7 @@ from hubspot_app import install
 from hubspot_app.config import get_settings
 from hubspot_app.install_state import code_verifier, read_state, signing_key
 from hubspot_app.models import Account, OAuthState
-
-from .flow_helpers import account_count, begin, callback_params, consent, finish
+from tests.harness.install_flow import account_count, begin, callback_params, consent, finish
 
 
 def _assert_clean_error(response, status=400):

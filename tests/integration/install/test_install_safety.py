@@ -11,8 +11,7 @@ from hubspot_app import hubspot_oauth
 from hubspot_app.models import Account
 from hubspot_app.runtime import services
 from hubspot_app.token_crypto import TokenDecryptError, decrypt_token
-
-from .flow_helpers import account_count, begin, callback_params, consent, finish
+from tests.harness.install_flow import account_count, begin, callback_params, consent, finish
 
 
 def _install(stack, hub_id):

@@ -16,22 +16,16 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from hubspot_app.config import get_settings, reset_settings
-from hubspot_app.models import Account, bind_tables
+from hubspot_app.config import get_settings
+from hubspot_app.models import Account
 from hubspot_app.webhooks import sign_v3
-from local_stack.stack import LocalStack
-
-from .flow_helpers import begin, callback_params, consent, finish
+from tests.harness import local_stack
+from tests.harness.install_flow import begin, callback_params, consent, finish
 
 
 @pytest.fixture(scope="module")
 def stack():
-    with LocalStack(accounts=2, seed=14, path_prefix="/api") as running:
-        settings = get_settings()
-        bind_tables(settings.accounts_table, settings.states_table)
-        reset_settings()
-        yield running
-        reset_settings()
+    yield from local_stack(accounts=2, seed=14, path_prefix="/api")
 
 
 def test_install_flow_under_the_api_stage_prefix(stack, sandbox_accounts):
@@ -92,37 +86,3 @@ def test_default_webhook_and_reinstall_urls_keep_the_prefix(stack):
     assert answer.json() == {"accepted": 1}   # verified and acknowledged
 
 
-@pytest.mark.parametrize("redirect, prefix", [
-    ("https://abc123.execute-api.eu-west-1.amazonaws.com/api/oauth/callback", "/api"),
-    ("https://hubspot.example.com/oauth/callback", ""),                  # a custom domain's root
-    ("https://example.com/hubspot/oauth/callback", "/hubspot"),          # a base path mapping
-])
-def test_paths_follow_the_redirect_uri(monkeypatch, redirect, prefix):
-    from hubspot_app import install
-    from hubspot_app.config import reset_settings
-    from hubspot_app.pages import error_page
-
-    origin = "{0.scheme}://{0.netloc}".format(urlparse(redirect))
-    monkeypatch.setenv("HUBSPOT_REDIRECT_URI", redirect)
-    monkeypatch.delenv("HUBSPOT_WEBHOOK_URL", raising=False)
-    monkeypatch.delenv("REINSTALL_URL", raising=False)
-    monkeypatch.setenv("COOKIE_SECURE", "true")   # as on every deployed stage
-    for name in ("APP_SECRET_NAME", "ACCOUNTS_TABLE", "STATES_TABLE", "KMS_KEY_ID",
-                 "PROVISION_QUEUE_NAME", "LIFECYCLE_QUEUE_NAME", "UNINSTALL_AUDIT_TABLE",
-                 "WEBHOOK_RECEIPTS_TABLE"):
-        monkeypatch.setenv(name, "x")
-    reset_settings()
-    reset_settings()
-    try:
-        settings = get_settings()
-        assert install.cookie_path(settings) == f"{prefix}/oauth/callback"
-        header = install._cookie_header("v", settings, 600)
-        assert f"; Path={prefix}/oauth/callback;" in header and "; Secure" in header
-        health = get_settings().lifecycle
-        assert health.webhook_url == f"{origin}{prefix}/webhooks/hubspot"
-        assert health.reinstall_url == f"{origin}{prefix}/install"
-        assert f'href="{prefix}/install"' in error_page(400, "t", "d").body
-        assert f'href="{prefix}/data"' in error_page(400, "t", "d").body   # the data page
-    finally:
-        reset_settings()
-        reset_settings()

@@ -10,7 +10,7 @@ from chalice import Chalice
 from chalice.test import Client
 
 from local_stack.dispatcher import SqsRoute
-from local_stack.stack import free_port
+from tests.harness import moto_server
 
 app = Chalice(app_name="dispatch-test")
 seen: list[dict] = []
@@ -29,30 +29,15 @@ def worker(event):
 
 
 @pytest.fixture(scope="module")
-def queues(monkeypatch_module):
-    from local_stack.stack import start_moto
-
-    port = free_port()
-    server = start_moto(port)
-    for key, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x",
-                       "AWS_SECRET_ACCESS_KEY": "x"}.items():
-        monkeypatch_module.setenv(key, value)
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="work-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    work = sqs.create_queue(QueueName="work", Attributes={
-        "VisibilityTimeout": "1",  # failed messages come back after a second: a short test
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
-    yield sqs, work, dlq
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
+def queues():
+    with moto_server({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}):
+        sqs = boto3.client("sqs")
+        dlq = sqs.create_queue(QueueName="work-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        work = sqs.create_queue(QueueName="work", Attributes={
+            "VisibilityTimeout": "1",  # failed messages come back after a second: a short test
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
+        yield sqs, work, dlq
 
 
 def test_partial_failures_retry_then_dead_letter(queues):

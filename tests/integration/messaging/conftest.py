@@ -4,14 +4,14 @@ must end in their DLQ before any of those is called."""
 from __future__ import annotations
 
 import json
-import os
 
 import boto3
 import pytest
 import requests
 
 from local_stack.dispatcher import SqsRoute
-from local_stack.stack import LocalStack, free_port, stage_environment, start_moto
+from local_stack.stack import LocalStack, stage_environment
+from tests.harness import moto_server
 
 FUNCTIONS = {"provision": ("PROVISION_QUEUE_NAME", "PROVISION_DLQ_NAME", "provisioner"),
              "lifecycle": ("LIFECYCLE_QUEUE_NAME", "LIFECYCLE_DLQ_NAME", "lifecycle_worker"),
@@ -72,37 +72,32 @@ def queues():
     from hubspot_app.runtime import forget_services
     from local_stack import resources
 
-    port = free_port()
-    env = {**stage_environment("local"), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    env = {**stage_environment("local"),
            # Failed records come back within a second or two: short tests.
            "PROVISION_RETRY_BASE_SECONDS": "1", "PROVISION_RETRY_MAX_SECONDS": "2",
            "TOKEN_HEALTH_RETRY_BASE_SECONDS": "1", "GLUE_TRIGGER_RETRY_BASE_SECONDS": "1",
            "GLUE_TRIGGER_RETRY_MAX_SECONDS": "2",
            "PROVISION_MAX_RECEIVES": "3", "LIFECYCLE_MAX_RECEIVES": "3",
            "GLUE_TRIGGER_MAX_RECEIVES": "3"}
-    saved = dict(os.environ)
-    os.environ.update(env)
-    server = start_moto(port)
-    try:
-        reset_settings()
-        forget_services()
-        bind_tables(get_settings().accounts_table, get_settings().states_table, reconnect=True)
-        resources.create_all(env, "local-hubspot-app", "not-a-secret")
-        resources.create_provisioning_table(env)
-        resources.put_airbyte_secret(env, "local-airbyte-app", "not-a-secret")
-        bind_shared_table(env["AIRBYTE_RESOURCES_TABLE"], reconnect=True)
-        if env.get("GLUE_JOB_NAME"):  # an uninstall starts the curate job's purge run
-            boto3.client("glue").create_job(
-                Name=env["GLUE_JOB_NAME"], Role="arn:aws:iam::123456789012:role/glue",
-                Command={"Name": "glueetl", "ScriptLocation": "s3://lake/glue/curate_job.py"})
-        yield Queues(env)
-    finally:
-        requests.post(f"http://127.0.0.1:{port}/moto-api/reset", timeout=10)
-        server.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        reset_settings()
-        forget_services()
+    with moto_server(env) as url:
+        env["AWS_ENDPOINT_URL"] = url
+        try:
+            reset_settings()
+            forget_services()
+            bind_tables(get_settings().accounts_table, get_settings().states_table, reconnect=True)
+            resources.create_all(env, "local-hubspot-app", "not-a-secret")
+            resources.create_provisioning_table(env)
+            resources.put_airbyte_secret(env, "local-airbyte-app", "not-a-secret")
+            bind_shared_table(env["AIRBYTE_RESOURCES_TABLE"], reconnect=True)
+            if env.get("GLUE_JOB_NAME"):  # an uninstall starts the curate job's purge run
+                boto3.client("glue").create_job(
+                    Name=env["GLUE_JOB_NAME"], Role="arn:aws:iam::123456789012:role/glue",
+                    Command={"Name": "glueetl", "ScriptLocation": "s3://lake/glue/curate_job.py"})
+            yield Queues(env)
+        finally:
+            requests.post(f"{url}/moto-api/reset", timeout=10)
+    reset_settings()
+    forget_services()
 
 
 @pytest.fixture(autouse=True)

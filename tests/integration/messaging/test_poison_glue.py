@@ -31,7 +31,7 @@ def test_poison_records_end_in_the_glue_dlq_once_and_the_rest_of_the_batch_is_do
     assert all(d["source_queue"] == queues.env["GLUE_TRIGGER_QUEUE_NAME"] and
                d["receive_count"] == 1 for d in letters)
 
-    from tests.integration.provisioning.conftest import run_cli
+    from tests.harness import run_cli
 
     code, out, _ = run_cli("dlq", "--queue", "glue", "redrive", "--all")
     assert code == 0 and f"{len(POISON)} redriven" in out

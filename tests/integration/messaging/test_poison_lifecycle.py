@@ -8,7 +8,7 @@ import json
 
 from hubspot_app.lifecycle.token_health import check_message, uninstall_message
 from hubspot_app.models import Account, AccountStatus, utcnow
-from tests.integration.provisioning.conftest import run_cli
+from tests.harness import run_cli
 
 POISON = {
     "not json": "malformed",

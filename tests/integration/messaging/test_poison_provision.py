@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from hubspot_app.models import Account
-from tests.integration.provisioning.conftest import run_cli
+from tests.harness import run_cli
 
 POISON = {  # body -> the error_kind it must be dead-lettered with
     "not json": "malformed",

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from hubspot_app.config import get_settings
-from hubspot_app.models import Account, bind_tables
-from local_stack.stack import LocalStack
+from hubspot_app.models import Account
+from tests.harness import local_stack
 
 from .conftest import ARTIFACTS
 
 
 @pytest.fixture(scope="module")
 def stack():
-    with LocalStack(accounts=2, seed=23) as running:
-        bind_tables(get_settings().accounts_table, get_settings().states_table)
-        yield running
+    yield from local_stack(accounts=2, seed=23)
 
 
 @pytest.mark.slow

@@ -13,8 +13,7 @@ import requests
 
 from hubspot_app.models import Account, AccountStatus, utcnow
 from local_stack.dispatcher import Scheduler
-
-from .conftest import run_cli
+from tests.harness import run_cli
 
 CLIENT_TIMEOUT = 3  # conftest FAST: AIRBYTE_TIMEOUT_SECONDS
 

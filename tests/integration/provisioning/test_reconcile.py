@@ -11,8 +11,7 @@ from hubspot_app.models import Account, AccountStatus, utcnow
 from hubspot_app.runtime import services
 from hubspot_app.token_crypto import encrypt_token
 from local_stack.dispatcher import Scheduler
-
-from .conftest import run_cli
+from tests.harness import run_cli
 
 
 def _provisioned(harness, hub: int) -> Account:

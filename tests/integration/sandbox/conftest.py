@@ -1,15 +1,9 @@
-import pathlib
-import sys
-
+"""The HubSpot sandbox alone on a free port (tests/harness/sandbox_oauth.py drives its consent
+page as a browser would)."""
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:      # tests may run without `python -m pytest` from the root
-    sys.path.insert(0, str(ROOT))
-
-from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI  # noqa: E402 - after the sys.path set-up above
-
-from local_stack.hubspot_sandbox import RegisteredApp, SandboxServer  # noqa: E402 - after the sys.path set-up above
+from local_stack.hubspot_sandbox import RegisteredApp, SandboxServer
+from tests.harness.sandbox_oauth import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
 
 
 def pytest_configure(config):

@@ -1,10 +1,10 @@
 """The official Airbyte HubSpot connector (source-hubspot, own venv) against the sandbox."""
 import pytest
 import requests
-from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 from local_stack.connector import ensure_connector_venv, oauth_config, run_connector
 from local_stack.hubspot_sandbox import RegisteredApp, SandboxServer
+from tests.harness.sandbox_oauth import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 pytestmark = pytest.mark.slow
 SCOPES = ("oauth crm.objects.contacts.read crm.objects.companies.read crm.objects.deals.read "

@@ -3,11 +3,11 @@ datasets sized by the account and changed on demand."""
 import pytest
 import requests
 from hubspot import HubSpot
-from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 from local_stack.hubspot_sandbox import RegisteredApp, SandboxServer
+from tests.harness.sandbox_oauth import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
-SCOPES = None  # the app's (sandbox_helpers.APP_SCOPES)
+SCOPES = None  # the app's (tests.harness.sandbox_oauth.APP_SCOPES)
 
 
 @pytest.fixture(scope="module")

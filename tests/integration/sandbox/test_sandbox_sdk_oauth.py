@@ -2,7 +2,8 @@
 import pytest
 from hubspot import HubSpot
 from hubspot.oauth import ApiException
-from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, accounts, authorize
+
+from tests.harness.sandbox_oauth import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, accounts, authorize
 
 
 def test_sdk_token_exchange_refresh_and_metadata(sandbox):

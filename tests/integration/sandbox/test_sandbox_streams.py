@@ -2,9 +2,9 @@
 archived owners, lists, workflows, form submissions, and the per-stream ground truth."""
 import pytest
 import requests
-from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 from local_stack.hubspot_sandbox import RegisteredApp, SandboxServer
+from tests.harness.sandbox_oauth import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, install
 
 STAGES = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "closedwon"]
 

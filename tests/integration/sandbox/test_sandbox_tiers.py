@@ -1,7 +1,8 @@
 """Account tiers (issue 12 §1, required vs optional scopes): an optional scope the account's
 tier lacks is left out of the install, a required one stops it on the consent page."""
 import requests
-from sandbox_helpers import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, accounts, consent_form, pkce_pair
+
+from tests.harness.sandbox_oauth import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, accounts, consent_form, pkce_pair
 
 
 def _approve(base, hub, scope, optional):

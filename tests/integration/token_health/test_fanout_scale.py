@@ -14,47 +14,38 @@ from hubspot_app.lifecycle.token_health import fan_out
 from hubspot_app.models import Account, bind_tables
 from hubspot_app.runtime import Services, forget_services
 from local_stack import resources
-from local_stack.stack import free_port, stage_environment
+from local_stack.stack import stage_environment
+from tests.harness import moto_server
 
 ACCOUNTS = 10_000
 
 
 @pytest.fixture(scope="module")
 def moto_env():
-    from local_stack.stack import start_moto
-
-    port = free_port()
-    server = start_moto(port)
     # Tables and queues of its own: moto keeps state per process, and 10,000 accounts must not
     # leak into the other suites' stacks.
-    env = {**stage_environment("local"), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    env = {**stage_environment("local"),
            "ACCOUNTS_TABLE": "scale-test-accounts", "STATES_TABLE": "scale-test-states",
            "LIFECYCLE_QUEUE_NAME": "scale-test-lifecycle",
            "LIFECYCLE_DLQ_NAME": "scale-test-lifecycle-dlq",
            "UNINSTALL_AUDIT_TABLE": "scale-test-audit", "WEBHOOK_RECEIPTS_TABLE": "scale-test-receipts",
            "ALERTS_INBOX_QUEUE_NAME": "scale-test-alerts-inbox",
            "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:scale-test-alerts"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    reset_settings()
-    forget_services()
-    resources.create_tables(env)
-    resources.create_health_resources(env)
-    bind_tables(env["ACCOUNTS_TABLE"], env["STATES_TABLE"], reconnect=True)
-    yield env
-    ddb = boto3.client("dynamodb")
-    for table in ("ACCOUNTS_TABLE", "STATES_TABLE", "UNINSTALL_AUDIT_TABLE", "WEBHOOK_RECEIPTS_TABLE"):
-        ddb.delete_table(TableName=env[table])
-    sqs = boto3.client("sqs")
-    for queue in ("LIFECYCLE_QUEUE_NAME", "LIFECYCLE_DLQ_NAME", "ALERTS_INBOX_QUEUE_NAME"):
-        sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=env[queue])["QueueUrl"])
-    boto3.client("sns").delete_topic(TopicArn=env["ALERTS_TOPIC_ARN"])
-    server.stop()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with moto_server(env) as url:
+        env["AWS_ENDPOINT_URL"] = url
+        reset_settings()
+        forget_services()
+        resources.create_tables(env)
+        resources.create_health_resources(env)
+        bind_tables(env["ACCOUNTS_TABLE"], env["STATES_TABLE"], reconnect=True)
+        yield env
+        ddb = boto3.client("dynamodb")
+        for table in ("ACCOUNTS_TABLE", "STATES_TABLE", "UNINSTALL_AUDIT_TABLE", "WEBHOOK_RECEIPTS_TABLE"):
+            ddb.delete_table(TableName=env[table])
+        sqs = boto3.client("sqs")
+        for queue in ("LIFECYCLE_QUEUE_NAME", "LIFECYCLE_DLQ_NAME", "ALERTS_INBOX_QUEUE_NAME"):
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=env[queue])["QueueUrl"])
+        boto3.client("sns").delete_topic(TopicArn=env["ALERTS_TOPIC_ARN"])
     forget_services()
     reset_settings()
 

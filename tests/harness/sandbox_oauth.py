@@ -17,7 +17,7 @@ def _app_scopes() -> tuple[str, str]:
     import json
     from pathlib import Path
 
-    env = json.loads((Path(__file__).resolve().parents[3] / ".chalice" / "config.json")
+    env = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "config.json")
                      .read_text())["environment_variables"]
     return env["HUBSPOT_SCOPES"], env.get("HUBSPOT_OPTIONAL_SCOPES", "")
 
