@@ -3,7 +3,7 @@ adapter in hubspot_app.handlers, which builds the domain objects from this conta
 (hubspot_app.runtime).
 
 Handlers import their adapter inside their bodies, so each function's cold start pays
-only for its own work (tests/deploy/test_lazy_imports.py checks it). Queue names are read when
+only for its own work (tests/integration/deploy/test_lazy_imports.py checks it). Queue names are read when
 Chalice loads the app: `chalice package/deploy --stage S` sets the stage's environment first;
 the defaults only keep the import working without one.
 """

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # airbyte-source-hubspot 5.7.0, source_hubspot/source.py `scopes`: a stream is discovered when
-# AT LEAST ONE of its scopes was granted (`scope_is_granted`). tests/pages/test_data_page.py
+# AT LEAST ONE of its scopes was granted (`scope_is_granted`). tests/integration/pages/test_data_page.py
 # compares this copy with the installed connector's.
 STREAM_SCOPES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "campaigns": {"crm.lists.read"},

@@ -12,7 +12,7 @@ the lifecycle queue), by the health check (refused refresh tokens, after
    provisioner's `deprovision`, under the account's lease: a provisioning run in flight is
    waited for (the message comes back when its lease ends); that run cannot write `active`
    over the uninstall, and what it created is deleted here once it let go
-   (tests/provisioning/test_offboarding_race.py);
+   (tests/integration/provisioning/test_offboarding_race.py);
 3. its refresh token is revoked at HubSpot (best effort: after a real uninstall HubSpot has
    already revoked it) and deleted from the item, with the personal data (user e-mail, user id,
    hub domain, scopes) and the Airbyte ids;
