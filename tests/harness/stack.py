@@ -260,9 +260,12 @@ class LifecycleHarness(StackHarness):
         for account in Account.scan():
             if account.hub_id not in mine:
                 account.delete()
+        # Purged, not drained: an earlier suite's in-flight or delayed messages are invisible
+        # to a receive and would turn up in this suite's deliveries (SQS's PurgeQueue deletes
+        # them all; moto's too, outside its strict mode).
         for queue in ("LIFECYCLE_QUEUE_NAME", "LIFECYCLE_DLQ_NAME", "PROVISION_QUEUE_NAME",
                       "ALERTS_INBOX_QUEUE_NAME"):
-            self.drain(self.queue(queue), VisibilityTimeout=0)
+            self.sqs.purge_queue(QueueUrl=self.queue(queue))
 
     # -- the functions ------------------------------------------------------------------
     def run_health(self, force: bool = True, timeout: float = 60):

@@ -208,7 +208,7 @@ def test_processed_files_are_kept_as_long_as_the_bucket_keeps_a_raw_version_rest
     from pathlib import Path
 
     import curate_job
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     for stage in ("dev", "prod"):
         tpl = json.loads((root / f".chalice/merge-template-{stage}.json").read_text())
         rules = tpl["Resources"]["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]

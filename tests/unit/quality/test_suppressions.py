@@ -9,7 +9,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-SKIP = {".venv", ".venv-connector", "vendor", "node_modules", ".git"}
+# Not ours or not in the tree: venvs, vendored code, npm packages, and build/ (packaging and
+# benchmark output, git-ignored).
+SKIP = {".venv", ".venv-connector", "vendor", "node_modules", ".git", "build"}
 # Wanted: noqa with its codes then " - reason"; type-ignore with [code] then "  # reason".
 NOQA = re.compile(r"#\s*noqa\b(?P<rest>.*)$")
 TYPE_IGNORE = re.compile(r"#\s*type:\s*ignore\b(?P<rest>.*)$")
