@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from deploy import infra
-from hubspot_app import config, runtime
 from hubspot_app.runtime import Services
 
 
@@ -35,18 +31,6 @@ class Recorder:
 def sqs_fake(**answers) -> Recorder:
     return Recorder(get_queue_url=lambda QueueName: {"QueueUrl": f"https://sqs/{QueueName}"},
                     **answers)
-
-
-@pytest.fixture
-def settings(monkeypatch):
-    for name, value in infra.stage_env("local").items():
-        monkeypatch.setenv(name, value)
-    config.reset_settings()
-    runtime.forget_services()
-    yield config.get_settings()
-    monkeypatch.undo()
-    config.reset_settings()
-    runtime.forget_services()
 
 
 def secrets_fake(settings) -> Recorder:

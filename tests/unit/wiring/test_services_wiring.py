@@ -6,22 +6,8 @@ import json
 
 import pytest
 
-from deploy import infra
 from hubspot_app import config, runtime
 from hubspot_app.runtime import Services
-
-
-@pytest.fixture
-def stage(monkeypatch):
-    """The local stage's settings, as a function would read them."""
-    for name, value in infra.stage_env("local").items():
-        monkeypatch.setenv(name, value)
-    config.reset_settings()
-    runtime.forget_services()
-    yield config.get_settings()
-    monkeypatch.undo()
-    config.reset_settings()
-    runtime.forget_services()
 
 
 def no_aws(service: str):
