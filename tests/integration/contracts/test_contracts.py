@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import requests
 
 from local_stack import contract_check as cc
@@ -150,3 +151,14 @@ def test_the_sandbox_refuses_a_call_the_tokens_scopes_do_not_cover():
         assert r.status_code == 403 and r.json()["category"] == "MISSING_SCOPES"
         assert r.json()["errors"][0]["context"]["requiredGranularScopes"] == ["tickets"]
         assert cc.RECORDER.drain() == []
+
+
+MIRROR = Path("/work/.mirror/HubSpot+HubSpot-public-api-spec-collection")
+
+
+@pytest.mark.skipif(not MIRROR.is_dir(), reason="no local mirror of HubSpot's spec collection "
+                    "(fetch github:HubSpot/HubSpot-public-api-spec-collection)")
+def test_vendored_documents_match_the_mirrors(capsys):
+    """The vendored HubSpot documents are the mirror's current ones (the refresh reads the
+    mirror's git history: a process, hence integration, not unit)."""
+    assert refresh.main(["--check"]) == 0, capsys.readouterr().out

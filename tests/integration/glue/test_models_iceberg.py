@@ -1,7 +1,7 @@
 """The analyst models over real curated Iceberg tables: raw Airbyte files as the connector writes
 them (CRM objects with associations, property history, engagements, email events, campaigns),
 the curate job (Spark, Iceberg), then `./dev query`'s reader (pyiceberg + DuckDB) on the views.
-What tests/glue/test_models.py checks on Arrow tables, here on what the job really writes
+What tests/unit/glue/test_models.py checks on Arrow tables, here on what the job really writes
 (record_json's timestamp format, the map and list types, labels joined into deals)."""
 import datetime as dt
 

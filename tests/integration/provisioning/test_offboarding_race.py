@@ -45,17 +45,9 @@ def _uninstaller():
     return lifecycle_parts().uninstaller()
 
 
-# after=True on start_first_sync: source and connection created in Airbyte, the source id
-# recorded, the connection id and `active` not yet written. after=False on ensure_workspace:
-# the lease is taken, nothing created yet.
-@pytest.mark.parametrize(("hub", "name", "after"), [
-    (7001, "start_first_sync", True),
-    (7002, "ensure_workspace", False),
-])
-def test_uninstall_during_provisioning_leaves_nothing_behind(harness, monkeypatch, hub, name,
-                                                             after):
-    harness.install(hub, send=False)
-    pause = Paused(monkeypatch, name, after)
+def _provision_until_paused(hub: int, pause: Paused) -> tuple[threading.Thread, dict]:
+    """A provisioning run in a thread, returned once it reached the paused step; `outcome`
+    gets its result or its error (reported in the test's thread)."""
     outcome: dict = {}
 
     def provisioning_run() -> None:
@@ -67,6 +59,21 @@ def test_uninstall_during_provisioning_leaves_nothing_behind(harness, monkeypatc
     thread = threading.Thread(target=provisioning_run, daemon=True)
     thread.start()
     assert pause.reached.wait(WAIT), outcome.get("error")
+    return thread, outcome
+
+
+# after=True on start_first_sync: source and connection created in Airbyte, the source id
+# recorded, the connection id and `active` not yet written. after=False on ensure_workspace:
+# the lease is taken, nothing created yet.
+@pytest.mark.parametrize(("hub", "name", "after"), [
+    (7001, "start_first_sync", True),
+    (7002, "ensure_workspace", False),
+])
+def test_uninstall_during_provisioning_leaves_nothing_behind(harness, monkeypatch, hub, name,
+                                                             after):
+    harness.install(hub, send=False)
+    pause = Paused(monkeypatch, name, after)
+    thread, outcome = _provision_until_paused(hub, pause)
 
     # The uninstall arrives while the run holds the lease. It may finish now or ask to come
     # back later (a Transient, as the lifecycle queue would retry it); either is fine.
@@ -122,17 +129,7 @@ def test_health_check_offboarding_during_provisioning_finishes_through_the_queue
             Account.token_broken_at.set(utcnow() - timedelta(days=3)),
             Account.open_alerts.set(["token"])])
         pause = Paused(monkeypatch, "start_first_sync", after=True)
-        outcome: dict = {}
-
-        def provisioning_run() -> None:
-            try:
-                outcome["result"] = provisioner.provision(services(), hub, owner="race-run")
-            except BaseException as exc:  # noqa: BLE001 - a thread's failure is reported in the test's thread
-                outcome["error"] = exc
-
-        thread = threading.Thread(target=provisioning_run, daemon=True)
-        thread.start()
-        assert pause.reached.wait(WAIT), outcome.get("error")
+        thread, outcome = _provision_until_paused(hub, pause)
 
         rt = lifecycle_parts()
         checker = rt.checker(health=replace(rt.health, uninstall_after_days=1),
