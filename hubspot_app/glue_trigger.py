@@ -38,6 +38,11 @@ log = logging.getLogger("hubspot_app.glue_trigger")
 # hub_ids are HubSpot portal ids (digits); streams are connector stream names. Anything else in
 # a key (.., encoded slashes, other prefixes) is not a raw file and must not steer a run.
 _RAW_KEY = re.compile(r"^(?P<hub>[1-9][0-9]{0,19})/(?P<stream>[A-Za-z0-9_]{1,100})/[^/]+\.parquet$")
+# Our association-label reader's snapshot is complete when its manifest lands (it is written
+# last, after every chunk): the manifest starts a run, its many chunks do not (the job curates
+# chunks only through a manifest; glue/hubcurate/labels_snapshot.py, /work/shared/design.md).
+_LABELS_MANIFEST = re.compile(
+    r"^(?P<hub>[1-9][0-9]{0,19})/association_labels/[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}\.manifest\.json$")
 RETRYABLE = {"ConcurrentRunsExceededException", "ThrottlingException",
              "OperationTimeoutException", "InternalServiceException",
              "ResourceNumberLimitExceededException", "TooManyRequestsException"}
@@ -100,11 +105,17 @@ def parse_body(body: str, raw_prefix: str = "raw/") -> tuple[set[str], set[tuple
             continue
         obj = rec["s3"]["object"]
         key = unquote_plus(obj["key"])  # S3 URL-encodes keys in events
-        m = _RAW_KEY.match(key[len(raw_prefix):]) if key.startswith(raw_prefix) else None
+        m = run_key(key[len(raw_prefix):]) if key.startswith(raw_prefix) else None
         if m and ".." not in key:
             hubs.add(m["hub"])
             versions.add((key, str(obj.get("eTag") or obj.get("sequencer") or "")))
     return hubs, versions, 0
+
+
+def run_key(key: str) -> re.Match | None:
+    """A key under the raw prefix that starts a run for its hub (group ``hub``): an Airbyte
+    Parquet file or an association-labels manifest; None for anything else (labels chunks)."""
+    return _RAW_KEY.match(key) or _LABELS_MANIFEST.match(key)
 
 
 def plan_runs(hubs, cfg: Config) -> list[list[str]]:

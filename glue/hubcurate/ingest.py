@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from . import catalog, coerce
+from . import catalog, coerce, labels_snapshot
 
 CHANGES = T.ArrayType(T.StructType([T.StructField(n, T.StringType()) for n in
                                     ("field", "change", "reason")]))
@@ -28,6 +28,8 @@ def unrecognised(key: str) -> str | None:
     parts = key.split("/")
     if parse_key(key) or parts[0] != "raw" or parts[-1].startswith((".", "_")):
         return None  # hidden/marker files (in-flight uploads, _SUCCESS) are not data
+    if labels_snapshot.manifest_key(key) or labels_snapshot.chunk_key(key):
+        return None  # association labels, our reader's (hubcurate/association_labels.py)
     if len(parts) < 2 or not parts[1].isdigit():
         return "folder is not a numeric hub_id"
     if len(parts) != 4:

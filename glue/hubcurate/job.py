@@ -9,7 +9,7 @@ import uuid
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from . import bookkeeping, build, catalog, checks, iceberg, ingest, quarantine
+from . import bookkeeping, build, catalog, checks, iceberg, ingest, labels_snapshot, quarantine
 from .store import open_store
 
 log = logging.getLogger("hubcurate")
@@ -19,17 +19,20 @@ class Killed(RuntimeError):
     """Raised by the ``fail_at`` hook to stop a run exactly where a crash could."""
 
 
-def find_new(store, hub_ids: str, report: dict | None = None, processed=None):
+def find_new(store, hub_ids: str, report: dict | None = None, processed=None,
+             labels: dict | None = None):
     """({hub: {key: (size, etag)}} of raw files to read, the accounts looked at). A file is new
     when its (key, ETag) is not among the account's processed files (``processed(hubs)`` ->
     {hub: {(key, etag)}}, from hubcurate/bookkeeping.py; None: nothing processed yet), so an
     overwritten object is read again, and it is not quarantined at this ETag. Keys that are
-    not raw files are reported."""
+    not raw files are reported. ``labels`` gets {hub: {key: (size, etag)}} of the accounts'
+    association_labels/ folders (hubcurate/association_labels.py reads them)."""
     report = report if report is not None else {"unrecognised": []}
     everything = None
     if hub_ids in ("", "ALL", "*"):
         everything = store.listing("raw/")
-        hubs = sorted({k.split("/")[1] for k in everything if ingest.parse_key(k)})
+        hubs = sorted({k.split("/")[1] for k in everything
+                       if ingest.parse_key(k) or labels_snapshot.manifest_key(k)})
         _unrecognised(everything, report)
     else:
         hubs = sorted({h.strip() for h in hub_ids.split(",") if h.strip()})
@@ -45,6 +48,8 @@ def find_new(store, hub_ids: str, report: dict | None = None, processed=None):
             listing = {k: v for k, v in everything.items() if k.startswith(f"raw/{h}/")}
         fresh = {}
         for k, (size, etag) in listing.items():
+            if labels is not None and labels_snapshot.in_folder(k):
+                labels.setdefault(h, {})[k] = (size, etag)
             if not ingest.parse_key(k) or (k, etag) in seen:
                 continue
             if held.get(k, {}).get("etag") == etag:
