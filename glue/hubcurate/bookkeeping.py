@@ -26,6 +26,7 @@ import json
 from pyspark.sql import functions as F
 
 from . import catalog, ingest
+from .frames import local_frame
 
 PROCESSED, REPORTS = "processed_files", "run_reports"
 MISSING = "missing_since"  # processed_files: when maintenance first found the version gone
@@ -49,13 +50,12 @@ def seen(ops, hubs=None) -> tuple[dict[str, set], dict[str, dict[str, set]]]:
     if df is None:
         return {}, {}
     files: dict[str, set] = {}
-    for r in df.select("hub_id", "key", "etag").collect():
-        files.setdefault(r.hub_id, set()).add((r.key, r.etag))
     props: dict[str, dict[str, set]] = {}
-    for r in df.groupBy("hub_id", "stream").agg(
-            F.flatten(F.collect_list(F.coalesce("properties_added", F.array().cast(
-                "array<string>")))).alias("ps")).collect():
-        props.setdefault(r.hub_id, {}).setdefault(catalog.table_of(r.stream), set()).update(r.ps)
+    # one scan, folded here (it was a scan and an aggregation: two Spark jobs per run)
+    for r in df.select("hub_id", "stream", "key", "etag", "properties_added").collect():
+        files.setdefault(r.hub_id, set()).add((r.key, r.etag))
+        props.setdefault(r.hub_id, {}).setdefault(catalog.table_of(r.stream), set()).update(
+            r.properties_added or ())
     return files, props
 
 
@@ -72,7 +72,7 @@ def record(spark, ops, files: dict[str, dict[str, tuple[int, str]]], per_file: d
                          int(info.get("records", 0)), info.get("generation"),
                          info.get("properties_added", []), run_id, now))
     if rows:
-        ops.append(spark.createDataFrame(rows, PROCESSED_SCHEMA), PROCESSED, run_id,
+        ops.append(local_frame(spark, rows, PROCESSED_SCHEMA), PROCESSED, run_id,
                    F.col("hub_id"))
     return len(rows)
 
@@ -134,7 +134,7 @@ def report_rows(report: dict, files: dict, held: dict, per_file: dict) -> list[t
 
 def write_report(spark, ops, rows: list[tuple], run_id: str) -> None:
     if rows:
-        ops.append(spark.createDataFrame(rows, REPORT_SCHEMA), REPORTS, run_id,
+        ops.append(local_frame(spark, rows, REPORT_SCHEMA), REPORTS, run_id,
                    F.days("reported_at"))
 
 

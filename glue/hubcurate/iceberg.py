@@ -121,7 +121,9 @@ class Tables:
 
     def append(self, df: DataFrame, table: str, run_id: str, partition=None) -> None:
         """One append commit (the table is created by its first one, partitioned by
-        ``partition``, a column expression)."""
+        ``partition``, a column expression). Written as ``df`` is partitioned (distribution
+        "none": the bookkeeping's rows come in one task, hubcurate/frames.py; Iceberg's hash
+        distribution cost a shuffle, a Spark job of its own, to gather them again)."""
         name = self.name(table)
         if not self.exists(table):
             w = df.writeTo(name).using("iceberg")
@@ -129,10 +131,12 @@ class Tables:
                 w = w.partitionedBy(partition)
             for k, v in TABLE_PROPERTIES.items():
                 w = w.tableProperty(k, v)
-            w.option(f"snapshot-property.{RUN_PROPERTY}", run_id).create()
+            w.options(**WRITE_OPTIONS).option(f"snapshot-property.{RUN_PROPERTY}", run_id) \
+                .create()
         else:
             self._align(df, table).writeTo(name).option("mergeSchema", "true") \
-                .option(f"snapshot-property.{RUN_PROPERTY}", run_id).append()
+                .options(**WRITE_OPTIONS).option(f"snapshot-property.{RUN_PROPERTY}", run_id) \
+                .append()
 
     def _align(self, df: DataFrame, table: str) -> DataFrame:
         """The table's columns in its order (missing ones as typed nulls), then new columns:

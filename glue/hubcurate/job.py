@@ -150,7 +150,7 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
                              known, report, lambda f: _key_of_file(f, key_of))
     # Deals carry owner and stage labels: new owners/pipelines rebuild the account's deals.
     label_hubs = touched.get("owners", set()) | touched.get("deal_pipelines", set())
-    deal_hubs = tables.hubs("deals") & label_hubs
+    deal_hubs = tables.hubs("deals") & label_hubs if label_hubs else set()
     if deal_hubs:
         touched["deals"] = touched.get("deals", set()) | deal_hubs
         kinds.setdefault("deals", "crm")
@@ -162,11 +162,14 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
             current = current.drop(*catalog.DEAL_LABELS)
         if rows is None and current is None:
             continue
-        # a full refresh's older generations (new ones: from by_file; current ones: a small
-        # aggregation); a table rebuilt for its labels only has nothing new to compare
-        stale = {} if rows is None else build.stale_generations(
-            checks.spans(files[table]), {} if current is None else build.generations(current))
-        merged = build.merge(rows, current, stale)
+        # a full refresh's older generations: with no current rows, from by_file's spans (a
+        # tiny broadcast table); with current rows, in the merge's own plan (a window by
+        # account and stream over the shuffle it already does: not a Spark job of its own);
+        # a table rebuilt for its labels only has nothing new to compare
+        stale = {} if rows is None or current is not None else build.stale_generations(
+            checks.spans(files[table]))
+        merged = build.merge(rows, current, stale,
+                             newest_generation=rows is not None and current is not None)
         if table == "deals":
             merged = build.join_deals(merged, tables.read("deal_pipelines", hubs),
                                       tables.read("owners", hubs))
