@@ -89,6 +89,7 @@ def main():
     assert read == lake.raw_rows, (read, lake.raw_rows)
     print(f"full run: {rep['new_files']} files, {read:,} raw rows in {full:.1f} s "
           f"= {read / full:,.0f} rows/s, {rep_rows(rep):,} curated rows; peak RSS (Python + JVM) {mem.mib:,.0f} MiB")
+    print(f"  phases (s): {rep.get('seconds')}")
     curated = rep_rows(rep)
     duck = duckdb_baseline(lake, d / "duckdb-out")
     # The same work: both keep the same number of rows.
@@ -102,6 +103,7 @@ def main():
     rep, inc = curate(spark, lake.url, "--hub_ids", ",".join(map(str, hubs)))
     print(f"incremental run: {rep['new_files']} files, {new:,} rows in {len(hubs)} accounts "
           f"in {inc:.1f} s")
+    print(f"  phases (s): {rep.get('seconds')}")
     _, idle = curate(spark, lake.url, "--hub_ids", "ALL")
     print(f"idle run (nothing new, all accounts listed): {idle:.2f} s")
     victim = str(a.accounts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 
 from pyspark import StorageLevel
@@ -13,6 +14,20 @@ from . import bookkeeping, build, catalog, checks, iceberg, ingest, labels_snaps
 from .store import open_store
 
 log = logging.getLogger("hubcurate")
+
+
+class _Phases:
+    """Wall seconds per phase of a run (``report["seconds"]``, logged at the end): where a
+    run's time goes, next to Spark's event log."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._t, 3)
+        self._t = now
 
 
 class Killed(RuntimeError):
@@ -74,6 +89,7 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
         database: str = "", iceberg_catalog: str = "") -> dict:
     """``database``/``iceberg_catalog``: where the Iceberg tables are (on Glue the Glue
     database and ``glue_catalog``; empty: a local catalog on the lake, hubcurate/iceberg.py)."""
+    lap = _Phases()
     store = open_store(lake_root)
     tables = iceberg.Tables(spark, lake_root, database, iceberg_catalog)
     ops = tables.ops()
@@ -81,7 +97,7 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
     run_id = run_id or f"{dt.datetime.utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     report = {"run_id": run_id, "hub_ids": hub_ids, "new_files": 0, "tables": {}, "drift": [],
               "airbyte_changes": [], "typing_failures": [], "quarantined": [],
-              "unrecognised": [], "unknown_streams": []}
+              "unrecognised": [], "unknown_streams": [], "seconds": lap.seconds}
     known: dict[str, dict[str, set]] = {}  # {hub: {table: property names}} seen before
 
     def processed(hubs):
@@ -89,6 +105,7 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
         known.update(props)
         return files
     new, _ = find_new(store, hub_ids, report, processed)
+    lap("find_new")
     report["new_files"] = sum(map(len, new.values()))
     held: dict[str, dict[str, dict]] = {}  # quarantined by this run: {hub: {key: info}}
 
@@ -101,6 +118,7 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
     for k, why in quarantine.structural_problems(
             store, {k: size for files in new.values() for k, (size, _) in files.items()}).items():
         hold(hub_of[k], k, why)
+    lap("structural_checks")
     by_stream: dict[str, dict[str, list[str]]] = {}
     key_of: dict[str, tuple[str, str]] = {}
     for h, files in new.items():
@@ -132,6 +150,7 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
                         if path in paths:
                             paths.remove(path)
     cached = list(checked.values())
+    lap("read_and_check")
     for t in list(checked):
         checked[t], files[t] = _drop_foreign_files(checked[t], files[t], key_of, hold)
     report["drift"] += drift
@@ -148,6 +167,7 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
     report["airbyte_changes"] += checks.airbyte_changes(list(checked.values()))
     per_file = checks.inputs(files, {t: checks.typed_checks(df) for t, df in checked.items()},
                              known, report, lambda f: _key_of_file(f, key_of))
+    lap("report_inputs")
     # Deals carry owner and stage labels: new owners/pipelines rebuild the account's deals.
     label_hubs = touched.get("owners", set()) | touched.get("deal_pipelines", set())
     deal_hubs = tables.hubs("deals") & label_hubs if label_hubs else set()
@@ -183,6 +203,7 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
             raise
         _hook(fail_at, f"after_commit:{table}")
         report["tables"][table] = stats
+        lap(f"table:{table}")
     for df in cached:
         df.unpersist()
     # Bookkeeping after every data commit (hubcurate/bookkeeping.py): the report, then the
@@ -191,8 +212,10 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
                              run_id)
     _hook(fail_at, "before_processed")
     bookkeeping.record(spark, ops, new, per_file, run_id)
+    lap("bookkeeping")
     log.info(json.dumps({"msg": "curate run done", "run_id": run_id,
-                         "new_files": report["new_files"], "drift": report["drift"][:20]}))
+                         "new_files": report["new_files"], "drift": report["drift"][:20],
+                         "seconds": lap.seconds}))
     return report
 
 
