@@ -82,13 +82,10 @@ def rows_of(checked: DataFrame) -> DataFrame:
 
 
 def merge(new: DataFrame | None, current: DataFrame | None,
-          stale: dict | None = None, newest_generation: bool = False) -> DataFrame:
+          stale: dict | None = None) -> DataFrame:
     """Latest version per (hub_id, id) among the current rows and the new ones. ``stale``:
     {(hub_id, stream): newest generation} where older generations are present (a full
-    refresh bumped the stream's generation: the older generations' rows are gone).
-    ``newest_generation``: find them in the plan instead, keeping per (hub_id, stream) only
-    the rows of its newest generation (the same rows ``stale_generations`` over both sides'
-    spans keeps, without a job to collect the current rows' spans first)."""
+    refresh bumped the stream's generation: the older generations' rows are gone)."""
     # a column the table gained or lost (catalog.TYPED changed) is null on the other side
     rows = new if current is None else current if new is None else \
         current.unionByName(new, allowMissingColumns=True)
@@ -107,17 +104,20 @@ def merge(new: DataFrame | None, current: DataFrame | None,
     w = Window.partitionBy("hub_id", "id").orderBy(
         F.col("updated_at").desc_nulls_last(), F.col("_extracted_at").desc(),
         F.col("is_deleted").desc(), F.col("_raw_id").desc())
-    rows = rows.repartition("hub_id")
-    if newest_generation:  # clustered by hub_id already: a sort, no second shuffle
-        per_stream = Window.partitionBy("hub_id", "_source_stream")
-        rows = rows.withColumn("_gmax", F.max("_generation_id").over(per_stream)) \
-            .where(F.col("_generation_id") >= F.col("_gmax")).drop("_gmax")
-    return rows.withColumn("_n", F.row_number().over(w)).where("_n = 1").drop("_n")
+    return rows.repartition("hub_id").withColumn("_n", F.row_number().over(w)) \
+        .where("_n = 1").drop("_n")
+
+
+def generations(df: DataFrame) -> dict:
+    """{(hub_id, stream): (oldest, newest generation)} of some rows (a small aggregation)."""
+    return {(r.hub_id, r._source_stream): (r.g0, r.g1) for r in df.groupBy(
+        "hub_id", "_source_stream").agg(F.min("_generation_id").alias("g0"),
+                                        F.max("_generation_id").alias("g1")).collect()}
 
 
 def stale_generations(*spans: dict) -> dict:
-    """{(hub_id, stream): newest generation} where the spans ({(hub_id, stream): (oldest,
-    newest generation)}, checks.spans) hold older ones."""
+    """{(hub_id, stream): newest generation} where the spans (generations(), checks.spans)
+    hold older ones."""
     out: dict = {}
     for span in spans:
         for k, (lo, hi) in span.items():

@@ -133,7 +133,7 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
         checked, kinds, touched = _read_all(spark, by_stream, drift,
                                             lambda path, why: hold(*key_of[path], why))
         try:  # the first full read (it fills the cache)
-            files = {t: checks.by_file(df) for t, df in checked.items()}
+            files, changes = checks.read_checks(checked)
             break
         except Exception as e:
             if not ingest.is_unreadable(e):
@@ -150,6 +150,7 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
                         if path in paths:
                             paths.remove(path)
     cached = list(checked.values())
+    foreign = {r._file for rows in files.values() for r in rows if r.foreign}
     lap("read_and_check")
     for t in list(checked):
         checked[t], files[t] = _drop_foreign_files(checked[t], files[t], key_of, hold)
@@ -164,7 +165,7 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
             bookkeeping.write_report(spark, ops, bookkeeping.report_rows(report, {}, held, {}),
                                      run_id)
         return report
-    report["airbyte_changes"] += checks.airbyte_changes(list(checked.values()))
+    report["airbyte_changes"] += checks.airbyte_changes(changes, foreign)
     per_file = checks.inputs(files, {t: checks.typed_checks(df) for t, df in checked.items()},
                              known, report, lambda f: _key_of_file(f, key_of))
     lap("report_inputs")
@@ -182,14 +183,13 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
             current = current.drop(*catalog.DEAL_LABELS)
         if rows is None and current is None:
             continue
-        # a full refresh's older generations: with no current rows, from by_file's spans (a
-        # tiny broadcast table); with current rows, in the merge's own plan (a window by
-        # account and stream over the shuffle it already does: not a Spark job of its own);
-        # a table rebuilt for its labels only has nothing new to compare
-        stale = {} if rows is None or current is not None else build.stale_generations(
-            checks.spans(files[table]))
-        merged = build.merge(rows, current, stale,
-                             newest_generation=rows is not None and current is not None)
+        # a full refresh's older generations (new ones: from read_checks; current ones: a
+        # small aggregation, cheaper than a window over the merge: measured, the window's
+        # unordered frame buffers each account's rows and spills); a table rebuilt for its
+        # labels only has nothing new to compare
+        stale = {} if rows is None else build.stale_generations(
+            checks.spans(files[table]), {} if current is None else build.generations(current))
+        merged = build.merge(rows, current, stale)
         if table == "deals":
             merged = build.join_deals(merged, tables.read("deal_pipelines", hubs),
                                       tables.read("owners", hubs))
@@ -250,7 +250,7 @@ def _key_of_file(f: str, key_of: dict):
 def _drop_foreign_files(df, files, key_of, hold):
     """Rows of files whose schema is not an Airbyte record's (no _airbyte_raw_id or
     _airbyte_extracted_at: the file matches no stream) are quarantined, not curated.
-    ``files``: checks.by_file's rows of ``df``. -> (df, files) without them."""
+    ``files``: checks.read_checks' rows of ``df``. -> (df, files) without them."""
     bad = [r._file for r in files if r.foreign]
     for f in bad:
         found = _key_of_file(f, key_of)
