@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
@@ -89,6 +90,17 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
         database: str = "", iceberg_catalog: str = "") -> dict:
     """``database``/``iceberg_catalog``: where the Iceberg tables are (on Glue the Glue
     database and ``glue_catalog``; empty: a local catalog on the lake, hubcurate/iceberg.py)."""
+    with ThreadPoolExecutor(2, thread_name_prefix="hubcurate") as pool:  # waits for its jobs
+        return _run(spark, lake_root, hub_ids, run_id, fail_at, alerts_topic_arn, sns,
+                    database, iceberg_catalog, pool)
+
+
+def _generations(tables, table: str, hubs) -> dict:
+    return build.generations(tables.read(table, hubs))
+
+
+def _run(spark, lake_root, hub_ids, run_id, fail_at, alerts_topic_arn, sns, database,
+         iceberg_catalog, pool) -> dict:
     lap = _Phases()
     store = open_store(lake_root)
     tables = iceberg.Tables(spark, lake_root, database, iceberg_catalog)
@@ -132,6 +144,10 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
         drift: list = []
         checked, kinds, touched = _read_all(spark, by_stream, drift,
                                             lambda path, why: hold(*key_of[path], why))
+        # the current rows' generations of the tables that have some (a small job each), in
+        # the background while the checks run: this run commits a table only after using them
+        early = {t: (hs, pool.submit(_generations, tables, t, hs)) for t, hs in
+                 ((t, frozenset(touched[t])) for t in checked) if tables.exists(t)}
         try:  # the first full read (it fills the cache)
             files, changes = checks.read_checks(checked)
             break
@@ -184,11 +200,16 @@ def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
         if rows is None and current is None:
             continue
         # a full refresh's older generations (new ones: from read_checks; current ones: a
-        # small aggregation, cheaper than a window over the merge: measured, the window's
-        # unordered frame buffers each account's rows and spills); a table rebuilt for its
-        # labels only has nothing new to compare
-        stale = {} if rows is None else build.stale_generations(
-            checks.spans(files[table]), {} if current is None else build.generations(current))
+        # small aggregation, collected ahead when the accounts are the same; cheaper than a
+        # window over the merge: measured, the window's unordered frame buffers each
+        # account's rows); a table rebuilt for its labels only has nothing new to compare
+        if rows is None:
+            stale = {}
+        else:
+            ahead = early.get(table)
+            stale = build.stale_generations(checks.spans(files[table]), {} if current is None
+                                            else ahead[1].result() if ahead and ahead[0] ==
+                                            frozenset(hubs) else build.generations(current))
         merged = build.merge(rows, current, stale)
         if table == "deals":
             merged = build.join_deals(merged, tables.read("deal_pipelines", hubs),

@@ -90,6 +90,32 @@ def test_processed_files_and_run_reports_rows(spark, lake):
                     '{"hub_id": "1", "properties": ["fav"], "table": "deals"}')]
 
 
+@pytest.mark.slow
+def test_bookkeeping_rows_built_in_the_jvm_equal_create_dataframe(spark):
+    """hubcurate/frames.py stands in for spark.createDataFrame (no Python workers): same schema,
+    same values (nested structs, empty arrays, nulls, quotes, non-ASCII, timestamps), one task,
+    and more rows than one literal holds."""
+    import datetime as dt
+
+    from hubcurate import frames
+    now = dt.datetime(2026, 12, 7, 6, 3, 51, 721332)
+    processed = [("1", "contacts", "raw/1/contacts/a.parquet", "e1", 10, 5, 0, ["x", "y"], "r1",
+                  now), ("2", "deals", "raw/2/deals/b.parquet", 'e"2', 11, 0, None, [], "r1", None)]
+    reports = [("r1", now, "1", "contacts", "contacts", True, 1, 5, 0, 10, 2,
+                [("properties_added", '{"a": "\u00e9"}')], [("f", "c", "r", 3)], [("email", 2)],
+                [], [("raw/x", "why")]),
+               ("r1", now, None, None, None, None, 0, 0, 0, None, None, [], [], [], [], [])]
+    for data, schema in ((processed, bookkeeping.PROCESSED_SCHEMA),
+                         (reports, bookkeeping.REPORT_SCHEMA)):
+        want, got = spark.createDataFrame(data, schema), frames.local_frame(spark, data, schema)
+        assert got.schema == want.schema
+        assert sorted(map(str, got.collect())) == sorted(map(str, want.collect()))
+        assert got.rdd.getNumPartitions() == 1
+    many = [("1", "s", f"k{i}", "e", i, i, i, [], "r", now) for i in range(frames.CHUNK + 5)]
+    assert frames.local_frame(spark, many, bookkeeping.PROCESSED_SCHEMA).count() == len(many)
+    assert frames.local_frame(spark, [], bookkeeping.PROCESSED_SCHEMA).count() == 0
+
+
 def test_report_rows_place_each_item_on_its_account_and_stream():
     report = {"run_id": "r", "tables": {"deals": {"1": {"rows": 5, "deleted": 1}}},
               "unrecognised": [{"key": "raw/acme/x.parquet", "reason": "folder is not a numeric "
