@@ -40,7 +40,7 @@ log = logging.getLogger("hubspot_app.glue_trigger")
 _RAW_KEY = re.compile(r"^(?P<hub>[1-9][0-9]{0,19})/(?P<stream>[A-Za-z0-9_]{1,100})/[^/]+\.parquet$")
 # Our association-label reader's snapshot is complete when its manifest lands (it is written
 # last, after every chunk): the manifest starts a run, its many chunks do not (the job curates
-# chunks only through a manifest; glue/hubcurate/labels_snapshot.py, /work/shared/design.md).
+# chunks only through a manifest; glue/README.md, "Association labels").
 _LABELS_MANIFEST = re.compile(
     r"^(?P<hub>[1-9][0-9]{0,19})/association_labels/[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}\.manifest\.json$")
 RETRYABLE = {"ConcurrentRunsExceededException", "ThrottlingException",

@@ -72,11 +72,17 @@ def summary(lake_root: str, database: str = DEFAULT_DATABASE) -> dict:
     import duckdb
     out = {}
     for t in table_names(lake_root, database):
-        arrow = load(lake_root, t, database).scan(selected_fields=("hub_id", "is_deleted")).to_arrow()
+        table = load(lake_root, t, database)
+        # tables without deletions (association_labels: a snapshot replaces its pairs) count
+        # every row as live
+        deleted = "is_deleted" in {f.name for f in table.schema().fields}
+        arrow = table.scan(selected_fields=("hub_id", "is_deleted") if deleted
+                           else ("hub_id",)).to_arrow()
         con = duckdb.connect()
         con.register("t", arrow)
         out[t] = {h: {"rows": n, "live": n - d, "deleted": d} for h, n, d in con.execute(
-            "SELECT hub_id, count(*), coalesce(sum(is_deleted::int), 0) FROM t GROUP BY 1"
+            "SELECT hub_id, count(*), "
+            f"{'coalesce(sum(is_deleted::int), 0)' if deleted else '0'} FROM t GROUP BY 1"
         ).fetchall()}
     return out
 

@@ -288,3 +288,40 @@ def archive_deals(target, bucket, hub_id, ids: Iterable[int], ms: int, generatio
             for i in ids]
     return write_airbyte_parquet(target, bucket, hub_id, "deals_archived", recs, ms,
                                  generation_id, sync_id, account_schema("deals", {}))
+
+
+def label_line(from_type: str, from_id, to_type: str, to_id, type_id: int,
+               label: str | None = None) -> dict:
+    """One line of an association-labels chunk (glue/README.md, "Association labels"): a
+    labelled type is USER_DEFINED, an unlabelled one HUBSPOT_DEFINED (its label null)."""
+    return {"from_object_type": from_type, "from_id": str(from_id), "to_object_type": to_type,
+            "to_id": str(to_id), "category": "USER_DEFINED" if label else "HUBSPOT_DEFINED",
+            "type_id": type_id, "label": label}
+
+
+def write_labels_snapshot(target: Path, bucket: str, hub_id, snapshot_id: str,
+                          pairs: dict[tuple[str, str], list[dict]], *, manifest: bool = True,
+                          records: dict | None = None, page: int = 2) -> list[dict]:
+    """An association-labels snapshot in a local lake, as our reader lands it: gzip'd JSON
+    Lines chunks of ``page`` lines per pair, then (``manifest``) the manifest, last.
+    ``records``: {(from, to): n} to state another count than the lines. Returns the pairs."""
+    import gzip
+    base = f"raw/{hub_id}/association_labels"
+    listed = []
+    for (f, t), lines in pairs.items():
+        keys = []
+        for k in range(0, len(lines), page):
+            key = f"{base}/{snapshot_id}/{f}__{t}/{k // page:05d}.jsonl.gz"
+            path = Path(target) / bucket / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(gzip.compress(b"".join(json.dumps(x).encode() + b"\n"
+                                                    for x in lines[k:k + page])))
+            keys.append(key)
+        listed.append({"from": f, "to": t, "chunks": keys,
+                       "records": (records or {}).get((f, t), len(lines))})
+    if manifest:
+        (Path(target) / bucket / f"{base}/{snapshot_id}.manifest.json").write_text(json.dumps({
+            "format": "association_labels/v1", "hub_id": str(hub_id),
+            "snapshot_id": snapshot_id, "started_at": "2026-12-07T06:00:00Z",
+            "completed_at": "2026-12-07T06:01:00Z", "pairs": listed}))
+    return listed

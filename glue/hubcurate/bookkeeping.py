@@ -25,10 +25,11 @@ import json
 
 from pyspark.sql import functions as F
 
-from . import catalog, ingest
+from . import catalog, ingest, labels_snapshot
 from .frames import local_frame
 
 PROCESSED, REPORTS = "processed_files", "run_reports"
+OWN_STREAMS = {labels_snapshot.STREAM}  # our own reader's: known, not the connector's
 MISSING = "missing_since"  # processed_files: when maintenance first found the version gone
 PROCESSED_SCHEMA = ("hub_id string, stream string, key string, etag string, size bigint, "
                     "records bigint, generation bigint, properties_added array<string>, "
@@ -68,7 +69,7 @@ def record(spark, ops, files: dict[str, dict[str, tuple[int, str]]], per_file: d
     for hub, keys in sorted(files.items()):
         for key, (size, etag) in sorted(keys.items()):
             info = per_file.get(key, {})
-            rows.append((hub, ingest.parse_key(key)[1], key, etag, int(size),
+            rows.append((hub, ingest.stream_of(key), key, etag, int(size),
                          int(info.get("records", 0)), info.get("generation"),
                          info.get("properties_added", []), run_id, now))
     if rows:
@@ -89,12 +90,12 @@ def report_rows(report: dict, files: dict, held: dict, per_file: dict) -> list[t
                                                 "unrecognised": []})
     for hub, keys in files.items():
         for key in keys:
-            c = cell(hub, ingest.parse_key(key)[1])
+            c = cell(hub, ingest.stream_of(key))
             c["files"] += 1
             c["records"] += per_file.get(key, {}).get("records", 0)
     for hub, keys in held.items():
         for key, info in keys.items():
-            cell(hub, ingest.parse_key(key)[1])["quarantined"].append((key, info["reason"]))
+            cell(hub, ingest.stream_of(key))["quarantined"].append((key, info["reason"]))
     for u in report["unrecognised"]:
         parts = u["key"].split("/")
         hub = parts[1] if len(parts) > 1 and parts[1].isdigit() else None
@@ -125,7 +126,7 @@ def report_rows(report: dict, files: dict, held: dict, per_file: dict) -> list[t
         table = catalog.table_of(stream) if stream else None
         after = tables.get(table, {}).get(hub, {}) if table else {}
         out.append((report["run_id"], now, hub, stream, table,
-                    None if stream is None else stream in catalog.KNOWN_STREAMS,
+                    None if stream is None else stream in catalog.KNOWN_STREAMS | OWN_STREAMS,
                     c["files"], c["records"], len(c["quarantined"]), after.get("rows"),
                     after.get("deleted"), c["drift"], c["changes"], c["typing"],
                     c["quarantined"], c["unrecognised"]))

@@ -39,6 +39,15 @@ def unrecognised(key: str) -> str | None:
     return "stream name is not letters, digits and _"
 
 
+def stream_of(key: str) -> str | None:
+    """The stream a raw file the job curates belongs to: a Parquet file's folder, or
+    ``association_labels`` for our reader's manifests (processed_files, run_reports)."""
+    parsed = parse_key(key)
+    if parsed:
+        return parsed[1]
+    return labels_snapshot.STREAM if labels_snapshot.manifest_key(key) else None
+
+
 def parse_key(key: str):
     """raw/<hub_id>/<stream>/<file>.parquet -> (hub_id, stream) or None."""
     parts = key.split("/")

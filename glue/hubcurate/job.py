@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from . import bookkeeping, build, catalog, checks, iceberg, ingest, labels_snapshot, quarantine
+from . import association_labels, bookkeeping, build, catalog, checks, iceberg, ingest, labels_snapshot, quarantine
 from .store import open_store
 
 log = logging.getLogger("hubcurate")
@@ -111,12 +111,15 @@ def _run(spark, lake_root, hub_ids, run_id, fail_at, alerts_topic_arn, sns, data
               "airbyte_changes": [], "typing_failures": [], "quarantined": [],
               "unrecognised": [], "unknown_streams": [], "seconds": lap.seconds}
     known: dict[str, dict[str, set]] = {}  # {hub: {table: property names}} seen before
+    seen: dict[str, set] = {}  # {hub: {(key, etag)}} in processed_files
+    labels_listing: dict[str, dict] = {}  # {hub: association_labels/ keys}
 
     def processed(hubs):
         files, props = bookkeeping.seen(ops, hubs)
         known.update(props)
+        seen.update(files)
         return files
-    new, _ = find_new(store, hub_ids, report, processed)
+    new, _ = find_new(store, hub_ids, report, processed, labels_listing)
     lap("find_new")
     report["new_files"] = sum(map(len, new.values()))
     held: dict[str, dict[str, dict]] = {}  # quarantined by this run: {hub: {key: info}}
@@ -171,15 +174,32 @@ def _run(spark, lake_root, hub_ids, run_id, fail_at, alerts_topic_arn, sns, data
     for t in list(checked):
         checked[t], files[t] = _drop_foreign_files(checked[t], files[t], key_of, hold)
     report["drift"] += drift
+    # association labels (our reader's snapshots): checked and read here, so a bad snapshot
+    # is quarantined with the files below, before any commit
+    association_labels.ensure_table(spark, tables)
+    labels = association_labels.prepare(
+        spark, store, tables, labels_listing, seen, lambda hub, key, size, etag, why: held
+        .setdefault(hub, {}).__setitem__(key, {"etag": etag, "size": size, "reason": why}),
+        report)
+    report["association_labels"] = labels.snapshots
     if held:  # before anything is published: a crash after this only redoes the good files
         quarantine.add(store, held, run_id)
     report["quarantined"] = quarantine.report(held, run_id, alerts_topic_arn, sns)
     _report_unfit(report)
+    if labels.rows is not None:  # the first data commit of the run
+        report["tables"][association_labels.TABLE] = _replace(
+            tables, labels.rows, association_labels.TABLE, labels.hubs, run_id, fail_at)
+        _hook(fail_at, f"after_commit:{association_labels.TABLE}")
+        lap(f"table:{association_labels.TABLE}")
     if not checked:
         log.info(json.dumps({"msg": "nothing new", **report}, default=str)[:4000])
-        if held:
-            bookkeeping.write_report(spark, ops, bookkeeping.report_rows(report, {}, held, {}),
-                                     run_id)
+        if held or labels.files:
+            bookkeeping.write_report(spark, ops, bookkeeping.report_rows(
+                report, labels.files, held, labels.per_file), run_id)
+            _hook(fail_at, "before_processed")
+            bookkeeping.record(spark, ops, labels.files, labels.per_file, run_id)
+        for df in labels.cached:
+            df.unpersist()
         return report
     report["airbyte_changes"] += checks.airbyte_changes(changes, foreign)
     per_file = checks.inputs(files, {t: checks.typed_checks(df) for t, df in checked.items()},
@@ -225,10 +245,12 @@ def _run(spark, lake_root, hub_ids, run_id, fail_at, alerts_topic_arn, sns, data
         _hook(fail_at, f"after_commit:{table}")
         report["tables"][table] = stats
         lap(f"table:{table}")
-    for df in cached:
+    for df in cached + labels.cached:
         df.unpersist()
     # Bookkeeping after every data commit (hubcurate/bookkeeping.py): the report, then the
     # processed files last, so a crash before that only means the files are read again.
+    new = {h: {**new.get(h, {}), **labels.files.get(h, {})} for h in {*new, *labels.files}}
+    per_file = {**per_file, **labels.per_file}
     bookkeeping.write_report(spark, ops, bookkeeping.report_rows(report, new, held, per_file),
                              run_id)
     _hook(fail_at, "before_processed")
@@ -291,6 +313,16 @@ def _report_unfit(report: dict) -> None:
             log.warning(json.dumps({"msg": f"curate: {name}", "run_id": report["run_id"],
                                     "count": len(items), "first": items[:20]}))
             quarantine.metric_line(name, len(items), report["run_id"])
+
+
+def _replace(tables, df, table, hubs, run_id, fail_at):
+    """tables.replace, its one commit; ``during_write:<table>`` fails its tasks before it."""
+    try:
+        return tables.replace(df, table, hubs, run_id, kill=fail_at == f"during_write:{table}")
+    except Exception as e:
+        if fail_at == f"during_write:{table}":
+            raise Killed(fail_at) from e
+        raise
 
 
 def _hook(fail_at, point):

@@ -1,5 +1,5 @@
-"""Association-label snapshots as the reader lands them (/work/shared/design.md, "Association
-labels"; the contract between the reader Lambda and this job), without Spark: their keys, the
+"""Association-label snapshots as the reader lands them (glue/README.md, "Association labels":
+the contract between the reader Lambda and this job), without Spark: their keys, the
 manifest's checks, and which manifests a run curates.
 
 The Airbyte connector keeps only associated ids (it drops HubSpot's ``associationTypes``), so

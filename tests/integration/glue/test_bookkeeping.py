@@ -182,7 +182,9 @@ def test_maintenance_compacts_expires_and_removes_orphans_so_a_purged_account_is
     for name in m:
         database, table = name.split(".")
         assert hubs_in_snapshots(table, database) <= {"2", None}, name
-        assert len(lake_query.load(root, table, database).metadata.snapshots) >= 1
+        # association_labels exists from the first run on, empty here (no labels snapshot)
+        assert len(lake_query.load(root, table, database).metadata.snapshots) >= 1 or \
+            table == "association_labels"
     assert [p for p in (d / b / "curated").rglob("*.parquet") if "hub_id=1" in str(p)] == []
     files_after = sorted((d / b / "curated/hubspot/contacts").rglob("*.parquet"))
     assert len(files_after) < len(files_before)

@@ -38,7 +38,7 @@ def test_tables_are_iceberg_v2_and_an_independent_reader_gets_the_same_counts(sp
             ("hub_id", "identity")
         assert {h: p["rows"] for h, p in independent[t].items()} == _spark_counts(spark, root, t)
         assert {h: {"rows": p["rows"], "deleted": p["deleted"]}
-                for h, p in independent[t].items()} == first["tables"][t]
+                for h, p in independent[t].items()} == first["tables"].get(t, {})
     assert independent["contacts"]["1"]["rows"] == 6 and independent["deals"]["2"]["rows"] == 5
     # one (hub_id, id) per row, as read by DuckDB
     _, dup = lake_query.query("SELECT hub_id, id FROM deals GROUP BY 1, 2 HAVING count(*) > 1",
@@ -114,7 +114,8 @@ def test_purge_deletes_an_account_in_one_commit_per_table_and_its_files(spark, l
     for hub in (1, 2):
         r.write_account(d, b, hub, {"contacts": 3, "deals": 2}, T0)
     job.run(spark, root, "ALL")
-    names = lake_query.table_names(root)
+    # the tables with rows (association_labels is there from the first run on, empty here)
+    names = [t for t in lake_query.table_names(root) if lake_query.load(root, t).metadata.snapshots]
     before = {t: len(lake_query.load(root, t).metadata.snapshots) for t in names}
     rep = curate_job.main(["--lake_root", root, "--purge_hub_ids", "1"], spark=spark)
     assert rep["rows_deleted"]["contacts"] == 3 and set(rep["rows_deleted"]) == set(names)

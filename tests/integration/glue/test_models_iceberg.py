@@ -63,6 +63,12 @@ def test_models_over_the_curated_iceberg_tables(spark, lake):
     r.write_airbyte_parquet(d, b, 1, "email_events", events, T0, 0, 1, EVENTS)
     r.write_airbyte_parquet(d, b, 1, "campaigns", [{"id": 5, "name": "Spring", "subject": "Hi",
                                                     "lastUpdatedTime": T0}], T0, 0, 1, CAMPAIGNS)
+    lines = {("contacts", "companies"): [r.label_line("contacts", 1, "companies", 1, 1),
+                                         r.label_line("contacts", 1, "companies", 1, 279),
+                                         r.label_line("contacts", 1, "companies", 1, 9, "Billing")],
+             ("deals", "contacts"): [r.label_line("deals", 1, "contacts", 2, 4, "Decision maker")],
+             ("calls", "contacts"): [r.label_line("calls", 600, "contacts", 1, 194, "Attendee")]}
+    r.write_labels_snapshot(d, b, 1, "20261207T060000Z-0a1b2c3d", lines)  # account 1 only
     job.run(spark, root, "ALL", run_id="run-1")
 
     def q(sql):
@@ -89,6 +95,15 @@ def test_models_over_the_curated_iceberg_tables(spark, lake):
         == [("1", 3), ("2", 3)]
     assert q("SELECT deal_id, contact_id FROM deal_contact_associations WHERE hub_id = '1' "
              "ORDER BY 1, 2") == [("1", "1"), ("1", "2"), ("2", "2"), ("2", "3"), ("3", "3")]
+    # the reader's labels on their pairs, from the real table; pairs without: empty, unknown
+    assert q("SELECT hub_id, company_id, labels, association_type_ids, is_primary FROM "
+             "contact_company_associations WHERE contact_id = '1' ORDER BY 1") == [
+        ("1", "1", ["Billing"], [1, 9, 279], True), ("2", "1", [], [], None)]
+    assert q("SELECT contact_id, labels FROM deal_contact_associations WHERE hub_id = '1' "
+             "AND deal_id = '1' ORDER BY 1") == [("1", []), ("2", ["Decision maker"])]
+    assert q("SELECT object_type, labels FROM engagement_associations WHERE hub_id = '1' AND "
+             "engagement_id = '600' ORDER BY 1") == [("company", []), ("contact", ["Attendee"]),
+                                                    ("deal", [])]
     assert q("SELECT contact_id, engagements, calls, last_engaged_at FROM "
              "contact_engagement_summary WHERE hub_id = '1' ORDER BY 1") == [
         ("1", 3, 2, t0), ("2", 0, 0, None), ("3", 0, 0, None)]

@@ -47,11 +47,18 @@ SCHEMAS = {
        for t in ("deals_property_history", "email_events", "campaigns")},
     **{f"engagements_{k}": COMMON + [("custom_properties", PROPS), ("associations", ASSOC)]
        for k in ("calls", "emails", "meetings", "notes", "tasks")},
+    # the job's own table from our reader's snapshots (glue/hubcurate/association_labels.py)
+    "association_labels": [(n, pa.string()) for n in (
+        "hub_id", "from_object_type", "from_id", "to_object_type", "to_id", "category")]
+    + [("type_id", pa.int32()), ("label", pa.string()), ("snapshot_id", pa.string()),
+       ("curated_at", pa.timestamp("us"))],
 }
 
 
 def _table(name: str, rows: list[dict]) -> pa.Table:
     schema = pa.schema(SCHEMAS[name])
+    if name == "association_labels":
+        return pa.Table.from_pylist(rows, schema=schema)
     full = [{"created_at": T0, "updated_at": T0, "is_deleted": False,
              **({"associations": []} if "associations" in schema.names else {}), **r}
             for r in rows]
@@ -85,8 +92,8 @@ def test_every_model_and_example_is_trino_sql_reading_what_it_declares():
     models = analyst_sql.models()
     examples = analyst_sql.examples()
     assert len(examples) == 5 and len(models) >= 9
-    from hubcurate import catalog  # the curated tables are the connector's streams
-    known = {catalog.table_of(s) for s in catalog.KNOWN_STREAMS}
+    from hubcurate import association_labels, catalog  # the connector's streams, and ours
+    known = {catalog.table_of(s) for s in catalog.KNOWN_STREAMS} | {association_labels.TABLE}
     made = set()
     for m in models:
         assert m.grain.startswith("one row per"), m.name
@@ -200,6 +207,49 @@ def test_association_bridges_never_cross_accounts():
     deal_companies = _rows(tables, "SELECT hub_id, deal_id, company_id FROM "
                                    "deal_company_associations")
     assert [tuple(r.values()) for r in deal_companies] == [("1", "7", "900")]
+
+
+def _label(hub, f, fid, t, tid, type_id, label=None):
+    return {"hub_id": hub, "from_object_type": f, "from_id": fid, "to_object_type": t,
+            "to_id": tid, "category": "USER_DEFINED" if label else "HUBSPOT_DEFINED",
+            "type_id": type_id, "label": label, "snapshot_id": "s", "curated_at": None}
+
+
+def test_bridges_carry_labels_type_ids_and_primary_per_pair_of_their_account():
+    tables = _lake(
+        contacts=[{"hub_id": h, "id": "101", "email": f"a@{h}",
+                   "associations": [("companies", ["900", "901"])]} for h in ("1", "2")],
+        companies=[{"hub_id": h, "id": c, "name": f"Co {c}"} for h in ("1", "2")
+                   for c in ("900", "901")],
+        deals=[_deal("1", "7", associations=[("contacts", ["101"]), ("companies", ["900"])])],
+        engagements_calls=[_activity("1", "11", None, contacts=["101"], companies=["900"])],
+        association_labels=[
+            _label("1", "contacts", "101", "companies", "900", 279),
+            _label("1", "contacts", "101", "companies", "900", 1),      # HubSpot's primary
+            _label("1", "contacts", "101", "companies", "900", 9, "Decision maker"),
+            _label("1", "contacts", "101", "companies", "900", 8, "Billing"),
+            _label("2", "contacts", "101", "companies", "901", 8, "Billing"),  # account 2's
+            _label("1", "deals", "7", "contacts", "101", 3),
+            _label("1", "deals", "7", "contacts", "101", 4, "Champion"),
+            _label("1", "deals", "7", "companies", "900", 5),
+            _label("1", "calls", "11", "contacts", "101", 194, "Attendee"),
+            _label("1", "notes", "11", "contacts", "101", 202, "Not the call")])
+    got = _rows(tables, "SELECT hub_id, contact_id, company_id, labels, association_type_ids, "
+                        "is_primary FROM contact_company_associations ORDER BY 1, 2, 3")
+    # one row per pair, as before; a pair no snapshot has: empty arrays, is_primary unknown
+    assert [tuple(r.values()) for r in got] == [
+        ("1", "101", "900", ["Billing", "Decision maker"], [1, 8, 9, 279], True),
+        ("1", "101", "901", [], [], None),
+        ("2", "101", "900", [], [], None),
+        ("2", "101", "901", ["Billing"], [8], False)]
+    [dc] = _rows(tables, "SELECT labels, association_type_ids FROM deal_contact_associations")
+    assert dc == {"labels": ["Champion"], "association_type_ids": [3, 4]}
+    [dco] = _rows(tables, "SELECT labels, is_primary FROM deal_company_associations")
+    assert dco == {"labels": [], "is_primary": True}
+    links = _rows(tables, "SELECT object_type, labels, association_type_ids "
+                          "FROM engagement_associations ORDER BY 1")
+    assert [tuple(r.values()) for r in links] == [("company", [], []),
+                                                 ("contact", ["Attendee"], [194])]
 
 
 def _activity(hub, id_, when=None, deleted=False, **assoc):
