@@ -17,10 +17,10 @@ recorded, so it never undoes a newer one).
 One commit per run: the new content of the touched accounts (their kept pairs read back from
 the table, plus the snapshots' rows) goes in with Tables.replace's ``overwrite(hub_id IN
 (...))``, the same partition-scoped overwrite as the entity tables. Not a row filter on the
-pair: Iceberg's overwrite-by-filter commits only when each data file matches the filter
-entirely, and a file of the hub_id partition holds all its pairs (compaction merges them
-anyway). Not MERGE: copy-on-write rewrites the same files and needs the source's rows joined
-to every target row, for no gain at one account's label rows per partition."""
+pair: Iceberg refuses it ("Cannot delete file where some, but not all, rows match filter"), a
+file of the hub_id partition holding all its pairs. Not MERGE ... WHEN NOT MATCHED BY SOURCE
+(one commit too): its delete clause sees only the target, so the replaced pairs would be a
+literal list in the SQL (glue/README.md, "Association labels", says what was tried)."""
 from __future__ import annotations
 
 import datetime as dt
