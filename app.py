@@ -7,7 +7,7 @@ only for its own work (tests/integration/deploy/test_lazy_imports.py checks it).
 Chalice loads the app: `chalice package/deploy --stage S` sets the stage's environment first;
 the defaults only keep the import working without one.
 """
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, Cron, Rate, Response
 
 from hubspot_app import logs
 from hubspot_app.config import event_sources
@@ -169,3 +169,22 @@ def glue_reconcile(event):
     from hubspot_app.handlers.lake import glue_reconcile as start_backstop_run
 
     return start_backstop_run()
+
+
+# -- Association labels (the connector drops them): daily snapshot per account -> raw/ ----------
+@app.schedule(Cron(0, 5, "*", "*", "?", "*"), name="association_labels_schedule")
+def association_labels_schedule(event):
+    """Daily at 05:00 UTC: one message per active account on the association-labels queue."""
+    from hubspot_app.handlers.associations import association_labels_schedule as fan_out
+
+    return fan_out(event.to_dict())
+
+
+@app.on_sqs_message(queue=SOURCES.association_labels_queue,
+                    batch_size=1, name="association_labels_worker", maximum_concurrency=5)
+def association_labels_worker(event):
+    """One account's snapshot step: chunks while time lasts, then a continuation or the
+    manifest; partial batch response."""
+    from hubspot_app.handlers.associations import association_labels_worker as work
+
+    return work(event.to_dict(), event.context)

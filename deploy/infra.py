@@ -58,6 +58,8 @@ QUEUES = (
     Queue("GlueTrigger", "GLUE_TRIGGER_QUEUE_NAME", "GLUE_TRIGGER_DLQ_NAME",
           "GLUE_TRIGGER_MAX_RECEIVES", from_lake_raw=True,
           url_vars=("GLUE_TRIGGER_QUEUE_URL",), dlq_url_vars=("GLUE_TRIGGER_DLQ_URL",)),
+    Queue("AssociationLabels", "ASSOCIATION_LABELS_QUEUE_NAME", "ASSOCIATION_LABELS_DLQ_NAME",
+          "ASSOCIATION_LABELS_MAX_RECEIVES"),
 )
 
 

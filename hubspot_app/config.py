@@ -237,6 +237,19 @@ class LakeSettings:
 
 
 @dataclass(frozen=True)
+class AssociationSettings:
+    """The association-label reader (hubspot_app.associations): its queue, how fast it calls
+    HubSpot and how much one chunk holds; README, "Operating it"."""
+    queue_name: str = ""
+    dlq_name: str = ""
+    max_receives: int = 5
+    retry_base_seconds: int = 60
+    retry_max_seconds: int = 900
+    requests_per_second: float = 4.0  # per account (HubSpot: 110 per 10 s, shared with Airbyte)
+    ids_per_chunk: int = 1000         # from-ids per chunk: one v4 batch read (at most 1,000)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a function is configured with, by concern. Top level: what every concern
     shares (the stage, the accounts and OAuth-state tables, the refresh tokens' KMS key)."""
@@ -251,6 +264,7 @@ class Settings:
     lifecycle: LifecycleSettings = field(default_factory=lambda: LifecycleSettings("", "", "", "", ""))
     glue: GlueSettings = field(default_factory=lambda: GlueSettings())
     alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
+    associations: AssociationSettings = field(default_factory=lambda: AssociationSettings())
 
 
 @lru_cache(maxsize=1)
@@ -261,7 +275,7 @@ def get_settings() -> Settings:
         states_table=_env("STATES_TABLE"),
         kms_key_id=_env("KMS_KEY_ID"),
         hubspot=_hubspot(), provisioning=_provisioning(), airbyte=_airbyte(), lake=_lake(),
-        lifecycle=_lifecycle(), glue=_glue(), alerts=_alerts(),
+        lifecycle=_lifecycle(), glue=_glue(), alerts=_alerts(), associations=_associations(),
     )
 
 
@@ -394,6 +408,18 @@ def _glue() -> GlueSettings:
     )
 
 
+def _associations() -> AssociationSettings:
+    return AssociationSettings(
+        queue_name=os.environ.get("ASSOCIATION_LABELS_QUEUE_NAME", ""),
+        dlq_name=os.environ.get("ASSOCIATION_LABELS_DLQ_NAME", ""),
+        max_receives=_env_int("ASSOCIATION_LABELS_MAX_RECEIVES", "5"),
+        retry_base_seconds=_env_int("ASSOCIATION_LABELS_RETRY_BASE_SECONDS", "60"),
+        retry_max_seconds=_env_int("ASSOCIATION_LABELS_RETRY_MAX_SECONDS", "900"),
+        requests_per_second=_env_float("ASSOCIATION_LABELS_REQUESTS_PER_SECOND", "4"),
+        ids_per_chunk=min(1000, max(1, _env_int("ASSOCIATION_LABELS_IDS_PER_CHUNK", "1000"))),
+    )
+
+
 def _alerts() -> AlertSettings:
     return AlertSettings(topic_arn=os.environ.get("ALERTS_TOPIC_ARN", ""),
                          webhook_secret_name=os.environ.get("ALERT_WEBHOOK_SECRET_NAME", ""))
@@ -420,6 +446,7 @@ class EventSources:
     lifecycle_queue: str
     glue_trigger_queue: str
     glue_trigger_window_seconds: int
+    association_labels_queue: str = "hubspot-pipeline-association-labels"
 
 
 def event_sources() -> EventSources:
@@ -427,4 +454,6 @@ def event_sources() -> EventSources:
         provision_queue=os.environ.get("PROVISION_QUEUE_NAME") or "hubspot-pipeline-provision",
         lifecycle_queue=os.environ.get("LIFECYCLE_QUEUE_NAME") or "hubspot-pipeline-lifecycle",
         glue_trigger_queue=os.environ.get("GLUE_TRIGGER_QUEUE_NAME") or "hubspot-pipeline-glue-trigger",
-        glue_trigger_window_seconds=_env_int("GLUE_TRIGGER_WINDOW_SECONDS", "60"))
+        glue_trigger_window_seconds=_env_int("GLUE_TRIGGER_WINDOW_SECONDS", "60"),
+        association_labels_queue=os.environ.get("ASSOCIATION_LABELS_QUEUE_NAME")
+        or "hubspot-pipeline-association-labels")

@@ -87,6 +87,11 @@ class Account(Model):
     paused_by_health = BooleanAttribute(null=True)       # we paused the connection (so we resume it)
     token_broken_at = UTCDateTimeAttribute(null=True)
     uninstalled_at = UTCDateTimeAttribute(null=True)
+    # The association-label reader (hubspot_app.associations): its last outcome (complete,
+    # token_revoked, token_undecryptable), when, and the snapshot it concerned.
+    labels_outcome = UnicodeAttribute(null=True)
+    labels_at = UTCDateTimeAttribute(null=True)
+    labels_snapshot_id = UnicodeAttribute(null=True)
     # Times
     created_at = UTCDateTimeAttribute(default=utcnow)
     installed_at = UTCDateTimeAttribute(default=utcnow)

@@ -44,6 +44,9 @@ QUEUE_SETTINGS: dict[str, tuple[str, int, str | None, int, str, int]] = {
                   "LIFECYCLE_MAX_RECEIVES", 5),
     "glue": ("GLUE_TRIGGER_RETRY_BASE_SECONDS", 60, "GLUE_TRIGGER_RETRY_MAX_SECONDS", 900,
              "GLUE_TRIGGER_MAX_RECEIVES", 5),
+    "association_labels": ("ASSOCIATION_LABELS_RETRY_BASE_SECONDS", 60,
+                           "ASSOCIATION_LABELS_RETRY_MAX_SECONDS", 900,
+                           "ASSOCIATION_LABELS_MAX_RECEIVES", 5),
 }
 
 # Airbyte API calls retried inside one request (429, and 5xx on calls safe to repeat):

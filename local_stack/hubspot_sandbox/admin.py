@@ -4,7 +4,7 @@ from flask import request
 from .app_webhooks import crm_event, send_events
 from .errors import error, json_response
 from .state import RegisteredApp
-from .truth import history_with_deleted, stream_counts
+from .truth import association_label_counts, history_with_deleted, stream_counts
 
 
 def register(app, st):
@@ -50,13 +50,15 @@ def register(app, st):
     @app.get("/_sandbox/accounts/<int:hub_id>/streams")
     def account_streams(hub_id):
         """Ground truth: {stream: records a full read of the connector's stream returns now};
-        `history_with_deleted`: the property-history streams counting deleted objects too."""
+        `history_with_deleted`: the property-history streams counting deleted objects too;
+        `association_labels`: lines per pair a full association-label read gives (truth.py)."""
         acct = st.accounts.get(hub_id)
         if acct is None:
             return error(404, "NOT_FOUND", "no such account")
         with st.lock, acct.store.lock:
             return json_response({"hub_id": hub_id, "streams": stream_counts(acct.store),
-                                  "history_with_deleted": history_with_deleted(acct.store)})
+                                  "history_with_deleted": history_with_deleted(acct.store),
+                                  "association_labels": association_label_counts(acct.store)})
 
     @app.post("/_sandbox/accounts/<int:hub_id>/uninstall")
     def uninstall(hub_id):

@@ -16,6 +16,7 @@ from .schema import EMPTY_OBJECTS
 log = logging.getLogger("hubspot_sandbox")
 SEARCH_CAP = 10_000
 HISTORY_PAGE_CAP = 50
+MAX_ASSOC_BATCH_INPUTS = 1000   # v4/v3 associations batch read (see assoc_v4)
 SEARCH_CACHE_SIZE = 16          # result lists kept per table (one per query being paged through)
 _RANGE_OPS = {"EQ", "GT", "GTE", "LT", "LTE", "BETWEEN"}
 BASE_PROPERTIES = [PropertyDef("hs_object_id", "number", "number", "id"),
@@ -497,13 +498,20 @@ def register(app, st):
         now = iso_ms(int(st.clock.now() * 1000))
         if a is None:
             return ok({"status": "COMPLETE", "startedAt": now, "completedAt": now, "results": []})
-        type_id = g.store.assoc_type_id(a, b)
-        # associations-v4.json: toObjectId is a string; an unlabelled association has no label
-        # (the document's label is a non-nullable string).
-        return ok({"status": "COMPLETE", "startedAt": now, "completedAt": now, "results": [
-            {"from": {"id": rid}, "to": [{"toObjectId": str(j), "associationTypes": [
-                {"category": "HUBSPOT_DEFINED", "typeId": type_id}]} for j in js]}
-            for rid, js in pairs]})
+        # associations-v4.json: toObjectId is a string; each association's types as the account
+        # has them (data.AccountStore.association_types: unlabelled, primary, the portal's
+        # labels); an unlabelled type has no label (the document's label is a non-nullable
+        # string). HubSpot takes at most 1,000 inputs (changelog 2025-02-10, "Bug Fix: Batch
+        # Read Limit for HubSpot Associations API").
+        if len(ids) > MAX_ASSOC_BATCH_INPUTS:
+            return error(400, "error", f"Batch size cannot exceed {MAX_ASSOC_BATCH_INPUTS}.",
+                         category="VALIDATION_ERROR")
+        with g.store.lock:
+            results = [{"from": {"id": rid}, "to": [
+                {"toObjectId": str(j), "associationTypes": g.store.association_types(
+                    a, a.index_of(rid), b, j - b.base_id)} for j in js]} for rid, js in pairs]
+        return ok({"status": "COMPLETE", "startedAt": now, "completedAt": now,
+                   "results": results})
 
     @app.post("/crm/v3/associations/<from_type>/<to_type>/batch/read")
     def assoc_v3(from_type, to_type):
@@ -521,10 +529,10 @@ def register(app, st):
         a, b, pairs = assoc_pairs(from_type, to_type, [rec_id])
         if a is None:
             return not_found(from_type)
-        type_id = g.store.assoc_type_id(a, b)
-        return ok({"results": [{"toObjectId": str(j), "associationTypes": [
-            {"category": "HUBSPOT_DEFINED", "typeId": type_id}]}
-            for _, js in pairs for j in js]})
+        with g.store.lock:
+            return ok({"results": [{"toObjectId": str(j), "associationTypes":
+                                    g.store.association_types(a, a.index_of(rid), b, j - b.base_id)}
+                                   for rid, js in pairs for j in js]})
 
     def schema_scope_error():
         if {"crm.schemas.custom.read", "crm.objects.custom.read"} & set(g.scopes or ()):

@@ -467,6 +467,26 @@ class AccountStore:
             return 1000 + zlib.crc32(f"{a.type_id}>{b.type_id}".encode()) % 9000
         return 0
 
+    def association_types(self, a, i: int, b, j: int) -> list:
+        """The v4 `associationTypes` of the association from record i of table a to record j of
+        table b (schema.PRIMARY_TYPES, USER_LABELS): the unlabelled HubSpot-defined type, the
+        primary one where HubSpot has it, then the
+        portal's labels on some pairs (deterministic: every Nth child record)."""
+        from .schema import PRIMARY_LABEL, PRIMARY_TYPES, USER_LABELS
+        key = (a.name, b.name)
+        if key in PRIMARY_TYPES:
+            primary, unlabelled = PRIMARY_TYPES[key]
+            # A child record has one parent here, so that parent is its primary (both ways).
+            types = [{"category": "HUBSPOT_DEFINED", "typeId": unlabelled},
+                     {"category": "HUBSPOT_DEFINED", "typeId": primary, "label": PRIMARY_LABEL}]
+        else:
+            types = [{"category": "HUBSPOT_DEFINED", "typeId": self.assoc_type_id(a, b)}]
+        child = i if b.name in self.parents.get(a.name, ()) else j
+        for type_id, label, every in USER_LABELS.get(key, ()):
+            if child % every == 0:
+                types.append({"category": "USER_DEFINED", "typeId": type_id, "label": label})
+        return types
+
     def counts(self) -> dict:
         return {name: t.counts() for name, t in self.tables.items()}
 

@@ -112,6 +112,30 @@ for _name, _ids in (("calls", (194, 182, 206, 220)), ("emails", (198, 186, 210, 
         ASSOCIATION_TYPE_IDS[(_name, _other)] = _tid
         ASSOCIATION_TYPE_IDS[(_other, _name)] = _tid - 1
 
+# Association labels (v4 `associationTypes`). HubSpot's associations guide ("HubSpot defined
+# association types", https://developers.hubspot.com/docs/api/crm/associations): every
+# association carries the unlabelled HUBSPOT_DEFINED type (returned with no label), and a record's
+# primary company adds the "Primary" type next to it. The ids below are the ones HubSpot lists
+# there: contact -> company primary 1 / unlabelled 279, company -> contact primary 2 / unlabelled
+# 280, deal -> company primary 5 / unlabelled 341, company -> deal primary 6 / unlabelled 342;
+# deal <-> contact (3/4) and the activities' ids have no primary. The primary type's label text
+# ("Primary") is what HubSpot's labels endpoint answers in a community thread
+# (community.hubspot.com t5/APIs-Integrations/Association-s-typeId-field-is-not-unique); HubSpot's
+# changelog of 2024-02-19 renamed some to "<Object> with Primary Company" and says labels must not
+# be relied on: a guess, see README Known limits. The spec (associations-v4.json,
+# AssociationSpecWithLabel) makes `label` an optional, non-nullable string: omitted when none.
+PRIMARY_TYPES = {("contacts", "companies"): (1, 279), ("companies", "contacts"): (2, 280),
+                 ("deals", "companies"): (5, 341), ("companies", "deals"): (6, 342)}
+PRIMARY_LABEL = "Primary"
+# USER_DEFINED labels the sandbox's portals defined (an account admin's own labels; their typeIds
+# are the portal's, small numbers as HubSpot gives them). A label is one type per direction.
+# (from, to) -> [(typeId, label, every Nth pair carries it)]; the reverse direction has typeId+1.
+USER_LABELS = {("contacts", "companies"): [(11, "Decision maker", 3), (13, "Champion", 5)],
+               ("deals", "contacts"): [(15, "Decision maker", 4), (17, "Champion", 3)],
+               ("deals", "companies"): [(19, "Billing company", 2)]}
+for (_a, _b), _labels in list(USER_LABELS.items()):
+    USER_LABELS[(_b, _a)] = [(_tid + 1, _label, _every) for _tid, _label, _every in _labels]
+
 # Stage properties: their history walks the pipeline in order (see data.ObjectTable.history);
 # the values listed as lost are reached from an earlier open stage.
 STAGE_PROPERTIES = {"dealstage": {"closedlost"}, "hs_pipeline_stage": {"unqualified-stage-id"}}

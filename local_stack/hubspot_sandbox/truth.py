@@ -53,3 +53,26 @@ def history_with_deleted(store) -> dict:
     no deletions)."""
     return {stream: store.tables[name].history_rows(deleted=True)
             for stream, name in PROPERTY_HISTORY.items()}
+
+
+# The association label reader's pairs (hubspot_app.associations.pairs.PAIRS, the raw contract
+# in docs/design.md): from -> to as HubSpot's v3/v4 paths name them.
+ASSOCIATION_LABEL_PAIRS = (("contacts", "companies"), ("deals", "contacts"), ("deals", "companies"),
+                           *((n, to) for n in ENGAGEMENTS
+                             for to in ("contacts", "companies", "deals", "tickets")))
+
+
+def association_label_counts(store) -> dict:
+    """{"from__to": lines a full read of that pair gives (one per from id, to id, association
+    type)}: live from-records and their live associated records, as the v4 batch read answers."""
+    out = {}
+    for from_type, to_type in ASSOCIATION_LABEL_PAIRS:
+        a, b = store.tables[from_type], store.tables[to_type]
+        lines = 0
+        for i in range(a.count):
+            if not a.live(i):
+                continue
+            for j in a.associated(i, b):
+                lines += len(store.association_types(a, i, b, j))
+        out[f"{from_type}__{to_type}"] = lines
+    return out
