@@ -56,6 +56,8 @@ def main(argv=None) -> int:
             SqsRoute(client, stack.env["PROVISION_QUEUE_NAME"], "provisioner"),
             SqsRoute(client, stack.env["LIFECYCLE_QUEUE_NAME"], "lifecycle_worker", 4),
             SqsRoute(client, stack.env["GLUE_TRIGGER_QUEUE_NAME"], "glue_trigger", 1000),
+            SqsRoute(client, stack.env["ASSOCIATION_LABELS_QUEUE_NAME"],
+                     "association_labels_worker", 1),
         ]).start()
         print(f"AWS (moto):      {stack.aws_url}\n"
               f"HubSpot sandbox: {stack.hubspot_url}   (accounts: /_sandbox/accounts)\n"

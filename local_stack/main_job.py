@@ -20,6 +20,7 @@ from .analyst_step import answer_examples
 from .browser import install_account
 from .curate_step import change_in_hubspot, curate_all
 from .health_step import lifecycle
+from .labels_step import read_labels
 from .provision_step import provision_all, sync_all
 from .stack import LocalStack
 
@@ -89,6 +90,7 @@ def run(accounts: int = 3, seed: int = 7, streams: str = "") -> int:
         show_provision_queue()
         accounts = provision_all(stack, hub_ids)
         sync_all(stack, accounts)
+        labels_ok = read_labels(stack, hub_ids)
         curated_ok = curate_all(stack, hub_ids)
         # A day later: HubSpot changed; the next (incremental) sync and Glue run pick it up.
         change_in_hubspot(stack, hub_ids, step="9")
@@ -98,6 +100,10 @@ def run(accounts: int = 3, seed: int = 7, streams: str = "") -> int:
         examples_ok = answer_examples(stack.glue.lake_root, step="14")
     names = sorted({name for line in emitted for name in _metric_names(line)})
     print(f"\n{len(emitted)} CloudWatch metric lines (EMF) emitted: {', '.join(names)}")
+    if not labels_ok:
+        print("\nMain job finished, but the association labels read do not match the sandbox "
+              "(see step 6b).")
+        return 1
     if not curated_ok:
         print("\nMain job finished, but the curated tables do not match the sandbox (see above).")
         return 1

@@ -11,12 +11,15 @@
     reconcile [--dry-run] [--json]        compare accounts with Airbyte; queue repairs
     tokens status | migrate [--dry-run]   refresh tokens' encryption format (ops/tokens.py)
     quarantine list | retry [--hub H] [--key K]   raw files the curate job set aside
+    association-labels read HUB_ID [--json]   read one account's association labels now
+                                          (ops/labels.py; exit 4: its refresh token is refused)
 
 Settings come from the environment, as in Lambda; `--stage NAME` takes them from
 .chalice/config.json instead (AWS credentials from the usual AWS_PROFILE etc.).
 
 Exit codes: 0 done; 1 an AWS or Airbyte call failed (or some items failed); 2 bad usage or
-configuration; 3 the message or account was not found.
+configuration; 3 the message or account was not found (association-labels: also 4, the
+account's refresh token is refused).
 """
 from __future__ import annotations
 
@@ -308,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m hubspot_app.ops",
         description="Operate provisioning: the dead-letter queue, accounts, reconcile.",
-        epilog="Exit codes: 0 done, 1 a call failed, 2 bad usage/configuration, 3 not found.")
+        epilog="Exit codes: 0 done, 1 a call failed, 2 bad usage/configuration, 3 not found "
+               "(association-labels read: 4 the account's refresh token is refused).")
     parser.add_argument("--stage", help="take settings from .chalice/config.json for this stage "
                                          "(default: from the environment)")
     groups = parser.add_subparsers(dest="group", required=True)
@@ -363,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.register(groups)
     from hubspot_app.ops import quarantine  # raw files the curate job set aside (ops/quarantine.py)
     quarantine.register(groups)
+    from hubspot_app.ops import labels  # association labels read now (ops/labels.py)
+    labels.register(groups)
     return parser
 
 
