@@ -62,6 +62,18 @@ NOTES = {"oauth": "identifies the account (token introspection); reads no data"}
 ARCHIVED_SUFFIX = "_archived"
 
 
+# Tables the app fills with its own reader, not through the connector: association labels
+# (hubspot_app/associations, read daily), which need the scopes of both object types of a pair
+# (hubspot_app/associations/pairs.py OBJECT_SCOPES; tests/unit/associations checks the copy).
+OWN_TABLES: dict[str, frozenset[str]] = {
+    "association_labels": frozenset({"crm.objects.contacts.read", "crm.objects.companies.read",
+                                     "crm.objects.deals.read", "tickets"}),
+}
+OWN_TABLE_NOTES = {"association_labels": "association labels (primary, unlabelled, the portal's "
+                                          "own) read daily by the app itself, for the pairs whose "
+                                          "two object types are granted"}
+
+
 def table_of(stream: str) -> str:
     return stream[: -len(ARCHIVED_SUFFIX)] if stream.endswith(ARCHIVED_SUFFIX) else stream
 
@@ -82,8 +94,10 @@ def rows(required, optional) -> list[ScopeRow]:
         streams = sorted(n for n, granted_by in STREAM_SCOPES.items() if scope in granted_by)
         if scope in CUSTOM_OBJECT_SCOPES:
             streams.append(CUSTOM_OBJECTS)
-        tables = sorted({table_of(n) for n in streams})
+        own = sorted(t for t, scopes in OWN_TABLES.items() if scope in scopes)
+        tables = sorted({table_of(n) for n in streams} | set(own))
         notes = [NOTES[scope]] if scope in NOTES else []
+        notes += [OWN_TABLE_NOTES[t] for t in own]
         notes += [f"all properties' history in {n} (without it: the standard properties only)"
                   for n, s in sorted(PROPERTY_SCOPES.items()) if s == scope]
         if any(n.endswith(ARCHIVED_SUFFIX) for n in streams):

@@ -152,6 +152,16 @@ def create_lake_events(env: dict) -> dict:
     return {"glue_trigger": queue_url, "glue_trigger_dlq": dlq_url}
 
 
+def create_association_labels_queue(env: dict) -> dict:
+    """The association-label reader's queue (+ DLQ), as the deploy template declares it."""
+    if not env.get("ASSOCIATION_LABELS_QUEUE_NAME"):
+        return {}
+    queue_url, dlq_url = _queue_with_dlq(  # visibility 6 x the worker's 300 s timeout
+        env["ASSOCIATION_LABELS_QUEUE_NAME"], env["ASSOCIATION_LABELS_DLQ_NAME"],
+        env.get("ASSOCIATION_LABELS_MAX_RECEIVES", "5"), "1800")
+    return {"association_labels": queue_url, "association_labels_dlq": dlq_url}
+
+
 def create_all(env: dict | None = None, client_id: str = "", client_secret: str = "") -> dict:
     env = env or dict(os.environ)
     create_tables(env)
@@ -162,4 +172,5 @@ def create_all(env: dict | None = None, client_id: str = "", client_secret: str 
     create_bucket(env)
     health = create_health_resources(env)
     queues.update(create_lake_events(env))
+    queues.update(create_association_labels_queue(env))
     return {"health": health, "queues": queues, "kms_key_id": key_id}

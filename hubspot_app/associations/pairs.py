@@ -1,6 +1,6 @@
 """The pairs the reader reads and the scopes each needs.
 
-23 pairs (the raw contract, docs/design.md "Association labels"): contacts->companies,
+23 pairs (the raw contract, glue/README.md "Association labels"): contacts->companies,
 deals->contacts, deals->companies, and each activity (calls, emails, meetings, notes, tasks) to
 contacts, companies, deals and tickets. A pair is read only when the account granted a scope for
 both object types: the scope each object type's CRM v3 list endpoint requires in HubSpot's

@@ -1,6 +1,6 @@
 """One account's association-label snapshot: gzip JSON Lines chunks, then the manifest.
 
-The raw contract (docs/design.md, "Association labels"), under the lake's raw prefix:
+The raw contract (glue/README.md, "Association labels"), under the lake's raw prefix:
 - chunks:   raw/<hub_id>/association_labels/<snapshot_id>/<from>__<to>/<NNNNN>.jsonl.gz, one
   line per (from id, to id, association type); NNNNN counts the pair's non-empty chunks, and a
   chunk holds the associations of one slice of `ids_per_chunk` from-ids (listed in HubSpot's

@@ -48,10 +48,13 @@ def route(name: str, svc: Services | None = None) -> Route:
 
         g = Config.from_services(svc)
         return Route(name, g.dlq_url, g.queue_url)
+    if name == "association_labels":
+        a = s.associations
+        return Route(name, url(a.dlq_name), url(a.queue_name))
     raise ValueError(f"unknown dead-letter queue {name!r}: one of {', '.join(QUEUE_NAMES)}")
 
 
-QUEUE_NAMES = ("provision", "lifecycle", "glue")
+QUEUE_NAMES = ("provision", "lifecycle", "glue", "association_labels")
 
 
 @dataclass

@@ -56,7 +56,7 @@ def history_with_deleted(store) -> dict:
 
 
 # The association label reader's pairs (hubspot_app.associations.pairs.PAIRS, the raw contract
-# in docs/design.md): from -> to as HubSpot's v3/v4 paths name them.
+# in glue/README.md): from -> to as HubSpot's v3/v4 paths name them.
 ASSOCIATION_LABEL_PAIRS = (("contacts", "companies"), ("deals", "contacts"), ("deals", "companies"),
                            *((n, to) for n in ENGAGEMENTS
                              for to in ("contacts", "companies", "deals", "tickets")))
