@@ -39,6 +39,12 @@ def test_main_job_runs_the_whole_flow():
         assert f"namespace=custom_format:{hub}" in out
         assert re.search(rf"hub\s+{hub}\s+job \d+: succeeded", out)
         assert re.search(rf"connection \S+: [1-9]\d* file\(s\) under s3://\S+/raw/{hub}/", out)
+    # Association labels (step 6b): the schedule's messages reached the reader through its
+    # queue and each account's manifest holds the sandbox's lines per pair.
+    for hub in installed:
+        assert re.search(rf"hub\s+{hub}\s+snapshot \d{{8}}T\d{{6}}Z-[0-9a-f]{{8}}: 23 pair\(s\), "
+                         r"[1-9]\d* association type line\(s\) in [1-9]\d* chunk\(s\) "
+                         r"\(sandbox: \d+\) OK", out), hub
     # Curated: every entity table's live rows equal the sandbox's live records.
     curated = re.findall(r"\s(contacts|companies|deals)\s+rows=\s*\d+\s+live=\s*(\d+).*"
                          r"sandbox live=\s*(\d+) deleted=\s*\d+ (match|MISMATCH)", out)
