@@ -118,12 +118,13 @@ class LabelReader:
                  s3: Any, send: Callable[[dict], object], api_url: str,
                  token_limiter: RateLimiter | None = None, http_timeout: float = 10.0,
                  session: Any = None, now: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.settings, self.layout = settings, layout
         self.oauth, self.kms, self.s3, self.send = oauth, kms, s3, send
         self.api_url, self.http_timeout, self.session = api_url, http_timeout, session
         self.token_limiter = token_limiter or RateLimiter(0)
-        self.now, self.sleep = now, sleep
+        self.now, self.sleep, self.monotonic = now, sleep, monotonic
 
     # -- one message ---------------------------------------------------------------------
     def handle(self, message: dict, budget: Budget) -> Outcome:
@@ -147,7 +148,8 @@ class LabelReader:
             if access_token is None:
                 return Outcome(hub_id, account.labels_outcome or TOKEN_REVOKED, state.snapshot_id)
             crm = HubSpotCrm(self.api_url, access_token,
-                             limiter=RateLimiter(self.settings.requests_per_second),
+                             limiter=RateLimiter(self.settings.requests_per_second,
+                                                 clock=self.monotonic, sleep=self.sleep),
                              timeout=self.http_timeout, session=self.session, sleep=self.sleep)
             report = read_step(state, crm, self.s3, self.layout, has_time=budget.has_time,
                                ids_per_chunk=self.settings.ids_per_chunk, now=self.now)

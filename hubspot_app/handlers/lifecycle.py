@@ -82,7 +82,8 @@ def token_health_schedule(event: dict, svc: Services | None = None) -> dict:
     summary = fan_out(svc, force=bool((event.get("detail") or {}).get("force")))
     summary["dlq_depth"] = emit_dlq_depths(svc, {"lifecycle": s.lifecycle.dlq_name,
                                                  "provision": s.provisioning.dlq_name,
-                                                 "glue_trigger": s.glue.trigger_dlq_name})
+                                                 "glue_trigger": s.glue.trigger_dlq_name,
+                                                 "association_labels": s.associations.dlq_name})
     return summary
 
 

@@ -1,6 +1,6 @@
 """python -m hubspot_app.ops: the operators' tools for provisioning.
 
-    dlq [--queue provision|lifecycle|glue] list [--hub ID] [--json]
+    dlq [--queue provision|lifecycle|glue|association_labels] list [--hub ID] [--json]
                                           dead-lettered messages: hub_id, error, receives
     dlq [--queue Q] show MESSAGE_ID [--json]   one message, its body and the account's history
     dlq [--queue Q] redrive (MESSAGE_ID... | --all)   back to its queue (after fixing the cause)
@@ -319,10 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from hubspot_app.ops.dlq import QUEUE_NAMES
 
-    dlq = groups.add_parser("dlq", help="the dead-letter queues (provision, lifecycle, glue)")
+    dlq = groups.add_parser("dlq", help="the dead-letter queues (provision, lifecycle, glue, "
+                                        "association_labels)")
     dlq.add_argument("--queue", choices=QUEUE_NAMES, default="provision",
                      help="which DLQ: provision (installs), lifecycle (token checks, "
-                          "uninstalls), glue (curate runs that never started); default provision")
+                          "uninstalls), glue (curate runs that never started), "
+                          "association_labels (label reads); default provision")
     dsub = dlq.add_subparsers(dest="command", required=True)
     p = dsub.add_parser("list", help="list dead-lettered messages (hub_id, error, receive count)")
     p.add_argument("--hub", type=_hub_id, help="only this hub_id")

@@ -49,7 +49,8 @@ def test_schedule_emits_dlq_depth(hs):
     url = sqs.get_queue_url(QueueName=hs.env["LIFECYCLE_DLQ_NAME"])["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody='{"type": "uninstall", "hub_id": 1, "error": "x"}')
     summary = hs.schedule.fire({})
-    assert summary["dlq_depth"]["lifecycle"] >= 1 and "provision" in summary["dlq_depth"]
+    assert summary["dlq_depth"]["lifecycle"] >= 1
+    assert {"provision", "glue_trigger", "association_labels"} <= set(summary["dlq_depth"])
     depths = {m["Queue"]: m["DlqDepth"] for m in hs.metric_values("DlqDepth")}
     assert depths["lifecycle"] >= 1
     hs.health_route.run_until_idle(timeout=30)

@@ -175,7 +175,11 @@ def make_reader(svc, hubspot, oauth=None):
     svc.hubspot_oauth = lambda: oauth or FakeOAuth()  # the app secret is not read in these tests
     reader = associations.reader(svc)
     reader.session = hubspot
-    reader.sleep = lambda seconds: None
+    # Virtual time: the rate limiter and the 429 backoff still wait, on a clock their sleeps
+    # advance, so the tests do not spend real seconds at 4 calls per second.
+    clock = [0.0]
+    reader.monotonic = lambda: clock[0]
+    reader.sleep = lambda seconds: clock.__setitem__(0, clock[0] + seconds)
     return reader
 
 

@@ -90,13 +90,14 @@ def test_token_health_schedule_fans_out_and_reads_the_dead_letter_depths(setting
     svc = Services(settings, clients={"sqs": sqs}, client_factory=no_aws, bind_tables=False)
     summary = lifecycle.token_health_schedule({"detail": {"force": True}}, svc)
     assert (summary["accounts"], summary["messages"], summary["uninstalled_skipped"]) == (30, 2, 1)
-    assert summary["dlq_depth"] == {"lifecycle": 3, "provision": 3, "glue_trigger": 3}
+    assert summary["dlq_depth"] == {"lifecycle": 3, "provision": 3, "glue_trigger": 3,
+                                    "association_labels": 3}
     [send] = [args for m, args in sqs.calls if m == "send_message_batch"]
     assert send["QueueUrl"] == f"https://sqs/{settings.lifecycle.queue_name}"
     bodies = [json.loads(e["MessageBody"]) for e in send["Entries"]]
     assert [len(b["hub_ids"]) for b in bodies] == [25, 5] and all(b["force"] for b in bodies)
-    assert sqs.methods().count("get_queue_attributes") == 3
-    assert sqs.methods().count("get_queue_url") == 4   # the queue and three DLQs, once each
+    assert sqs.methods().count("get_queue_attributes") == 4
+    assert sqs.methods().count("get_queue_url") == 5   # the queue and four DLQs, once each
 
 
 def test_lifecycle_worker_dead_letters_a_malformed_message_once(settings):
