@@ -80,7 +80,7 @@ def show_curated(stack: LocalStack, hub_ids: list[int], step: str = "8") -> bool
         print(f"  hub {hub}")
         for table in sorted(curated):
             part = curated[table].get(str(hub)) or curated[table].get(hub)
-            if not part:
+            if not part or table == "association_labels":  # its own line, below
                 continue
             line = (f"    {table:<28} rows={part['rows']:>6}  live={part['live']:>6}  "
                     f"deleted={part['deleted']:>5}")
@@ -92,6 +92,10 @@ def show_curated(stack: LocalStack, hub_ids: list[int], step: str = "8") -> bool
                 line += (f"  sandbox live={want['live']:>6} deleted={want['deleted']:>5} "
                          f"{'match' if ok else 'MISMATCH'}")
             print(line)
+        labels = labels_against_snapshot(stack, hub, truth)
+        if labels is not None:
+            all_match &= labels
+            checked += 1
         synced = expected_tables({str(i).split(":")[0]: 1 for i in
                                   Account.get(hub).airbyte_streams or []})
         missing = sorted(t for t, w in expected.items() if w["live"] + w["deleted"]
@@ -120,3 +124,36 @@ def change_in_hubspot(stack: LocalStack, hub_ids: list[int], step: str) -> None:
         done = ", ".join(f"{obj} " + " ".join(f"{n} {kind}" for kind, n in spec.items())
                          for obj, spec in CHANGES.items())
         print(f"  hub {hub:>10}  {done}")
+
+
+def labels_against_snapshot(stack: LocalStack, hub: int, truth: dict) -> bool | None:
+    """The account's curated association_labels rows per pair (pyiceberg + DuckDB, not the
+    job's code) against its newest reader snapshot's records per pair (step 6b checked those
+    against the sandbox). While the sandbox still holds what that snapshot read, its own
+    counts are the expectation; after HubSpot changed (step 9) the lake keeps the snapshot
+    until the reader's next daily read. None when the account has no snapshot (or was
+    purged)."""
+    from .labels_step import manifests
+    from .lake_query import LakeError, query
+
+    snaps = manifests(stack.env["LAKE_BUCKET"], hub)
+    if not snaps:
+        return None
+    newest = {f"{p['from']}__{p['to']}": p["records"] for p in snaps[-1]["pairs"]}
+    sandbox = truth.get("association_labels") or {}
+    current = all(sandbox.get(k) == n for k, n in newest.items())
+    try:
+        _, rows = query("SELECT from_object_type || '__' || to_object_type, count(*) FROM "
+                        f"association_labels WHERE hub_id = '{int(hub)}' GROUP BY 1",
+                        stack.glue.lake_root)
+    except LakeError:
+        rows = []
+    got = {k: n for k, n in rows}
+    want = {k: n for k, n in newest.items() if n}
+    wrong = {k: (got.get(k, 0), n) for k, n in want.items() if got.get(k, 0) != n}
+    wrong.update({k: (n, 0) for k, n in got.items() if k not in want})
+    basis = "sandbox" if current else f"snapshot {snaps[-1]['snapshot_id']}"
+    print(f"    {'association_labels':<28} rows={sum(got.values()):>6}  {basis} "
+          f"lines={sum(want.values()):>6} over {len(want)} pair(s) "
+          + ("match" if not wrong else f"MISMATCH {wrong}"))
+    return not wrong

@@ -51,6 +51,13 @@ def test_main_job_runs_the_whole_flow():
     # Twice: after the first sync, and after HubSpot changed and the incremental sync ran.
     assert len(curated) == 2 * 3 * len(installed)
     assert all(live == truth and verdict == "match" for _, live, truth, verdict in curated)
+    # The curated association_labels table, read with pyiceberg + DuckDB, holds each account's
+    # snapshot line for line, per pair (after the first sync and after HubSpot changed).
+    labels = re.findall(r"\sassociation_labels\s+rows=\s*(\d+)\s+(sandbox|snapshot \S+) "
+                        r"lines=\s*(\d+) over (\d+) pair\(s\) (match|MISMATCH.*)$", out, re.M)
+    assert len(labels) == 2 * len(installed), labels
+    assert all(rows == lines and int(rows) > 0 and verdict == "match"
+               for rows, _, lines, _, verdict in labels), labels
     # Every stream synced lands and is curated, and every table matches the sandbox's ground
     # truth (issue 12 §1); the streams left out of the rule are neither synced nor curated.
     checks = re.findall(r"(\d+) curated table\(s\) checked: they (match|DO NOT match)", out)
