@@ -1,13 +1,13 @@
 -- HubSpot's contact-to-company associations between live records, with both ends' names and
 -- the association's labels. Read from both sides (contacts list their companies, companies
--- their contacts), each pair once. Labels come from our reader's association_labels snapshots
+-- their contacts), each pair once. Labels come from association_label_sets
 -- (contacts -> companies): `labels` the pair's non-null labels, sorted; `association_type_ids`
 -- its HubSpot type ids, sorted; `is_primary` whether one is typeId 1, HubSpot's "Contact with
 -- Primary Company" (HubSpot-defined; labels may change, type ids do not: HubSpot changelog,
 -- "Changes to primary labels for HubSpot-defined association labels", 2024). A pair no
 -- snapshot has yet: empty arrays and is_primary NULL.
 -- grain: one row per associated pair: (hub_id, contact_id, company_id)
--- reads: contacts, companies, association_labels
+-- reads: contacts, companies, association_label_sets
 WITH pairs AS (
   SELECT c.hub_id, c.id AS contact_id, a.company_id
   FROM contacts AS c
@@ -16,18 +16,6 @@ WITH pairs AS (
   SELECT co.hub_id, a.contact_id, co.id AS company_id
   FROM companies AS co
   CROSS JOIN UNNEST(element_at(co.associations, 'contacts')) AS a (contact_id)
-),
-labelled AS (
-  SELECT
-    hub_id,
-    from_id AS contact_id,
-    to_id AS company_id,
-    array_sort(array_agg(DISTINCT label) FILTER (WHERE label IS NOT NULL)) AS labels,
-    array_sort(array_agg(DISTINCT type_id)) AS association_type_ids,
-    bool_or(type_id = 1) AS is_primary
-  FROM association_labels
-  WHERE from_object_type = 'contacts' AND to_object_type = 'companies'
-  GROUP BY hub_id, from_id, to_id
 )
 SELECT
   p.hub_id,
@@ -45,5 +33,6 @@ JOIN contacts AS c
   ON c.hub_id = p.hub_id AND c.id = p.contact_id AND NOT coalesce(c.is_deleted, false)
 JOIN companies AS co
   ON co.hub_id = p.hub_id AND co.id = p.company_id AND NOT coalesce(co.is_deleted, false)
-LEFT JOIN labelled AS l
-  ON l.hub_id = p.hub_id AND l.contact_id = p.contact_id AND l.company_id = p.company_id
+LEFT JOIN association_label_sets AS l
+  ON l.hub_id = p.hub_id AND l.from_object_type = 'contacts' AND l.from_id = p.contact_id
+  AND l.to_object_type = 'companies' AND l.to_id = p.company_id

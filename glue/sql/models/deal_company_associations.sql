@@ -1,28 +1,16 @@
 -- HubSpot's deal-to-company associations between live records, with the deal's and the
 -- company's names (the connector reads them with the deals) and the association's labels from
--- our reader's association_labels snapshots (deals -> companies): `labels` the non-null labels,
+-- association_label_sets (deals -> companies): `labels` the non-null labels,
 -- sorted; `association_type_ids` the HubSpot type ids, sorted; `is_primary` whether one is
 -- typeId 5, HubSpot's "Deal with Primary Company". A pair no snapshot has yet: empty arrays,
 -- is_primary NULL.
 -- grain: one row per associated pair: (hub_id, deal_id, company_id)
--- reads: deals, companies, association_labels
+-- reads: deals, companies, association_label_sets
 WITH pairs AS (
   SELECT DISTINCT d.hub_id, d.id AS deal_id, a.company_id, d.dealname AS deal_name
   FROM deals AS d
   CROSS JOIN UNNEST(element_at(d.associations, 'companies')) AS a (company_id)
   WHERE NOT coalesce(d.is_deleted, false)
-),
-labelled AS (
-  SELECT
-    hub_id,
-    from_id AS deal_id,
-    to_id AS company_id,
-    array_sort(array_agg(DISTINCT label) FILTER (WHERE label IS NOT NULL)) AS labels,
-    array_sort(array_agg(DISTINCT type_id)) AS association_type_ids,
-    bool_or(type_id = 5) AS is_primary
-  FROM association_labels
-  WHERE from_object_type = 'deals' AND to_object_type = 'companies'
-  GROUP BY hub_id, from_id, to_id
 )
 SELECT
   p.hub_id,
@@ -37,5 +25,6 @@ SELECT
 FROM pairs AS p
 JOIN companies AS co
   ON co.hub_id = p.hub_id AND co.id = p.company_id AND NOT coalesce(co.is_deleted, false)
-LEFT JOIN labelled AS l
-  ON l.hub_id = p.hub_id AND l.deal_id = p.deal_id AND l.company_id = p.company_id
+LEFT JOIN association_label_sets AS l
+  ON l.hub_id = p.hub_id AND l.from_object_type = 'deals' AND l.from_id = p.deal_id
+  AND l.to_object_type = 'companies' AND l.to_id = p.company_id

@@ -1,26 +1,15 @@
 -- HubSpot's deal-to-contact associations between live records, with the deal's and the
 -- contact's names (the connector reads them with the deals) and the association's labels from
--- our reader's association_labels snapshots (deals -> contacts): `labels` the non-null labels
+-- association_label_sets (deals -> contacts): `labels` the non-null labels
 -- (e.g. "Decision maker"), sorted; `association_type_ids` the HubSpot type ids, sorted (HubSpot
 -- has no primary deal-to-contact type). A pair no snapshot has yet: empty arrays.
 -- grain: one row per associated pair: (hub_id, deal_id, contact_id)
--- reads: deals, contacts, association_labels
+-- reads: deals, contacts, association_label_sets
 WITH pairs AS (
   SELECT DISTINCT d.hub_id, d.id AS deal_id, a.contact_id, d.dealname AS deal_name
   FROM deals AS d
   CROSS JOIN UNNEST(element_at(d.associations, 'contacts')) AS a (contact_id)
   WHERE NOT coalesce(d.is_deleted, false)
-),
-labelled AS (
-  SELECT
-    hub_id,
-    from_id AS deal_id,
-    to_id AS contact_id,
-    array_sort(array_agg(DISTINCT label) FILTER (WHERE label IS NOT NULL)) AS labels,
-    array_sort(array_agg(DISTINCT type_id)) AS association_type_ids
-  FROM association_labels
-  WHERE from_object_type = 'deals' AND to_object_type = 'contacts'
-  GROUP BY hub_id, from_id, to_id
 )
 SELECT
   p.hub_id,
@@ -35,5 +24,6 @@ SELECT
 FROM pairs AS p
 JOIN contacts AS c
   ON c.hub_id = p.hub_id AND c.id = p.contact_id AND NOT coalesce(c.is_deleted, false)
-LEFT JOIN labelled AS l
-  ON l.hub_id = p.hub_id AND l.deal_id = p.deal_id AND l.contact_id = p.contact_id
+LEFT JOIN association_label_sets AS l
+  ON l.hub_id = p.hub_id AND l.from_object_type = 'deals' AND l.from_id = p.deal_id
+  AND l.to_object_type = 'contacts' AND l.to_id = p.contact_id

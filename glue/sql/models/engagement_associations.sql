@@ -1,13 +1,13 @@
 -- Live activities (calls, emails, meetings, notes, tasks: the engagements_* streams) and the
 -- contacts, companies, deals and tickets they are logged on, with when the activity happened
 -- (hs_timestamp; its creation time if it has none), and the association's labels from our
--- reader's association_labels snapshots (calls|emails|meetings|notes|tasks -> contacts|
+-- association_label_sets (calls|emails|meetings|notes|tasks -> contacts|
 -- companies|deals|tickets): `labels` the non-null labels, sorted; `association_type_ids` the
 -- HubSpot type ids, sorted (activities have no primary type). A link no snapshot has yet:
 -- empty arrays.
 -- grain: one row per (hub_id, engagement_id, object_type, object_id)
 -- reads: engagements_calls, engagements_emails, engagements_meetings, engagements_notes,
---   engagements_tasks, association_labels
+--   engagements_tasks, association_label_sets
 WITH activities AS (
   SELECT hub_id, id, 'CALL' AS engagement_type, associations, custom_properties, created_at, is_deleted
   FROM engagements_calls
@@ -47,24 +47,6 @@ links AS (
   UNION ALL
   SELECT l.hub_id, l.engagement_id, l.engagement_type, l.engaged_at, 'ticket', o.object_id
   FROM live AS l CROSS JOIN UNNEST(element_at(l.associations, 'tickets')) AS o (object_id)
-),
-labelled AS (
-  SELECT
-    hub_id,
-    CASE from_object_type WHEN 'calls' THEN 'CALL' WHEN 'emails' THEN 'EMAIL'
-      WHEN 'meetings' THEN 'MEETING' WHEN 'notes' THEN 'NOTE' WHEN 'tasks' THEN 'TASK'
-    END AS engagement_type,
-    from_id AS engagement_id,
-    CASE to_object_type WHEN 'contacts' THEN 'contact' WHEN 'companies' THEN 'company'
-      WHEN 'deals' THEN 'deal' WHEN 'tickets' THEN 'ticket'
-    END AS object_type,
-    to_id AS object_id,
-    array_sort(array_agg(DISTINCT label) FILTER (WHERE label IS NOT NULL)) AS labels,
-    array_sort(array_agg(DISTINCT type_id)) AS association_type_ids
-  FROM association_labels
-  WHERE from_object_type IN ('calls', 'emails', 'meetings', 'notes', 'tasks')
-    AND to_object_type IN ('contacts', 'companies', 'deals', 'tickets')
-  GROUP BY 1, 2, 3, 4, 5
 )
 SELECT
   k.hub_id,
@@ -76,7 +58,10 @@ SELECT
   coalesce(lb.labels, CAST(ARRAY[] AS array(varchar))) AS labels,
   coalesce(lb.association_type_ids, CAST(ARRAY[] AS array(integer))) AS association_type_ids
 FROM links AS k
-LEFT JOIN labelled AS lb
-  ON lb.hub_id = k.hub_id AND lb.engagement_type = k.engagement_type
-  AND lb.engagement_id = k.engagement_id AND lb.object_type = k.object_type
-  AND lb.object_id = k.object_id
+LEFT JOIN association_label_sets AS lb
+  -- the reader's object type names are HubSpot's plurals (CALL -> calls, company -> companies)
+  ON lb.hub_id = k.hub_id AND lb.from_object_type = lower(k.engagement_type) || 's'
+  AND lb.from_id = k.engagement_id
+  AND lb.to_object_type = CASE k.object_type WHEN 'company' THEN 'companies'
+                            ELSE k.object_type || 's' END
+  AND lb.to_id = k.object_id
