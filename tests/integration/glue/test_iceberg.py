@@ -92,21 +92,6 @@ def test_a_new_typed_column_arrives_by_schema_evolution(spark, lake, monkeypatch
     assert dict(got[("1", "1")]["custom_properties"]) == {"tier": "gold-1"}  # kept in the map
 
 
-def test_render_formats_and_errors(tmp_path, capsys):
-    cols, rows = ["hub_id", "n", "note"], [("1", 2, None), ("22", 10, "a,b")]
-    table = lake_query.render(cols, rows)
-    assert "| hub_id | n  | note |" in table and "| 22     | 10 | a,b  |" in table
-    assert table.endswith("(2 rows)") and "NULL" in table
-    assert lake_query.render(cols, rows, "csv").splitlines() == ["hub_id,n,note", "1,2,",
-                                                                  '22,10,"a,b"']
-    assert json.loads(lake_query.render(cols, rows, "json"))[0] == {"hub_id": "1", "n": 2,
-                                                                    "note": None}
-    assert lake_query.main(["SELECT 1", "--lake", f"file://{tmp_path}/"]) == 1
-    assert "no Iceberg tables" in capsys.readouterr().err
-    with pytest.raises(lake_query.LakeError, match="only a local lake"):
-        lake_query.query("SELECT 1", "s3://bucket/")
-
-
 @pytest.mark.slow
 def test_purge_deletes_an_account_in_one_commit_per_table_and_its_files(spark, lake):
     import curate_job
