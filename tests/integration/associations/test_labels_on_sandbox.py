@@ -40,6 +40,11 @@ def aws(monkeypatch, sandbox):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("HUBSPOT_API_URL", sandbox.url)
     monkeypatch.setenv("ASSOCIATION_LABELS_IDS_PER_CHUNK", "15")
+    # The reader's own pace (production: 4 per second, leaving HubSpot's 110 per 10 s to share
+    # with Airbyte's syncs). Here nothing else calls the account: 9 per second (a burst of 9,
+    # then 90 per 10 s) still keeps under the sandbox's enforced 110 per 10 s, so the only 429s
+    # are the ones a test injects.
+    monkeypatch.setenv("ASSOCIATION_LABELS_REQUESTS_PER_SECOND", "9")
     config.reset_settings()
     runtime.forget_services()
     with mock_aws():
