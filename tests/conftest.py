@@ -77,6 +77,10 @@ def pytest_configure(config):
     os.close(fd)
     os.environ[contract_check.LOG_ENV] = path
     os.environ[contract_check.OWNER_ENV] = str(os.getpid())
+    # The files are handed to the workers in the order pytest_collection_modifyitems leaves
+    # (below, HEAVY_FIRST), not re-sorted by their number of tests.
+    if getattr(config.option, "dist", "no") == "loadfile":
+        config.option.loadscopereorder = False
 
 
 def _contract_failure(when: str):
@@ -110,3 +114,30 @@ def pytest_runtest_teardown(item, nextitem):
     if failure is not None:
         raise failure
     return result
+
+
+# ---- scheduling: with `-n 2 --dist loadfile` each file runs whole on one worker, so a run ends
+# when its last long file does. The files that take minutes (from a full run's --durations,
+# docs/team-notes.md) are handed out first, longest first; the rest follow in collection order
+# and fill in around them. pytest-xdist would otherwise reorder files by their number of tests,
+# which sends one-test files such as the main job's last. Only the order changes, never what
+# runs. Keep the list to files that exist (tests/unit/quality/test_heavy_first.py).
+HEAVY_FIRST = (
+    "tests/integration/local_stack/test_main_job.py",
+    "tests/integration/glue/test_curate.py",
+    "tests/integration/provisioning/test_ambiguous_creates.py",
+    "tests/integration/glue/test_iceberg.py",
+    "tests/integration/glue/test_maintenance.py",
+    "tests/integration/airbyte_emulator/test_sync_e2e.py",
+    "tests/integration/associations/test_labels_on_sandbox.py",
+    "tests/integration/sandbox/test_sandbox_connector.py",
+    "tests/integration/airbyte_emulator/test_discovery.py",
+    "tests/integration/provisioning/test_retries_dlq.py",
+    "tests/integration/install/test_install_safety.py",
+    "tests/integration/glue/test_bookkeeping.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {path: i for i, path in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable

@@ -35,7 +35,7 @@ NOT_ON_MOTO = {
     "AWS::SNS::TopicPolicy": "moto does not check who may publish to a topic",
     "AWS::Glue::Job": "runs on local PySpark (local_stack/glue_runner.py), named from GLUE_JOB_NAME",
     "AWS::Glue::Trigger": "the maintenance schedule; locally `curate_job --mode maintenance` runs "
-                          "on demand (tests/integration/glue/test_bookkeeping.py)",
+                          "on demand (tests/integration/glue/test_maintenance.py)",
 }
 
 
