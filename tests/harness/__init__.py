@@ -1,6 +1,6 @@
 """The test suites' one shared harness (area conftests only pick from it):
 
-- here: `fake_sync`, `wait_for`, `run_cli`, `env_vars`, `moto_server`, `local_stack`;
+- here: `fake_sync`, `wait_for`, `run_cli`, `env_vars`, `moto_server`, `local_stack`, `s3_event`;
 - `tests.harness.stack`: the local-stack harnesses (`ProvisioningHarness`, `LifecycleHarness`)
   and the module fixtures built on them (`harness`, `configured`, `hs`);
 - `tests.harness.install_flow`: the install flow's steps over real HTTP;
@@ -8,11 +8,12 @@
 - `tests.harness.fault_proxy`: an HTTP proxy in front of the sandbox that injects faults.
 
 Everything that starts a server lives behind a function or fixture here, so importing the
-harness starts nothing (tests/unit may use `run_cli`, `env_vars` and `wait_for`)."""
+harness starts nothing (tests/unit may use `run_cli`, `env_vars`, `wait_for` and `s3_event`)."""
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,14 @@ def fake_sync(ctx):
     from local_stack.airbyte_emulator.sync import SyncResult
 
     return SyncResult(rows_by_stream={s["name"]: 0 for s in ctx.connection["streams"]})
+
+
+def s3_event(bucket: str, key: str) -> str:
+    """The body S3 puts on SQS for an object-created notification (keys URL-encoded)."""
+    return json.dumps({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
+                                    "eventName": "ObjectCreated:Put",
+                                    "s3": {"bucket": {"name": bucket},
+                                           "object": {"key": key.replace(" ", "+"), "size": 1}}}]})
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1):

@@ -12,6 +12,7 @@ from conftest import T0
 from hubspot_app import glue_trigger as gt
 from local_stack import raw_lake
 from local_stack.glue_runner import LocalGlue
+from tests.harness import s3_event
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +29,6 @@ def moto_url():
 def client(name, url):
     return boto3.client(name, endpoint_url=url, region_name="us-east-1",
                         aws_access_key_id="test", aws_secret_access_key="test")
-
-
-def s3_event(bucket, key):
-    """The body S3 puts on SQS for an object-created notification (keys URL-encoded)."""
-    return json.dumps({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
-                                    "eventName": "ObjectCreated:Put",
-                                    "s3": {"bucket": {"name": bucket},
-                                           "object": {"key": key.replace(" ", "+"), "size": 1}}}]})
 
 
 class Queues:

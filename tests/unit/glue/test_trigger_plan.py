@@ -6,14 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from hubspot_app import glue_trigger as gt
-
-
-def s3_event(bucket, key):
-    """The body S3 puts on SQS for an object-created notification (keys URL-encoded)."""
-    return json.dumps({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
-                                    "eventName": "ObjectCreated:Put",
-                                    "s3": {"bucket": {"name": bucket},
-                                           "object": {"key": key.replace(" ", "+"), "size": 1}}}]})
+from tests.harness import s3_event
 
 
 def test_bodies_are_parsed():
