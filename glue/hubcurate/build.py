@@ -101,11 +101,26 @@ def merge(new: DataFrame | None, current: DataFrame | None,
             .select(*rows.columns)
     # One shuffle, by account: the window's (hub_id, id) clustering and the Iceberg write's
     # per-account files both reuse it (hubcurate/iceberg.py writes with distribution "none").
-    w = Window.partitionBy("hub_id", "id").orderBy(
-        F.col("updated_at").desc_nulls_last(), F.col("_extracted_at").desc(),
-        F.col("is_deleted").desc(), F.col("_raw_id").desc())
+    w = Window.partitionBy("hub_id", "id").orderBy(*[F.col(c).desc_nulls_last() for c in LATEST])
     return rows.repartition("hub_id").withColumn("_n", F.row_number().over(w)) \
         .where("_n = 1").drop("_n")
+
+
+# Which version of a row is the latest: each column descending, nulls last, in this order (a
+# row with an updated_at beats one without; then the later extraction; a deletion beats the
+# live row it ties with; the raw id decides the rest). merge()'s window and NEWER use it.
+LATEST = ("updated_at", "_extracted_at", "is_deleted", "_raw_id")
+
+
+def _newer(cols) -> str:
+    c, rest = cols[0], cols[1:]
+    gt = f"(s.{c} > t.{c} OR (s.{c} IS NOT NULL AND t.{c} IS NULL))"
+    return gt if not rest else f"({gt} OR (s.{c} <=> t.{c} AND {_newer(rest)}))"
+
+
+# SQL: the new row ``s`` is later than the table's row ``t`` of its id by LATEST (a tie keeps
+# the table's row), for iceberg.Tables.upsert.
+NEWER = _newer(LATEST)
 
 
 def generations(df: DataFrame) -> dict:

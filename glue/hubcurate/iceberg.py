@@ -1,11 +1,13 @@
 """The curated tables as Apache Iceberg tables (format v2): one per entity for all accounts,
 partitioned by ``hub_id``, one row per (hub_id, id).
 
-Each run replaces the rows of the accounts it touched with one ``overwrite(hub_id IN (...))``
-per table: a single Iceberg commit (the table's metadata pointer moves once), so a reader sees
-the previous snapshot or the new one, never part of a run, and a run killed before the commit
-leaves only unreferenced data files (Iceberg's ``remove_orphan_files`` removes them). The
-run id is a snapshot summary property (``hubcurate.run_id``).
+Each run commits each table it touches once (the table's metadata pointer moves once), so a
+reader sees the previous snapshot or the new one, never part of a run, and a run killed before
+the commit leaves only unreferenced data files (Iceberg's ``remove_orphan_files`` removes
+them): ``replace`` rewrites the accounts' rows (``overwrite(hub_id IN (...))``, copy-on-write),
+``upsert`` merges new rows in (``MERGE INTO``, merge-on-read: position delete files mark the
+replaced rows, so only the new rows are written). The run id is a snapshot summary property
+(``hubcurate.run_id``).
 
 Catalogs: on Glue the job's ``--conf`` sets up ``glue_catalog`` (Glue 5.1's native Iceberg,
 ``--datalake-formats iceberg``, the Glue Data Catalog; deploy/infra.py). Off Glue the same code
@@ -26,8 +28,10 @@ OPS_SUFFIX = "_ops"
 RUN_PROPERTY = "hubcurate.run_id"
 TABLE_PROPERTIES = {
     "format-version": "2",
-    # new columns arrive with mergeSchema (Iceberg schema evolution), no ALTER needed
-    "write.spark.accept-any-schema": "true",
+    # MERGE INTO writes position deletes (format v2) and the new rows only; DELETE (the purge)
+    # stays copy-on-write, so a purged account's files leave the table whole
+    "write.merge.mode": "merge-on-read",
+    "write.delete.mode": "copy-on-write",
     # every commit writes a new metadata JSON: keep the last 20, delete older ones at commit
     # (Iceberg table properties, "write.metadata.*"), so metadata does not grow with runs
     "write.metadata.delete-after-commit.enabled": "true",
@@ -39,6 +43,13 @@ TABLE_PROPERTIES = {
 # by partition, a sort the window's already satisfies); a write option, so existing tables
 # need no ALTER (Iceberg's Spark write options, "distribution-mode").
 WRITE_OPTIONS = {"distribution-mode": "none"}
+# Spark 3.5 does not resolve MERGE INTO or UPDATE on a table that accepts any schema (its
+# analyzer leaves the columns unresolved: UNRESOLVED_COLUMN naming the very column), so the
+# property earlier tables were created with goes, and new columns are added by ALTER TABLE
+# (Iceberg schema evolution all the same: new field ids, old rows read null).
+RETIRED_PROPERTIES = ("write.spark.accept-any-schema",)
+# Iceberg allows these type changes (widening) in place: https://iceberg.apache.org/spec/
+WIDENING = {("int", "bigint"), ("float", "double")}
 
 
 def local_catalog(spark, lake_root: str) -> str:
@@ -69,6 +80,7 @@ class Tables:
                                "when the stage has GLUE_DATABASE")
         self.catalog = catalog or local_catalog(spark, lake_root)
         self._exists: set[str] = set()  # tables are never dropped: once there, always there
+        self._settled: set[str] = set()  # tables whose properties _settle_properties checked
 
     def name(self, table: str) -> str:
         return f"{self.catalog}.{self.database}.{table}"
@@ -114,9 +126,34 @@ class Tables:
             w.options(**WRITE_OPTIONS).option(f"snapshot-property.{RUN_PROPERTY}", run_id) \
                 .create()
         else:
-            self._align(df, table).writeTo(name).option("mergeSchema", "true") \
-                .options(**WRITE_OPTIONS).option(f"snapshot-property.{RUN_PROPERTY}", run_id) \
+            self._align(df, table).writeTo(name).options(**WRITE_OPTIONS) \
+                .option(f"snapshot-property.{RUN_PROPERTY}", run_id) \
                 .overwrite(F.col("hub_id").isin(hubs))
+        return self.stats(table, hubs)
+
+    def upsert(self, df: DataFrame, table: str, hubs, run_id: str, newer: str,
+               kill: bool = False) -> dict:
+        """Merge ``df`` (at most one row per (hub_id, id), of the accounts ``hubs``) into the
+        existing table in one commit: a row replaces the account's row of its id where
+        ``newer`` (SQL over ``s.`` the new row and ``t.`` the table's) holds, rows of new ids
+        are added, every other row stays. Merge-on-read (``write.merge.mode``): the replaced
+        rows get position deletes, so the commit writes the new rows only, where ``replace``
+        rewrites every row of the accounts. Returns ``replace``'s stats."""
+        hubs = sorted(map(str, hubs))
+        if kill:
+            df = df.where(F.assert_true(F.lit(False), "killed while writing").isNull())
+        view = f"_upsert_{table}"
+        self._align(df, table).createOrReplaceTempView(view)
+        # hub ids are numbers (the raw folders'), quoted: the literal list prunes the target
+        # scan to the accounts' partitions
+        quoted = ", ".join(f"'{int(h)}'" for h in hubs)
+        sql = (f"MERGE INTO {self.name(table)} t USING {view} s "
+               f"ON t.hub_id IN ({quoted}) AND t.hub_id = s.hub_id AND t.id = s.id "
+               f"WHEN MATCHED AND ({newer}) THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+        try:
+            _with_commit_property(self.spark, RUN_PROPERTY, run_id, lambda: self.spark.sql(sql))
+        finally:
+            self.spark.catalog.dropTempView(view)
         return self.stats(table, hubs)
 
     def append(self, df: DataFrame, table: str, run_id: str, partition=None) -> None:
@@ -134,17 +171,63 @@ class Tables:
             w.options(**WRITE_OPTIONS).option(f"snapshot-property.{RUN_PROPERTY}", run_id) \
                 .create()
         else:
-            self._align(df, table).writeTo(name).option("mergeSchema", "true") \
-                .options(**WRITE_OPTIONS).option(f"snapshot-property.{RUN_PROPERTY}", run_id) \
-                .append()
+            self._align(df, table).writeTo(name).options(**WRITE_OPTIONS) \
+                .option(f"snapshot-property.{RUN_PROPERTY}", run_id).append()
 
     def _align(self, df: DataFrame, table: str) -> DataFrame:
-        """The table's columns in its order (missing ones as typed nulls), then new columns:
-        Iceberg checks the column order of a write, and mergeSchema appends the new ones."""
-        current = self.spark.table(self.name(table)).schema
-        cols = [F.col(f.name) if f.name in df.columns else F.lit(None).cast(f.dataType).alias(f.name)
-                for f in current.fields]
-        return df.select(*cols, *[c for c in df.columns if c not in current.fieldNames()])
+        """``df`` as the table's columns in the table's order (Iceberg checks the order of a
+        write; MERGE's ``*`` needs every column): the table's schema evolved first
+        (``evolve``), then columns ``df`` lacks as typed nulls."""
+        current = self.evolve(df, table)
+        have = set(df.columns)
+        return df.select(*[F.col(f.name).cast(f.dataType) if f.name in have
+                           else F.lit(None).cast(f.dataType).alias(f.name)
+                           for f in current.fields])
+
+    def evolve(self, df: DataFrame, table: str):
+        """Iceberg schema evolution for ``df``'s columns the table lacks (ALTER TABLE ADD
+        COLUMNS) or holds narrower (ALTER COLUMN TYPE, where Iceberg allows the widening);
+        the first write after an upgrade also retires ``RETIRED_PROPERTIES`` and sets the
+        table properties this code expects. -> the table's schema after. Metadata-only
+        commits, no snapshot: readers see the same rows, with the new columns null."""
+        name = self.name(table)
+        self._settle_properties(table)
+        current = self.spark.table(name).schema
+        have = {f.name: f.dataType for f in current.fields}
+        added = [f for f in df.schema.fields if f.name not in have]
+        changed = []
+        for f in df.schema.fields:
+            old = have.get(f.name)
+            if old is None or old == f.dataType or f.dataType.typeName() == "void":
+                continue
+            if (old.simpleString(), f.dataType.simpleString()) not in WIDENING:
+                continue  # a narrower or other type: _align casts it to the table's
+            changed.append(f)
+        if added:
+            cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in added)
+            self.spark.sql(f"ALTER TABLE {name} ADD COLUMNS ({cols})")
+        for f in changed:
+            self.spark.sql(f"ALTER TABLE {name} ALTER COLUMN `{f.name}` TYPE "
+                           f"{f.dataType.simpleString()}")
+        return self.spark.table(name).schema if added or changed else current
+
+    def _settle_properties(self, table: str) -> None:
+        """Tables created before a property change get it on their first write after (once
+        per table per run; two metadata-only commits at most, once in the table's life)."""
+        if table in self._settled:
+            return
+        name = self.name(table)
+        props = {r.key: r.value for r in self.spark.sql(f"SHOW TBLPROPERTIES {name}").collect()}
+        retired = [k for k in RETIRED_PROPERTIES if k in props]
+        if retired:
+            self.spark.sql(f"ALTER TABLE {name} UNSET TBLPROPERTIES "
+                           f"({', '.join(repr(k) for k in retired)})")
+        missing = {k: v for k, v in TABLE_PROPERTIES.items()
+                   if k != "format-version" and props.get(k) != v}
+        if missing:
+            pairs = ", ".join(f"'{k}' = '{v}'" for k, v in missing.items())
+            self.spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ({pairs})")
+        self._settled.add(table)
 
     def stats(self, table: str, hubs) -> dict:
         df = self.read(table, hubs)
@@ -189,11 +272,20 @@ class Tables:
 
     def compact(self, table: str) -> dict:
         """Rewrite small data files (binpack; Iceberg's defaults pick files under 75% of the
-        512 MB target, in groups of at least 5 per partition). Partial progress commits each
-        finished group, so a run stopped by the job's timeout keeps what it rewrote."""
+        512 MB target, in groups of at least 5 per partition) and every data file an upsert
+        marked rows of (``delete-file-threshold`` 1: the position deletes are applied and the
+        delete files no longer read; ``remove-dangling-deletes`` drops the delete files left
+        without a data file, which needs the rewritten files to take a new sequence number:
+        with ``use-starting-sequence-number`` they keep the delete's, so it stays "live"; that
+        default guards against equality deletes committed meanwhile, and we write none).
+        Partial progress commits each finished group, so a run stopped by the job's timeout
+        keeps what it rewrote. Options: Iceberg 1.10's RewriteDataFiles
+        and BinPackRewriteFilePlanner (Glue 5.1 ships 1.10.0)."""
         r = self._call("rewrite_data_files", table, "options => map("
                        "'partial-progress.enabled', 'true', 'partial-progress.max-commits', '10',"
-                       " 'max-concurrent-file-group-rewrites', '4')")
+                       " 'max-concurrent-file-group-rewrites', '4', 'delete-file-threshold', '1',"
+                       " 'use-starting-sequence-number', 'false',"
+                       " 'remove-dangling-deletes', 'true')")
         return {"rewritten": int(r[0].rewritten_data_files_count),
                 "added": int(r[0].added_data_files_count)} if r else {}
 
@@ -221,6 +313,37 @@ class Tables:
             if any(m in str(e) for m in ("SCHEMA_NOT_FOUND", "NoSuchNamespace", "not found")):
                 return []
             raise
+
+
+def _with_commit_property(spark, key: str, value: str, action):
+    """Run ``action`` (a Spark SQL statement) with a snapshot summary property on the commits
+    it makes: SQL has no write options, so Iceberg's ``CommitMetadata.withCommitProperties``
+    (a thread-local the commit reads) wraps it, calling back into Python through py4j's
+    callback server (pinned threads: the callback runs on the Java thread that set it)."""
+    from pyspark.java_gateway import ensure_callback_server_started
+
+    gateway = spark.sparkContext._gateway
+    ensure_callback_server_started(gateway)
+    failure: list[BaseException] = []
+
+    class _Callable:
+        def call(self):
+            try:
+                action()
+            except Exception as e:  # noqa: BLE001 (re-raised below, in the caller's thread)
+                failure.append(e)
+            return None
+
+        class Java:
+            implements = ["java.util.concurrent.Callable"]
+
+    jvm = gateway.jvm
+    props = jvm.java.util.HashMap()
+    props.put(key, value)
+    jvm.org.apache.iceberg.spark.CommitMetadata.withCommitProperties(
+        props, _Callable(), jvm.java.lang.Class.forName("java.lang.RuntimeException"))
+    if failure:
+        raise failure[0]
 
 
 def _ago(hours: float) -> str:

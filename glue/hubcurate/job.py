@@ -109,7 +109,7 @@ def _run(spark, lake_root, hub_ids, run_id, fail_at, alerts_topic_arn, sns, data
     run_id = run_id or f"{dt.datetime.utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     report = {"run_id": run_id, "hub_ids": hub_ids, "new_files": 0, "tables": {}, "drift": [],
               "airbyte_changes": [], "typing_failures": [], "quarantined": [],
-              "unrecognised": [], "unknown_streams": [], "seconds": lap.seconds}
+              "unrecognised": [], "unknown_streams": [], "upserted": [], "seconds": lap.seconds}
     known: dict[str, dict[str, set]] = {}  # {hub: {table: property names}} seen before
     seen: dict[str, set] = {}  # {hub: {(key, etag)}} in processed_files
     labels_listing: dict[str, dict] = {}  # {hub: association_labels/ keys}
@@ -187,9 +187,9 @@ def _run(spark, lake_root, hub_ids, run_id, fail_at, alerts_topic_arn, sns, data
     report["quarantined"] = quarantine.report(held, run_id, alerts_topic_arn, sns)
     _report_unfit(report)
     if labels.rows is not None:  # the first data commit of the run
-        report["tables"][association_labels.TABLE] = _replace(
-            tables, labels.rows, association_labels.TABLE, labels.hubs, run_id, fail_at)
-        _hook(fail_at, f"after_commit:{association_labels.TABLE}")
+        report["tables"][association_labels.TABLE] = _commit(
+            fail_at, association_labels.TABLE, tables.replace, labels.rows,
+            association_labels.TABLE, labels.hubs, run_id)
         lap(f"table:{association_labels.TABLE}")
     if not checked:
         log.info(json.dumps({"msg": "nothing new", **report}, default=str)[:4000])
@@ -230,20 +230,20 @@ def _run(spark, lake_root, hub_ids, run_id, fail_at, alerts_topic_arn, sns, data
             stale = build.stale_generations(checks.spans(files[table]), {} if current is None
                                             else ahead[1].result() if ahead and ahead[0] ==
                                             frozenset(hubs) else build.generations(current))
-        merged = build.merge(rows, current, stale)
+        # Only new rows of accounts the table has, of their streams' current generations, and
+        # no labels to rebuild: merged in (only the new rows written); else the accounts' rows
+        # are rebuilt (a table's first write, a full refresh, deals relabelled).
+        upsert = rows is not None and current is not None and not stale and not (
+            table == "deals" and deal_hubs)
+        merged = build.merge(rows, None if upsert else current, stale)
         if table == "deals":
             merged = build.join_deals(merged, tables.read("deal_pipelines", hubs),
                                       tables.read("owners", hubs))
-        # one Iceberg commit per table; "during_write" fails its tasks before that commit
-        try:
-            stats = tables.replace(merged, table, hubs, run_id,
-                                   kill=fail_at == f"during_write:{table}")
-        except Exception as e:
-            if fail_at == f"during_write:{table}":
-                raise Killed(fail_at) from e
-            raise
-        _hook(fail_at, f"after_commit:{table}")
-        report["tables"][table] = stats
+        report["tables"][table] = _commit(
+            fail_at, table, *(tables.upsert, merged, table, hubs, run_id, build.NEWER) if upsert
+            else (tables.replace, merged, table, hubs, run_id))
+        if upsert:
+            report["upserted"].append(table)
         lap(f"table:{table}")
     for df in cached + labels.cached:
         df.unpersist()
@@ -315,14 +315,18 @@ def _report_unfit(report: dict) -> None:
             quarantine.metric_line(name, len(items), report["run_id"])
 
 
-def _replace(tables, df, table, hubs, run_id, fail_at):
-    """tables.replace, its one commit; ``during_write:<table>`` fails its tasks before it."""
+def _commit(fail_at, table, write, *args):
+    """``write(*args, kill=...)``: the table's one commit of the run. The ``fail_at`` hooks:
+    ``during_write:<table>`` fails its tasks before the commit, ``after_commit:<table>``
+    stops right after it."""
     try:
-        return tables.replace(df, table, hubs, run_id, kill=fail_at == f"during_write:{table}")
+        stats = write(*args, kill=fail_at == f"during_write:{table}")
     except Exception as e:
         if fail_at == f"during_write:{table}":
             raise Killed(fail_at) from e
         raise
+    _hook(fail_at, f"after_commit:{table}")
+    return stats
 
 
 def _hook(fail_at, point):
