@@ -127,6 +127,7 @@ HEAVY_FIRST = (
     "tests/integration/glue/test_curate.py",
     "tests/integration/provisioning/test_ambiguous_creates.py",
     "tests/integration/glue/test_iceberg.py",
+    "tests/integration/glue/test_upsert.py",
     "tests/integration/glue/test_maintenance.py",
     "tests/integration/airbyte_emulator/test_sync_e2e.py",
     "tests/integration/associations/test_labels_on_sandbox.py",
