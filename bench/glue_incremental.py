@@ -16,8 +16,8 @@ The job is called through its Glue entry (glue/curate_job.py main, the arguments
 all runs on one warm JVM: a warm-up lake (2% of the rows, a tenth of the accounts) gets a full
 run, an incremental run and an idle one first, not timed, so the timed full and incremental
 runs both run compiled code (on an empty lake the curate paths stayed cold, and the full run
-carried ~24 s of JIT the incremental run did not: the ratio compared unlike runs). DuckDB runs in a fresh process of its own
-so its memory is its own. The machines are shared and noisy: read the ratios."""
+carried ~24 s of JIT the incremental run did not: the ratio compared unlike runs). DuckDB runs
+in a fresh process of its own so its memory is its own. The machines are shared and noisy: read the ratios."""
 import argparse
 import json
 import shutil
