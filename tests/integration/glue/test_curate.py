@@ -234,7 +234,8 @@ def test_a_killed_run_leaves_tables_readable_and_the_next_run_completes(spark, l
         assert sum(p["rows"] for p in independent["deals"].values()) == 8
     rep = job.run(spark, root, "ALL")
     assert rep["new_files"] == 2 * 6  # nothing was recorded as processed by the killed runs
-    # the kills hit both write paths: contacts upserted (MERGE), deals replaced (relabelled)
-    assert rep["upserted"] == ["contacts"]
+    # the kills hit both write paths: contacts upserted (MERGE, as owners and pipelines are),
+    # deals replaced (relabelled after the new owners and pipelines)
+    assert sorted(rep["upserted"]) == ["contacts", "deal_pipelines", "owners"]
     assert len(rows(spark, root, "contacts")) == 16 and len(rows(spark, root, "deals")) == 12
     assert job.run(spark, root, "ALL")["new_files"] == 0
