@@ -144,11 +144,9 @@ class Tables:
             df = df.where(F.assert_true(F.lit(False), "killed while writing").isNull())
         view = f"_upsert_{table}"
         self._align(df, table).createOrReplaceTempView(view)
-        # hub ids are numbers (the raw folders'), quoted: the literal list prunes the target
-        # scan to the accounts' partitions
-        quoted = ", ".join(f"'{int(h)}'" for h in hubs)
+        # the literal list prunes the target scan to the accounts' partitions
         sql = (f"MERGE INTO {self.name(table)} t USING {view} s "
-               f"ON t.hub_id IN ({quoted}) AND t.hub_id = s.hub_id AND t.id = s.id "
+               f"ON t.hub_id IN ({_hub_literals(hubs)}) AND t.hub_id = s.hub_id AND t.id = s.id "
                f"WHEN MATCHED AND ({newer}) THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
         try:
             _with_commit_property(self.spark, RUN_PROPERTY, run_id, lambda: self.spark.sql(sql))
@@ -250,8 +248,7 @@ class Tables:
             held = self.stats(t, hubs)
             if not held:
                 continue
-            quoted = ", ".join(f"'{int(h)}'" for h in hubs)  # hub ids are numbers: no injection
-            self.spark.sql(f"DELETE FROM {self.name(t)} WHERE hub_id IN ({quoted})")
+            self.spark.sql(f"DELETE FROM {self.name(t)} WHERE hub_id IN ({_hub_literals(hubs)})")
             self.expire(t, retention_hours)
             out[t] = sum(v["rows"] for v in held.values())
         return out
@@ -313,6 +310,12 @@ class Tables:
             if any(m in str(e) for m in ("SCHEMA_NOT_FOUND", "NoSuchNamespace", "not found")):
                 return []
             raise
+
+
+def _hub_literals(hubs) -> str:
+    """Hub ids as a SQL list of string literals (``'1', '2'``). They are numbers (the raw
+    folders'): int() refuses anything else, so nothing can be injected."""
+    return ", ".join(f"'{int(h)}'" for h in hubs)
 
 
 def _with_commit_property(spark, key: str, value: str, action):
