@@ -12,6 +12,24 @@ def _interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 
+def _stage_settings(parser: argparse.ArgumentParser, pairs: list[str]) -> dict[str, str]:
+    """``--set NAME=VALUE`` pairs -> {NAME: VALUE}; only the stage's own variables, so a typo
+    is an error, not a setting nobody reads."""
+    from .stack import stage_environment
+
+    known = stage_environment()
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            parser.error(f"--set {pair!r}: expected NAME=VALUE")
+        if name not in known:
+            parser.error(f"--set {name}: not an environment variable of the local stage "
+                         f"(see .chalice/config.json)")
+        out[name] = value
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m local_stack",
@@ -25,6 +43,10 @@ def main(argv=None) -> int:
     run.add_argument("--streams", default="", metavar="RULE",
                      help="an AIRBYTE_STREAMS rule for this run, e.g. contacts,deals (default: "
                           "every stream Airbyte discovers for each account)")
+    run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
+                     help="override one of the local stage's environment variables "
+                          "(.chalice/config.json) for this run; repeatable, e.g. "
+                          "--set ASSOCIATION_LABELS_REQUESTS_PER_SECOND=9")
     up = sub.add_parser("up", help="start the stack on the stage's fixed ports and serve until "
                                    "Ctrl-C; open http://127.0.0.1:8000/install in a browser")
     up.add_argument("--accounts", type=int, default=3)
@@ -45,7 +67,8 @@ def main(argv=None) -> int:
             parse_rule([i.strip() for i in args.streams.split(",") if i.strip()])
         except StreamRuleError as exc:
             parser.error(f"--streams: {exc}")
-        return run_main(accounts=args.accounts, seed=args.seed, streams=args.streams)
+        return run_main(accounts=args.accounts, seed=args.seed, streams=args.streams,
+                        settings=_stage_settings(parser, args.settings))
     from .dispatcher import BackgroundDispatcher, SqsRoute
     from .stack import LocalStack, Ports
     ports = Ports.free() if args.free_ports else Ports()

@@ -76,12 +76,14 @@ def show_provision_queue() -> None:
     print(f"  {len(seen)} message(s) on {get_settings().provisioning.queue_name}")
 
 
-def run(accounts: int = 3, seed: int = 7, streams: str = "") -> int:
+def run(accounts: int = 3, seed: int = 7, streams: str = "",
+        settings: dict[str, str] | None = None) -> int:
+    """``settings``: the stage's environment variables this run overrides (``--set``)."""
     from hubspot_app import metrics
 
     emitted: list[str] = []
     metrics.set_sink(emitted.append)  # CloudWatch EMF lines: counted here, not printed
-    overrides = {"AIRBYTE_STREAMS": streams} if streams else {}
+    overrides = {**(settings or {}), **({"AIRBYTE_STREAMS": streams} if streams else {})}
     with LocalStack(accounts=accounts, seed=seed, overrides=overrides) as stack:
         print(f"Local stack up: AWS (moto) {stack.aws_url}, HubSpot sandbox {stack.hubspot_url}, "
               f"app {stack.app_url}")
