@@ -7,6 +7,8 @@ against a baseline measured in the same run:
 - incremental run over 1% new rows (half updates, half new ids) in --changed-accounts accounts,
   asked for those accounts as the Glue trigger does: its time against the full run (target
   <= 5%); then a run with nothing new;
+- the upsert against the rewrite it replaced: --path-rounds more 1% rounds each way on the same
+  lake, alternating (the job's --upsert off forces the rewrite);
 - purge of one account among all (an uninstall): its time against the full run.
 
     .venv/bin/python bench/glue_incremental.py [--rows 1000000] [--accounts 100]
@@ -21,6 +23,7 @@ in a fresh process of its own so its memory is its own. The machines are shared 
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,6 +65,10 @@ def curate(spark, lake_url: str, *args: str) -> tuple[dict, float]:
     return report, time.perf_counter() - t
 
 
+def _secs(values: list[float]) -> str:
+    return ", ".join(f"{v:.1f}" for v in values) + " s"
+
+
 def rep_rows(rep: dict) -> int:
     return sum(v["rows"] for by_hub in rep["tables"].values() for v in by_hub.values())
 
@@ -77,6 +84,9 @@ def main():
     raw_gen.size_args(ap, rows=1_000_000, accounts=100)
     ap.add_argument("--changed-accounts", type=int, default=10,
                     help="accounts the 1%% new rows land in (one trigger batch)")
+    ap.add_argument("--path-rounds", type=int, default=2,
+                    help="after the incremental run, this many more 1%% rounds each way, "
+                         "upsert and rewrite alternating (0: none)")
     a = ap.parse_args()
     d = Path(tempfile.mkdtemp(prefix="glue-bench-"))
     lake = raw_gen.generate(d, a.rows, a.accounts, a.files_per_stream)
@@ -112,6 +122,19 @@ def main():
     print(f"incremental run: {rep['new_files']} files, {new:,} rows in {len(hubs)} accounts "
           f"in {inc:.1f} s; tables upserted (MERGE INTO): {rep.get('upserted')}")
     print(f"  phases (s): {rep.get('seconds')}")
+    # The upsert against the rewrite it replaced, on this lake: more 1 % rounds in the same
+    # accounts (all updates now: the first round's new ids exist), alternating the two paths
+    # (the job's --upsert off) so the table's growth and the machine's load fall on both.
+    paths: dict[str, list[float]] = {"auto": [], "off": []}
+    for k, mode in enumerate(("off", "auto") * a.path_rounds):
+        raw_gen.add_changes(lake, 0.01, hubs, raw_gen.T0 + (k + 2) * 86_400_000)
+        rep_k, secs = curate(spark, lake.url, "--hub_ids", ",".join(map(str, hubs)),
+                             "--upsert", mode)
+        assert bool(rep_k["upserted"]) == (mode == "auto"), rep_k["upserted"]
+        paths[mode].append(secs)
+    if a.path_rounds:
+        print(f"incremental rounds, alternating: upsert {_secs(paths['auto'])}, rewrite "
+              f"(--upsert off) {_secs(paths['off'])}")
     _, idle = curate(spark, lake.url, "--hub_ids", "ALL")
     print(f"idle run (nothing new, all accounts listed): {idle:.2f} s")
     victim = str(a.accounts)
@@ -120,6 +143,10 @@ def main():
           f"rows deleted {rep.get('rows_deleted')}")
     print(f"RATIO full / DuckDB = {full / duck['seconds']:.2f} (target <= 3)")
     print(f"RATIO incremental / full = {inc / full:.3f} (target <= 0.05)")
+    if a.path_rounds:
+        print(f"RATIO incremental upsert / rewrite = "
+              f"{sum(paths['auto']) / sum(paths['off']):.2f} (median of each: "
+              f"{statistics.median(paths['auto']) / statistics.median(paths['off']):.2f})")
     print(f"RATIO purge / full = {purge / full:.3f}")
     print(f"RATIO peak memory Spark / DuckDB = {mem.mib / duck['peak_mib']:.1f}")
     spark.stop()

@@ -12,7 +12,10 @@ scheduled table maintenance: processed_files rows of raw file versions gone long
 --raw_restorable_days (default 30, the lake bucket's NoncurrentDays in deploy/infra.py: how long
 a deleted or replaced raw version can be restored) forgotten, compaction, snapshots older than
 --snapshot_retention_hours expired, orphan files older than --orphan_older_than_hours removed;
-no curating), --fail_at (tests only).
+no curating), --upsert auto|off (auto, the default: an incremental run merges its new rows
+into a table with MERGE INTO when it can; off: every table the run touches is rewritten for its
+accounts, the way back if MERGE misbehaves on a runtime, glue/README.md "Curated layer"),
+--fail_at (tests only).
 The library ``hubcurate`` comes with --extra-py-files on Glue and from this directory locally."""
 import json
 import os
@@ -27,8 +30,9 @@ REQUIRED = ["lake_root"]
 OPTIONAL = {"hub_ids": "ALL", "run_id": "", "fail_at": "", "alerts_topic_arn": "",
             "glue_database": iceberg.DEFAULT_DATABASE, "purge_hub_ids": "",
             "purge_retention_hours": "0", "mode": "curate", "snapshot_retention_hours": "168",
-            "orphan_older_than_hours": "72", "raw_restorable_days": "30",
+            "orphan_older_than_hours": "72", "raw_restorable_days": "30", "upsert": "auto",
             "JOB_NAME": "hubspot-curate"}
+UPSERT = ("auto", "off")
 
 
 def main(argv=None, spark=None) -> dict:
@@ -36,6 +40,9 @@ def main(argv=None, spark=None) -> dict:
     catalog = iceberg.GLUE_CATALOG if g.on_glue else ""
     if g.args["mode"] not in ("curate", "maintenance"):
         raise ValueError(f"--mode {g.args['mode']!r}: curate or maintenance")
+    if g.args["upsert"] not in UPSERT:
+        raise ValueError(f"--upsert {g.args['upsert']!r}: auto (merge where it can) or off "
+                         f"(always rewrite the accounts' rows)")
     if g.args["mode"] == "maintenance":  # the schedule's run (deploy/infra.py GlueMaintenance)
         report = job.maintain(g.spark, g.args["lake_root"],
                               float(g.args["snapshot_retention_hours"]),
@@ -55,7 +62,7 @@ def main(argv=None, spark=None) -> dict:
                      fail_at=g.args["fail_at"] or None,
                      alerts_topic_arn=g.args["alerts_topic_arn"],
                      database=g.args["glue_database"],
-                     iceberg_catalog=catalog)
+                     iceberg_catalog=catalog, upsert=g.args["upsert"] == "auto")
     g.commit()  # only after the run's table commits and bookkeeping are in place
     return report
 

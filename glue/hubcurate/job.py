@@ -87,12 +87,15 @@ def _unrecognised(listing: dict, report: dict) -> None:
 
 def run(spark, lake_root: str, hub_ids: str = "ALL", run_id: str | None = None,
         fail_at: str | None = None, alerts_topic_arn: str = "", sns=None,
-        database: str = "", iceberg_catalog: str = "") -> dict:
+        database: str = "", iceberg_catalog: str = "", upsert: bool = True) -> dict:
     """``database``/``iceberg_catalog``: where the Iceberg tables are (on Glue the Glue
-    database and ``glue_catalog``; empty: a local catalog on the lake, hubcurate/iceberg.py)."""
+    database and ``glue_catalog``; empty: a local catalog on the lake, hubcurate/iceberg.py).
+    ``upsert`` False: every table the run touches is rewritten for its accounts (the replace
+    path), never merged; the way back if MERGE INTO misbehaves on a runtime, and the
+    benchmark's same-run baseline for the upsert."""
     with ThreadPoolExecutor(2, thread_name_prefix="hubcurate") as pool:  # waits for its jobs
         return _run(spark, lake_root, hub_ids, run_id, fail_at, alerts_topic_arn, sns,
-                    database, iceberg_catalog, pool)
+                    database, iceberg_catalog, pool, upsert)
 
 
 def _generations(tables, table: str, hubs) -> dict:
@@ -100,7 +103,7 @@ def _generations(tables, table: str, hubs) -> dict:
 
 
 def _run(spark, lake_root, hub_ids, run_id, fail_at, alerts_topic_arn, sns, database,
-         iceberg_catalog, pool) -> dict:
+         iceberg_catalog, pool, allow_upsert) -> dict:
     lap = _Phases()
     store = open_store(lake_root)
     tables = iceberg.Tables(spark, lake_root, database, iceberg_catalog)
@@ -233,8 +236,8 @@ def _run(spark, lake_root, hub_ids, run_id, fail_at, alerts_topic_arn, sns, data
         # Only new rows of accounts the table has, of their streams' current generations, and
         # no labels to rebuild: merged in (only the new rows written); else the accounts' rows
         # are rebuilt (a table's first write, a full refresh, deals relabelled).
-        upsert = rows is not None and current is not None and not stale and not (
-            table == "deals" and deal_hubs)
+        upsert = allow_upsert and rows is not None and current is not None and not stale \
+            and not (table == "deals" and deal_hubs)
         merged = build.merge(rows, None if upsert else current, stale)
         if table == "deals":
             merged = build.join_deals(merged, tables.read("deal_pipelines", hubs),

@@ -107,3 +107,25 @@ def test_a_table_from_before_the_switch_is_settled_on_its_next_write(spark, lake
     assert "write.spark.accept-any-schema" not in props
     assert props["write.merge.mode"] == "merge-on-read"
     assert _rows(root, "contacts")[("1", "2")]["firstname"] == "Renamed"
+
+
+def test_upsert_off_rewrites_what_would_be_merged(spark, lake):
+    """The job's ``--upsert off`` (the way back if MERGE misbehaves on a runtime): the same
+    incremental run replaces the accounts' rows instead, to the same result."""
+    import curate_job
+
+    d, b, root = lake
+    r.write_account(d, b, 1, {"contacts": 3, "deals": 2}, T0)
+    curate_job.main(["--lake_root", root], spark=spark)
+    _write_changes(d, b, 1, T0 + DAY)
+    with pytest.raises(ValueError, match="--upsert 'sideways': auto .* or off"):
+        curate_job.main(["--lake_root", root, "--upsert", "sideways"], spark=spark)
+    report = curate_job.main(["--lake_root", root, "--upsert", "off"], spark=spark)
+    assert report["upserted"] == [] and report["new_files"] == 2
+    summary = _summary(root, "contacts")
+    # every row of the account written again (the upsert would write 2 and one position delete)
+    assert (summary["added-records"], summary["deleted-records"]) == ("4", "3")
+    assert summary.get("added-position-deletes") is None
+    got = _rows(root, "contacts")
+    assert got[("1", "2")]["firstname"] == "Renamed" and ("1", "50") in got
+    assert got[("1", "3")]["email"] == "user3@example1.com"  # the stale copy lost here too
