@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 
 from . import catalog, coerce
 from .frames import local_frame
+from .sqltext import lit, named
 
 META = ["_source_stream", "_generation_id", "_extracted_at", "_raw_id", "_sync_id"]
 _OWNER = "struct<id:string,email:string,firstName:string,lastName:string,userId:bigint>"
@@ -16,43 +17,40 @@ _PIPE = ("struct<label:string,displayOrder:bigint,stages:array<struct<stageId:st
          "metadata:struct<isClosed:string,probability:string>>>>")
 
 
-def _deleted():
-    return (F.coalesce(F.col("archived"), F.lit(False))
-            | F.col("_source_stream").endswith(catalog.ARCHIVED_SUFFIX)
-            | F.col("archived_at").isNotNull())
+_DELETED = (f"(coalesce(archived, false) OR endswith(_source_stream, "
+            f"{lit(catalog.ARCHIVED_SUFFIX)}) OR archived_at IS NOT NULL) AS is_deleted")
+_COMMON = ["hub_id", "id", "created_at", "updated_at", "archived_at", _DELETED]
+
+
+def _prop(k: str) -> str:
+    return f"props[{lit(k)}]"
 
 
 def typed_rows(inter: DataFrame, table: str, kind: str, extra=()) -> DataFrame:
     """Intermediate rows -> the table's fixed schema (same for every account), plus ``extra``
-    columns of ``inter`` (checked_rows' checks)."""
-    common = [F.col("hub_id"), F.col("id"), F.col("created_at"), F.col("updated_at"),
-              F.col("archived_at"), _deleted().alias("is_deleted")]
-    meta = [F.col(c) for c in META] + list(extra)
+    (SQL of more columns of ``inter``: checked_rows' checks). One selectExpr (sqltext.py)."""
+    meta = [*META, *extra]
     if kind == "crm":
         spec = catalog.TYPED.get(table, {})
-        known = F.array(*[F.lit(k) for k in spec]) if spec else F.array().cast("array<string>")
-        cols = [coerce.typed(F.col("props")[k], t).alias(k) for k, t in spec.items()]
-        custom = F.map_filter(F.col("props"), lambda k, v: ~F.array_contains(known, k)
-                              & coerce.blank_null(v).isNotNull())
-        return inter.select(*common, *cols, custom.alias("custom_properties"),
-                            F.col("assoc").alias("associations"), *meta)
+        known = f"NOT _k IN ({', '.join(map(lit, spec))}) AND " if spec else ""
+        custom = f"map_filter(props, (_k, _v) -> {known}{coerce.blank_null('_v')} IS NOT NULL)"
+        return inter.selectExpr(*_COMMON, *[named(coerce.typed(_prop(k), t), k)
+                                            for k, t in spec.items()],
+                                named(custom, "custom_properties"), "assoc AS associations", *meta)
     if kind == "owners":
-        o = F.from_json("record_json", _OWNER)
-        first, last = coerce.blank_null(o.firstName), coerce.blank_null(o.lastName)
-        return inter.select(*common, coerce.to_email(o.email).alias("email"),
-                            first.alias("first_name"), last.alias("last_name"),
-                            F.concat_ws(" ", first, last).alias("full_name"),
-                            o.userId.alias("user_id"), *meta)
+        first, last = coerce.blank_null("_o.firstName"), coerce.blank_null("_o.lastName")
+        return inter.selectExpr("*", f"from_json(record_json, {lit(_OWNER)}) AS _o").selectExpr(
+            *_COMMON, named(coerce.to_email("_o.email"), "email"), named(first, "first_name"),
+            named(last, "last_name"), named(f"concat_ws(' ', {first}, {last})", "full_name"),
+            "_o.userId AS user_id", *meta)
     if kind == "pipelines":
-        p = F.from_json("record_json", _PIPE)
-        stages = F.transform(p.stages, lambda s: F.struct(
-            s.stageId.alias("stage_id"), s.label.alias("label"),
-            s.displayOrder.alias("display_order"),
-            coerce.to_double(s.metadata.probability).alias("probability"),
-            coerce.to_bool(s.metadata.isClosed).alias("is_closed")))
-        return inter.select(*common, p.label.alias("label"),
-                            p.displayOrder.alias("display_order"), stages.alias("stages"), *meta)
-    return inter.select(*common, F.col("record_json"), *meta)
+        stage = (f"named_struct('stage_id', _s.stageId, 'label', _s.label, 'display_order', "
+                 f"_s.displayOrder, 'probability', {coerce.to_double('_s.metadata.probability')}, "
+                 f"'is_closed', {coerce.to_bool('_s.metadata.isClosed')})")
+        return inter.selectExpr("*", f"from_json(record_json, {lit(_PIPE)}) AS _p").selectExpr(
+            *_COMMON, "_p.label AS label", "_p.displayOrder AS display_order",
+            f"transform(_p.stages, _s -> {stage}) AS stages", *meta)
+    return inter.selectExpr(*_COMMON, "record_json", *meta)
 
 
 # What a run reports about its input rides along with the typed rows in the one cached pass
@@ -67,12 +65,10 @@ def checked_rows(inter: DataFrame, table: str, kind: str) -> DataFrame:
     present value failed to type (``_chk_failed_<column>``; Spark evaluates the typing once
     for the column and its check: common subexpressions of a projection)."""
     spec = catalog.TYPED.get(table, {}) if kind == "crm" else {}
-    extra = [F.col("_file"), F.col("_changes"),
-             (F.col("_raw_id").isNull() | F.col("_extracted_at").isNull()).alias(
-                 CHECK + "foreign"),
-             F.map_keys("props").alias(CHECK + "props"),
-             *[coerce.failed(F.col("props")[k], t).alias(f"{CHECK}failed_{k}")
-               for k, t in spec.items()]]
+    extra = ["_file", "_changes",
+             f"(_raw_id IS NULL OR _extracted_at IS NULL) AS {CHECK}foreign",
+             f"map_keys(props) AS {CHECK}props",
+             *[named(coerce.failed(_prop(k), t), f"{CHECK}failed_{k}") for k, t in spec.items()]]
     return typed_rows(inter, table, kind, extra)
 
 

@@ -1,59 +1,65 @@
-"""Typing and normalisation of HubSpot's string property values (Spark Column expressions).
+"""Typing and normalisation of HubSpot's string property values, as Spark SQL expressions: each
+function takes the SQL of a string value and returns the SQL of the typed one (a projection is
+parsed in one py4j call, hubcurate/sqltext.py says why).
 
 Values reach here as strings: HubSpot sends strings, and where the connector declared a type
 Airbyte wrote a typed Parquet value, which ingest casts back to string, so both shapes of the
 same property (drift between files) type the same way."""
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+from .sqltext import lit
+
+_EPOCH_MS = lit(r"^[0-9]{11,13}$")
+_EMAIL = lit(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DOMAIN_JUNK = [lit(p) for p in (r"^[a-z][a-z0-9+.-]*://", r"^www\.", r"[/?#:].*$", r"\.$")]
 
 
-def blank_null(c: Column) -> Column:
-    t = F.trim(c)
-    return F.when(t == "", F.lit(None)).otherwise(t)
+def blank_null(x: str) -> str:
+    """Trimmed; blank is null."""
+    return f"nullif(trim({x}), '')"
 
 
-def to_timestamp(c: Column) -> Column:
-    s = blank_null(c)
+def to_timestamp(x: str) -> str:
+    s = blank_null(x)
     # HubSpot datetimes: ISO-8601 or epoch milliseconds; Spark's cast handles ISO and the
     # "yyyy-MM-dd HH:mm:ss" text a typed timestamp casts to.
-    return F.when(s.rlike(r"^\d{11,13}$"), F.timestamp_millis(s.cast("long"))) \
-        .otherwise(s.cast("timestamp"))
+    return (f"CASE WHEN {s} RLIKE {_EPOCH_MS} THEN timestamp_millis(CAST({s} AS BIGINT)) "
+            f"ELSE CAST({s} AS TIMESTAMP) END")
 
 
-def to_date(c: Column) -> Column:
-    return F.to_date(to_timestamp(c))
+def to_date(x: str) -> str:
+    return f"to_date({to_timestamp(x)})"
 
 
-def to_bool(c: Column) -> Column:
-    s = F.lower(blank_null(c))
-    return F.when(s.isin("true", "1", "yes"), True).when(s.isin("false", "0", "no"), False)
+def to_bool(x: str) -> str:
+    s = f"lower({blank_null(x)})"
+    return (f"CASE WHEN {s} IN ('true', '1', 'yes') THEN true "
+            f"WHEN {s} IN ('false', '0', 'no') THEN false END")
 
 
-def to_double(c: Column) -> Column:
-    return blank_null(c).cast("double")
+def to_double(x: str) -> str:
+    return f"CAST({blank_null(x)} AS DOUBLE)"
 
 
-def to_long(c: Column) -> Column:
-    s = blank_null(c)
-    return F.coalesce(s.cast("long"), s.cast("double").cast("long"))
+def to_long(x: str) -> str:
+    s = blank_null(x)
+    return f"coalesce(CAST({s} AS BIGINT), CAST(CAST({s} AS DOUBLE) AS BIGINT))"
 
 
-def to_email(c: Column) -> Column:
-    s = F.lower(blank_null(c))
-    return F.when(s.rlike(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), s)
+def to_email(x: str) -> str:
+    s = f"lower({blank_null(x)})"
+    return f"CASE WHEN {s} RLIKE {_EMAIL} THEN {s} END"
 
 
-def to_domain(c: Column) -> Column:
-    s = F.lower(blank_null(c))
-    for pattern in (r"^[a-z][a-z0-9+.-]*://", r"^www\.", r"[/?#:].*$", r"\.$"):
-        s = F.regexp_replace(s, pattern, "")
-    return F.when(s.contains("."), s)
+def to_domain(x: str) -> str:
+    s = f"lower({blank_null(x)})"
+    for pattern in _DOMAIN_JUNK:
+        s = f"regexp_replace({s}, {pattern}, '')"
+    return f"CASE WHEN instr({s}, '.') > 0 THEN {s} END"
 
 
-def to_multi(c: Column) -> Column:
+def to_multi(x: str) -> str:
     """Multi-select enumerations: HubSpot joins the options with ';'."""
-    parts = F.transform(F.split(blank_null(c), ";"), lambda x: F.trim(x))
-    return F.filter(parts, lambda x: x != "")
+    return (f"filter(transform(split({blank_null(x)}, ';'), _opt -> trim(_opt)), "
+            f"_opt -> _opt != '')")
 
 
 TYPERS = {"string": blank_null, "email": to_email, "domain": to_domain, "timestamp": to_timestamp,
@@ -61,10 +67,10 @@ TYPERS = {"string": blank_null, "email": to_email, "domain": to_domain, "timesta
           "multi": to_multi}
 
 
-def typed(c: Column, kind: str) -> Column:
-    return TYPERS[kind](c)
+def typed(x: str, kind: str) -> str:
+    return TYPERS[kind](x)
 
 
-def failed(c: Column, kind: str) -> Column:
+def failed(x: str, kind: str) -> str:
     """A non-empty value that did not survive typing (counted in the run report)."""
-    return blank_null(c).isNotNull() & typed(c, kind).isNull()
+    return f"({blank_null(x)} IS NOT NULL AND {typed(x, kind)} IS NULL)"

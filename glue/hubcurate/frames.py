@@ -14,6 +14,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from .sqltext import cast, ident, named
+
 CHUNK = 10_000  # rows per literal: a few MB at most, shipped once with the task
 
 
@@ -54,13 +56,13 @@ def local_frame(spark, rows: list, schema: str) -> DataFrame:
     assert isinstance(st, T.StructType)
     carrier = T.ArrayType(_carrier(st))
     stamps = {f.name for f in st.fields if isinstance(f.dataType, T.TimestampType)}
-    cols = [F.expr(f"timestamp_micros(`r`.`{f.name}`)").alias(f.name) if f.name in stamps
-            else F.col("r").getField(f.name).cast(f.dataType).alias(f.name) for f in st.fields]
+    cols = [named(f"timestamp_micros(r.{ident(f.name)})" if f.name in stamps
+                  else cast(f"r.{ident(f.name)}", f.dataType), f.name) for f in st.fields]
     parts = []
     for i in range(0, max(len(rows), 1), CHUNK):
         text = json.dumps([_plain(r, st) for r in rows[i:i + CHUNK]])
         parts.append(spark.range(1, numPartitions=1).select(
-            F.explode(F.from_json(F.lit(text), carrier)).alias("r")).select(*cols))
+            F.explode(F.from_json(F.lit(text), carrier)).alias("r")).selectExpr(*cols))
     out = parts[0]
     for p in parts[1:]:
         out = out.unionByName(p)

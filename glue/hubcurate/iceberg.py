@@ -20,6 +20,8 @@ import hashlib
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from .sqltext import cast, ident, named
+
 GLUE_CATALOG = "glue_catalog"
 DEFAULT_DATABASE = "hubspot"
 # The job's own tables (processed raw files, run reports) live in "<database>_ops", so an
@@ -178,9 +180,8 @@ class Tables:
         (``evolve``), then columns ``df`` lacks as typed nulls."""
         current = self.evolve(df, table)
         have = set(df.columns)
-        return df.select(*[F.col(f.name).cast(f.dataType) if f.name in have
-                           else F.lit(None).cast(f.dataType).alias(f.name)
-                           for f in current.fields])
+        return df.selectExpr(*[named(cast(ident(f.name) if f.name in have else "NULL", f.dataType),
+                                     f.name) for f in current.fields])
 
     def evolve(self, df: DataFrame, table: str):
         """Iceberg schema evolution for ``df``'s columns the table lacks (ALTER TABLE ADD

@@ -6,17 +6,16 @@ reading per account, then per file, and report the drift instead of failing the 
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from . import catalog, coerce, labels_snapshot
+from .sqltext import cast, ident, lit, named
 
-CHANGES = T.ArrayType(T.StructType([T.StructField(n, T.StringType()) for n in
-                                    ("field", "change", "reason")]))
+CHANGES = "array<struct<field:string,change:string,reason:string>>"
 INTERMEDIATE = [
     ("hub_id", "string"), ("_source_stream", "string"), ("_file", "string"),
     ("_raw_id", "string"), ("_extracted_at", "timestamp"), ("_generation_id", "bigint"),
-    ("_sync_id", "bigint"), ("_changes", CHANGES.simpleString()), ("id", "string"),
+    ("_sync_id", "bigint"), ("_changes", CHANGES), ("id", "string"),
     ("created_at", "timestamp"), ("updated_at", "timestamp"), ("archived_at", "timestamp"),
     ("archived", "boolean"), ("props", "map<string,string>"),
     ("assoc", "map<string,array<string>>"), ("record_json", "string")]
@@ -57,25 +56,28 @@ def parse_key(key: str):
     return None
 
 
-def _ts(df: DataFrame, *names: str):
+def _ts(df: DataFrame, *names: str) -> str:
     for n in names:
         if n in df.columns:
             dtype = df.schema[n].dataType
             if isinstance(dtype, (T.TimestampType, T.TimestampNTZType, T.DateType)):
-                return F.col(n).cast("timestamp")
+                return cast(ident(n), "timestamp")
             if isinstance(dtype, T.NumericType):
-                return F.timestamp_millis(F.col(n).cast("long"))
-            return coerce.to_timestamp(F.col(n).cast("string"))
-    return F.lit(None).cast("timestamp")
+                return f"timestamp_millis({cast(ident(n), 'bigint')})"
+            return coerce.to_timestamp(cast(ident(n), "string"))
+    return "CAST(NULL AS timestamp)"
 
 
-def _as_str(c, dtype):
+def _as_str(x: str, dtype) -> str:
     if isinstance(dtype, (T.StructType, T.ArrayType, T.MapType)):
-        return F.to_json(c)
-    return c.cast("string")
+        return f"to_json({x})"
+    return cast(x, "string")
 
 
-def _props(df: DataFrame):
+_NO_PROPS = "CAST(map() AS map<string,string>)"
+
+
+def _props(df: DataFrame) -> str:
     """The ``properties`` struct (or JSON) plus flattened ``properties_<name>`` root columns."""
     pairs, seen = [], set()
     if "properties" in df.columns:
@@ -83,65 +85,63 @@ def _props(df: DataFrame):
         if isinstance(dtype, T.StructType):
             for f in dtype.fields:
                 seen.add(f.name)
-                pairs.append((f.name, _as_str(F.col("properties").getField(f.name), f.dataType)))
-        else:  # an object without declared properties is a JSON string
-            base = F.from_json(F.col("properties").cast("string"), "map<string,string>")
+                pairs.append((f.name, _as_str(f"properties.{ident(f.name)}", f.dataType)))
     for f in df.schema.fields:
         name = f.name[len("properties_"):]
         if f.name.startswith("properties_") and name not in seen:
-            pairs.append((name, _as_str(F.col(f.name), f.dataType)))
-    m = F.map_from_arrays(F.array(*[F.lit(k) for k, _ in pairs]),
-                          F.array(*[v for _, v in pairs])) if pairs else \
-        F.create_map().cast("map<string,string>")
+            pairs.append((name, _as_str(ident(f.name), f.dataType)))
+    m = (f"map_from_arrays(array({', '.join(lit(k) for k, _ in pairs)}), "
+         f"array({', '.join(v for _, v in pairs)}))") if pairs else _NO_PROPS
     if "properties" in df.columns and not isinstance(df.schema["properties"].dataType,
                                                      T.StructType):
-        m = F.map_concat(F.coalesce(base, F.create_map().cast("map<string,string>")), m)
-    return F.map_filter(m, lambda k, v: v.isNotNull())
+        # an object without declared properties is a JSON string
+        base = "from_json(CAST(properties AS string), 'map<string,string>')"
+        m = f"map_concat(coalesce({base}, {_NO_PROPS}), {m})"
+    return f"map_filter({m}, (_k, _v) -> _v IS NOT NULL)"
 
 
-def _assoc(df: DataFrame):
-    cols = []
+def _assoc(df: DataFrame) -> str:
+    pairs = []
     for n in catalog.ASSOCIATIONS:
         if n in df.columns:
-            dtype = df.schema[n].dataType
-            v = F.col(n).cast("array<string>") if isinstance(dtype, T.ArrayType) else \
-                F.from_json(F.col(n).cast("string"), "array<string>")
-            cols += [F.lit(n), v]
-    if not cols:
-        return F.lit(None).cast("map<string,array<string>>")
-    return F.map_filter(F.create_map(*cols), lambda k, v: v.isNotNull())
+            v = cast(ident(n), "array<string>") if isinstance(df.schema[n].dataType, T.ArrayType) \
+                else f"from_json({cast(ident(n), 'string')}, 'array<string>')"
+            pairs += [lit(n), v]
+    if not pairs:
+        return "CAST(NULL AS map<string,array<string>>)"
+    return f"map_filter(map({', '.join(pairs)}), (_k, _v) -> _v IS NOT NULL)"
 
 
 def normalise(df: DataFrame, stream: str) -> DataFrame:
+    """One projection, written as SQL text (one py4j call: hubcurate/sqltext.py)."""
     table = catalog.table_of(stream)
     data_cols = [c for c in df.columns if not c.startswith("_airbyte")]
     crm = catalog.kind_of(table, "properties" in df.columns) == "crm"
-    record = F.to_json(F.struct(*[F.col(f"`{c}`") for c in data_cols])) if data_cols \
-        else F.lit("{}")
+    record = f"to_json(struct({', '.join(map(ident, data_cols))}))" if data_cols else "'{}'"
     id_field = catalog.ID_FIELD.get(table, "id")
     meta = "_airbyte_meta" in df.columns
-    out = df.select(
-        F.regexp_extract(F.input_file_name(), r"/raw/([^/]+)/", 1).alias("hub_id"),
-        F.lit(stream).alias("_source_stream"),
-        F.input_file_name().alias("_file"),
-        (F.col("_airbyte_raw_id") if "_airbyte_raw_id" in df.columns
-         else F.lit(None)).cast("string").alias("_raw_id"),
-        _ts(df, "_airbyte_extracted_at").alias("_extracted_at"),
-        (F.col("_airbyte_generation_id") if "_airbyte_generation_id" in df.columns
-         else F.lit(0)).cast("bigint").alias("_generation_id"),
-        (F.col("_airbyte_meta.sync_id") if meta else F.lit(None)).cast("bigint").alias("_sync_id"),
-        (F.col("_airbyte_meta.changes") if meta else F.lit(None)).cast(CHANGES).alias("_changes"),
-        (F.col(id_field).cast("string") if id_field in df.columns
-         else F.sha2(record, 256)).alias("id"),
-        _ts(df, "createdAt", "created_at", "created").alias("created_at"),
-        _ts(df, "updatedAt", "updated_at", "lastUpdated", "updated").alias("updated_at"),
-        _ts(df, "archivedAt").alias("archived_at"),
-        (F.col("archived").cast("boolean") if "archived" in df.columns
-         else F.lit(None).cast("boolean")).alias("archived"),
-        (_props(df) if crm else F.lit(None).cast("map<string,string>")).alias("props"),
-        (_assoc(df) if crm else F.lit(None).cast("map<string,array<string>>")).alias("assoc"),
-        (F.lit(None).cast("string") if crm else record).alias("record_json"))
-    return out.select(*[F.col(n).cast(t) for n, t in INTERMEDIATE])
+
+    def col(name: str, otherwise: str = "NULL") -> str:
+        return ident(name) if name in df.columns else otherwise
+    exprs = {
+        "hub_id": "regexp_extract(input_file_name(), '/raw/([^/]+)/', 1)",
+        "_source_stream": lit(stream),
+        "_file": "input_file_name()",
+        "_raw_id": col("_airbyte_raw_id"),
+        "_extracted_at": _ts(df, "_airbyte_extracted_at"),
+        "_generation_id": col("_airbyte_generation_id", "0"),
+        "_sync_id": "_airbyte_meta.sync_id" if meta else "NULL",
+        "_changes": "_airbyte_meta.changes" if meta else "NULL",
+        "id": cast(ident(id_field), "string") if id_field in df.columns else f"sha2({record}, 256)",
+        "created_at": _ts(df, "createdAt", "created_at", "created"),
+        "updated_at": _ts(df, "updatedAt", "updated_at", "lastUpdated", "updated"),
+        "archived_at": _ts(df, "archivedAt"),
+        "archived": col("archived"),
+        "props": _props(df) if crm else "NULL",
+        "assoc": _assoc(df) if crm else "NULL",
+        "record_json": "NULL" if crm else record}
+    types = dict(INTERMEDIATE)
+    return df.selectExpr(*[named(cast(exprs[n], types[n]), n) for n, _ in INTERMEDIATE])
 
 
 def _is_merge_error(e: Exception) -> bool:
