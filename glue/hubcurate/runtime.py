@@ -3,8 +3,9 @@
 From AWS's Glue release notes (https://docs.aws.amazon.com/glue/latest/dg/release-notes.html and
 "AWS Glue versions", https://docs.aws.amazon.com/glue/latest/dg/glue-version-support-policy.html):
 Glue 4.0 = Spark 3.3.0 / Python 3.10; 5.0 = Spark 3.5.4 / Python 3.11 / Java 17 / Iceberg 1.7.1;
-5.1 = Spark 3.5.6 / Python 3.11 / Java 17 / Iceberg 1.10.0. The job uses PySpark 3.5 APIs
-(F.timestamp_millis), so it declares 5.1 (glue/job.json). Locally pyspark 3.5.9 (PyPI) is the
+5.1 = Spark 3.5.6 / Python 3.11 / Java 17 / Iceberg 1.10.0. The job is written for the Spark
+3.5 line (its projections are Spark SQL text, hubcurate/sqltext.py) and Glue's native Iceberg
+1.10, so it declares 5.1 (glue/job.json). Locally pyspark 3.5.9 (PyPI) is the
 same 3.5 minor line: patch releases of one Spark minor keep the API, so tests on 3.5.9 hold
 for 3.5.6; tests/unit/glue/test_runtime.py fails when the declared version and the local minor lines
 disagree."""
