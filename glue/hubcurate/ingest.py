@@ -65,7 +65,7 @@ def _ts(df: DataFrame, *names: str) -> str:
             if isinstance(dtype, T.NumericType):
                 return f"timestamp_millis({cast(ident(n), 'bigint')})"
             return coerce.to_timestamp(cast(ident(n), "string"))
-    return "CAST(NULL AS timestamp)"
+    return cast("NULL", "timestamp")
 
 
 def _as_str(x: str, dtype) -> str:
@@ -74,7 +74,7 @@ def _as_str(x: str, dtype) -> str:
     return cast(x, "string")
 
 
-_NO_PROPS = "CAST(map() AS map<string,string>)"
+_NO_PROPS = cast("map()", "map<string,string>")
 
 
 def _props(df: DataFrame) -> str:
@@ -95,7 +95,7 @@ def _props(df: DataFrame) -> str:
     if "properties" in df.columns and not isinstance(df.schema["properties"].dataType,
                                                      T.StructType):
         # an object without declared properties is a JSON string
-        base = "from_json(CAST(properties AS string), 'map<string,string>')"
+        base = f"from_json({cast('properties', 'string')}, 'map<string,string>')"
         m = f"map_concat(coalesce({base}, {_NO_PROPS}), {m})"
     return f"map_filter({m}, (_k, _v) -> _v IS NOT NULL)"
 
@@ -108,7 +108,7 @@ def _assoc(df: DataFrame) -> str:
                 else f"from_json({cast(ident(n), 'string')}, 'array<string>')"
             pairs += [lit(n), v]
     if not pairs:
-        return "CAST(NULL AS map<string,array<string>>)"
+        return cast("NULL", "map<string,array<string>>")
     return f"map_filter(map({', '.join(pairs)}), (_k, _v) -> _v IS NOT NULL)"
 
 
