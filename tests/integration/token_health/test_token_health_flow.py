@@ -13,9 +13,17 @@ import pytest
 from hubspot_app.lifecycle import token_health
 from hubspot_app.lifecycle.token_health import check_message
 from hubspot_app.models import AccountStatus, utcnow
+from hubspot_app.ops.dlq import peek
 
 BAD_REFRESH = {"status": "BAD_REFRESH_TOKEN", "error": "invalid_grant",
                "message": "missing or invalid refresh token"}
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left(hs):
+    """A failed test's faults must not leak into the next test (they share the module's stack)."""
+    yield
+    hs.proxy.clear()
 
 
 def check_only(hs, *hub_ids: int):
@@ -24,6 +32,18 @@ def check_only(hs, *hub_ids: int):
         QueueUrl=hs.health_route.queue_url,
         MessageBody=json.dumps(check_message(hub_ids, force=True)))
     return hs.health_route.run_until_idle(timeout=60)
+
+
+def deliver_until(hs, done, timeout: float = 60):
+    """Deliver the lifecycle queue until `done()` holds (or `timeout`): a retry returns after its
+    visibility delay, and the drain's "idle" reading of moto's approximate counts must not be
+    what decides whether the test saw it. The Delivery, for the assertion's message."""
+    deadline = time.monotonic() + timeout
+    report = hs.health_route.run_until_idle(timeout=timeout)
+    while not done() and time.monotonic() < deadline:
+        report.add(hs.health_route.poll_once())
+        time.sleep(0.1)
+    return report
 
 
 def secrets_of(hs) -> list[str]:
@@ -58,15 +78,22 @@ def test_transient_failures_are_retried_not_alarming(hs, fault, monkeypatch):
     hub_id = hs.hub_ids()[0]
     hs.proxy.add("/oauth/2026-03/token", **fault)
     seen_before = len(hs.proxy.seen)
-    check_only(hs, hub_id)
+
+    def token_calls() -> list[str]:
+        return [p for p in hs.proxy.seen[seen_before:] if p == "/oauth/2026-03/token"]
+
+    boto3.client("sqs").send_message(QueueUrl=hs.health_route.queue_url,
+                                     MessageBody=json.dumps(check_message([hub_id], force=True)))
+    # Tried, then re-queued once (TOKEN_HEALTH_MAX_TRANSIENT_RETRIES=1) and tried again.
+    delivered = deliver_until(hs, lambda: len(token_calls()) >= 2)
+    assert len(token_calls()) == 2, (delivered, hs.health_route.pending(),
+                                     peek(hs.sqs, hs.queue("LIFECYCLE_DLQ_NAME")))
+    assert hs.health_route.run_until_idle(timeout=10).received == 0   # and not a third time
     account = hs.account(hub_id)
     assert account.status == AccountStatus.ACTIVE
     assert account.token_error.startswith("transient:")
     assert hs.connection(hub_id)["status"] == "active"
     assert hs.alerts() == []
-    # Tried, then re-queued once (TOKEN_HEALTH_MAX_TRANSIENT_RETRIES=1) and tried again.
-    token_calls = [p for p in hs.proxy.seen[seen_before:] if p == "/oauth/2026-03/token"]
-    assert len(token_calls) == 2
     hs.proxy.clear()
     check_only(hs, hub_id)
     assert hs.account(hub_id).token_error is None and hs.account(hub_id).token_failures == 0
