@@ -77,17 +77,22 @@ def test_transient_failures_are_retried_not_alarming(hs, fault, monkeypatch):
     monkeypatch.setattr(token_health, "RATE_LIMIT_COOLDOWN_SECONDS", 0.2)
     hub_id = hs.hub_ids()[0]
     hs.proxy.add("/oauth/2026-03/token", **fault)
-    seen_before = len(hs.proxy.seen)
+    seen_before, metrics_before = len(hs.proxy.seen), len(hs.metric_lines)
 
     def token_calls() -> list[str]:
         return [p for p in hs.proxy.seen[seen_before:] if p == "/oauth/2026-03/token"]
 
+    def checks() -> list[str]:  # the worker's TokenHealthChecks metric, one per check made
+        rows = [json.loads(line) for line in hs.metric_lines[metrics_before:]]
+        return [r["Result"] for r in rows if "TokenHealthChecks" in r]
+
     boto3.client("sqs").send_message(QueueUrl=hs.health_route.queue_url,
                                      MessageBody=json.dumps(check_message([hub_id], force=True)))
     # Tried, then re-queued once (TOKEN_HEALTH_MAX_TRANSIENT_RETRIES=1) and tried again.
-    delivered = deliver_until(hs, lambda: len(token_calls()) >= 2)
-    assert len(token_calls()) == 2, (delivered, hs.health_route.pending(),
-                                     peek(hs.sqs, hs.queue("LIFECYCLE_DLQ_NAME")))
+    delivered = deliver_until(hs, lambda: len(checks()) >= 2 and len(token_calls()) >= 2)
+    why = (delivered, hs.health_route.pending(), peek(hs.sqs, hs.queue("LIFECYCLE_DLQ_NAME")))
+    assert checks() == ["transient", "transient"], why
+    assert len(token_calls()) == 2, why
     assert hs.health_route.run_until_idle(timeout=10).received == 0   # and not a third time
     account = hs.account(hub_id)
     assert account.status == AccountStatus.ACTIVE
