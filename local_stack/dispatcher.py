@@ -59,6 +59,19 @@ class SqsRoute:
         self.queue_arn = self.sqs.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.region = self.sqs.meta.region_name
+        self.sqs.meta.events.register("needs-retry.sqs.ReceiveMessage", self._note_failed_receive)
+
+    def _note_failed_receive(self, attempts: int, response=None, caught_exception=None,
+                             **_) -> None:
+        """Says so when a ReceiveMessage try failed (botocore then tries again, up to its limit):
+        if that try had taken messages, they are in flight until their visibility timeout (SQS
+        does the same), and a drain that waits on them is explained by this line. Returns None:
+        botocore's retry handler decides."""
+        status = response[0].status_code if response else None
+        if caught_exception is not None or (status is not None and status >= 500):
+            log.warning("%s: ReceiveMessage attempt %d failed (%s); what it took stays in flight "
+                        "until its visibility timeout", self.function_name, attempts,
+                        type(caught_exception).__name__ if caught_exception else f"HTTP {status}")
 
     def _receive_batch(self, wait_seconds: int) -> list[dict]:
         """Up to batch_size messages, ten per ReceiveMessage, as Lambda's poller gathers them."""
@@ -85,6 +98,8 @@ class SqsRoute:
         except Exception as exc:  # noqa: BLE001 - Lambda retries the whole batch on a crash
             failed_ids = {m["MessageId"] for m in messages}
             report.errors.append(f"{type(exc).__name__}: {exc}")
+            log.warning("%s raised on a batch of %d (%s); its messages return after their "
+                        "visibility timeout", self.function_name, len(messages), type(exc).__name__)
         done = [m for m in messages if m["MessageId"] not in failed_ids]
         for start in range(0, len(done), 10):
             self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
