@@ -26,11 +26,16 @@ def _no_faults_left(hs):
     hs.proxy.clear()
 
 
-def check_only(hs, *hub_ids: int):
+def send_check(hs, *hub_ids: int) -> None:
     """One worker message for just these accounts (what the fan-out sends)."""
     boto3.client("sqs").send_message(
         QueueUrl=hs.health_route.queue_url,
         MessageBody=json.dumps(check_message(hub_ids, force=True)))
+
+
+def check_only(hs, *hub_ids: int):
+    """`send_check`, then delivered until the queue is idle."""
+    send_check(hs, *hub_ids)
     return hs.health_route.run_until_idle(timeout=60)
 
 
@@ -77,17 +82,16 @@ def test_transient_failures_are_retried_not_alarming(hs, fault, monkeypatch):
     monkeypatch.setattr(token_health, "RATE_LIMIT_COOLDOWN_SECONDS", 0.2)
     hub_id = hs.hub_ids()[0]
     hs.proxy.add("/oauth/2026-03/token", **fault)
-    seen_before, metrics_before = len(hs.proxy.seen), len(hs.metric_lines)
+    seen_before = len(hs.proxy.seen)
+    checks_before = len(hs.metric_values("TokenHealthChecks"))
 
     def token_calls() -> list[str]:
         return [p for p in hs.proxy.seen[seen_before:] if p == "/oauth/2026-03/token"]
 
     def checks() -> list[str]:  # the worker's TokenHealthChecks metric, one per check made
-        rows = [json.loads(line) for line in hs.metric_lines[metrics_before:]]
-        return [r["Result"] for r in rows if "TokenHealthChecks" in r]
+        return [m["Result"] for m in hs.metric_values("TokenHealthChecks")[checks_before:]]
 
-    boto3.client("sqs").send_message(QueueUrl=hs.health_route.queue_url,
-                                     MessageBody=json.dumps(check_message([hub_id], force=True)))
+    send_check(hs, hub_id)
     # Tried, then re-queued once (TOKEN_HEALTH_MAX_TRANSIENT_RETRIES=1) and tried again.
     delivered = deliver_until(hs, lambda: len(checks()) >= 2 and len(token_calls()) >= 2)
     why = (delivered, hs.health_route.pending(), peek(hs.sqs, hs.queue("LIFECYCLE_DLQ_NAME")))
