@@ -104,6 +104,28 @@ def test_airbyte_changes_are_counted(spark, lake):
     assert nulled[("properties_annualrevenue", "NULLED")] == 2  # ids 10 and 20 had ""
 
 
+def test_a_row_with_several_changes_counts_once_in_records_and_typing(spark, lake):
+    """read_checks explodes a row per Airbyte change: the copies count as changes, not as
+    records or typing failures."""
+    d, b, root = lake
+    recs = [r.crm_record(1, {"numberofemployees": "many", "annualrevenue": "", "domain": "x"},
+                         r._iso(T0)),
+            r.crm_record(2, {"annualrevenue": "", "domain": "y"}, r._iso(T0)),
+            r.crm_record(3, {"annualrevenue": "5", "domain": "ok.io"}, r._iso(T0))]
+    r.write_airbyte_parquet(d, b, 1, "companies", recs, T0, 0, 1,
+                            r.account_schema("companies", {}))
+    rep = job.run(spark, root, "1")
+    changes = {(c["field"], c["change"]): c["count"] for c in rep["airbyte_changes"]}
+    # each bad value is in the properties struct and its flattened column: two changes
+    assert changes == {("properties.numberofemployees", "NULLED"): 1,
+                       ("properties_numberofemployees", "NULLED"): 1,
+                       ("properties.annualrevenue", "NULLED"): 2,
+                       ("properties_annualrevenue", "NULLED"): 2}
+    assert rep["records_read"]["companies"] == 3
+    assert {f["column"]: f["failed"] for f in rep["typing_failures"]} == {"domain": 2}
+    assert len(rows(spark, root, "companies")) == 3
+
+
 def test_column_type_changing_between_files_is_handled_and_reported(spark, lake):
     d, b, root = lake
     _deals(d, b, 1, [r.crm_record(1, {"amount": "5"}, r._iso(T0))], T0)  # amount: double
