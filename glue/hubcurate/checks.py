@@ -31,7 +31,7 @@ def _grouped(df: DataFrame) -> DataFrame:
     failures. So per raw file: one group of its rows without changes, one per distinct change
     (``nc``: how many; its rows are in the file's other figures once). What used to be two
     aggregations (by file, and the changes by file) unioned: a shuffle and two Spark jobs
-    fewer, which is most of a small run's checks."""
+    fewer (glue/README.md, "What a run costs")."""
     typed = typed_checks(df)
     first = "(_pos IS NULL OR _pos = 0)"
     failed = [f"sum(CASE WHEN {first} AND {ident(CHECK + 'failed_' + k)} THEN 1 ELSE 0 END)"
