@@ -91,12 +91,12 @@ def spark_floor(spark, lake: raw_gen.Lake, out: Path) -> tuple[float, int]:
     typing, checks, labels, Iceberg): what the engine itself costs for the dedupe-latest, the
     floor under any Spark job doing it. -> (seconds of the faster of two runs, rows kept)."""
     best = float("inf")
+    hub = "regexp_extract(input_file_name(), '/raw/([^/]+)/', 1)"
     for _ in range(2):  # the second run has its plans compiled, as the job's full run had
         t = time.perf_counter()
         for s in STREAMS:
             key = "pipelineId" if s == "deal_pipelines" else "id"
             raw = spark.read.option("mergeSchema", "true").parquet(f"file://{lake.raw_glob(s)}")
-            hub = "regexp_extract(input_file_name(), '/raw/([^/]+)/', 1)"
             df = raw.selectExpr("*", f"{hub} AS hub_id").selectExpr(
                 "*", f"row_number() OVER (PARTITION BY hub_id, `{key}` ORDER BY updatedAt DESC, "
                 "_airbyte_extracted_at DESC) AS _n").where("_n = 1").drop("_n")
@@ -180,7 +180,6 @@ def main():
         ups = [inc, *paths["auto"]]
         print(f"RATIO incremental (median of the {len(ups)} upsert runs, {_secs(ups)}) / full "
               f"= {statistics.median(ups) / full:.3f}")
-    if a.path_rounds:
         print(f"RATIO incremental upsert / rewrite = "
               f"{sum(paths['auto']) / sum(paths['off']):.2f} (median of each: "
               f"{statistics.median(paths['auto']) / statistics.median(paths['off']):.2f})")
