@@ -239,18 +239,20 @@ class LocalStack:
             self._servers.append(StageFront(self.path_prefix, port, self.ports.app))
 
     def chalice_client(self, **env_overrides: str):
-        """A `chalice.test.Client` whose functions see this stack's environment.
+        """A `chalice.test.Client` whose functions see this stack's environment (thread-safe:
+        local_stack/lambda_client.py).
 
         The client sets each function's environment from `.chalice/config.json` on every call;
         the stage file holds the fixed local ports, so the ports in use are merged in on top.
         It generates the same SQS, S3 and schedule events Lambda delivers.
         """
         from chalice.cli.factory import CLIFactory
-        from chalice.test import Client
 
         import app as chalice_app_module
 
-        client = Client(chalice_app_module.app, stage_name=self.stage, project_dir=str(ROOT))
+        from .lambda_client import ThreadSafeClient
+
+        client = ThreadSafeClient(chalice_app_module.app, stage_name=self.stage, project_dir=str(ROOT))
         client._chalice_config_obj = CLIFactory(str(ROOT)).create_config_obj(
             chalice_stage_name=self.stage,
             user_provided_params={"environment_variables": {**self.env, **env_overrides}})

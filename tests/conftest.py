@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -49,6 +50,21 @@ def _isolated_module():
     os.environ.clear()
     os.environ.update(saved)
     reset_process_caches()
+
+
+_PROCESS_ENVIRON = os.environ  # the object whose writes reach subprocesses and every module
+
+
+@pytest.fixture(autouse=True)
+def _environ_kept():
+    """A test must leave `os.environ` the process's own mapping: chalice.test.Client swaps it
+    during a call, and two overlapping calls leave a plain dict behind (local_stack/
+    lambda_client.py), after which later writes miss subprocesses and earlier references."""
+    yield
+    if os.environ is not _PROCESS_ENVIRON:
+        os.environ = _PROCESS_ENVIRON  # noqa: B003 - the session gets the real one back
+        pytest.fail("os.environ was left swapped for a copy: call chalice.test.Client from one "
+                    "thread at a time, or use local_stack.lambda_client.ThreadSafeClient")
 
 
 @pytest.fixture

@@ -54,7 +54,10 @@ QUEUE_SETTINGS: dict[str, tuple[str, int, str | None, int, str, int]] = {
 AIRBYTE_HTTP = RetryPolicy(base_seconds=0.5, max_seconds=8.0, max_attempts=3, jitter=0.5)
 
 
-def queue_policy(label: str, env: Mapping[str, str] = os.environ) -> RetryPolicy:
+def queue_policy(label: str, env: Mapping[str, str] | None = None) -> RetryPolicy:
+    # The environment is looked up at call time: a default bound at import would keep the object
+    # `os.environ` was then, which a test client may since have swapped for the function's own.
+    env = os.environ if env is None else env
     if label not in QUEUE_SETTINGS:
         raise ValueError(f"no retry policy for queue {label!r}: one of {', '.join(QUEUE_SETTINGS)}")
     base_var, base, max_var, cap, attempts_var, attempts = QUEUE_SETTINGS[label]
